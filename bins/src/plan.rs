@@ -1,0 +1,350 @@
+//! `shard-plan`: what was typed (`Cli`), resolved into a plan request, then the output.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::builder::BoolishValueParser;
+use clap::{Parser, ValueEnum};
+use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
+
+use shardkit::ci::{self, NodeFlags, Selection, ShardSpec};
+use shardkit::output::write_atomically;
+use shardkit::ring::DEFAULT_VNODES;
+use shardkit::{GroupBy, Grouping, LoadFactor, Plan, PlanParams, TestIds};
+
+use crate::exit::Exit;
+
+const ABOUT: &str = "Split a list of test ids across N CI nodes and print this node's share.";
+
+const LONG_ABOUT: &str = "\
+Split a list of test ids across N CI nodes and print this node's share.
+
+Every node runs shard-plan on the same ids and gets the same plan, without talking to the
+others: ids are placed on a consistent hash ring with bounded loads, so the plan depends only
+on the set of ids (never their order), N and the parameters, and it moves few tests when tests
+or nodes are added. Its fingerprint proves that every node planned from the same inputs.
+
+The node (K of N, K counted from 1) comes from the first of: --shard K/N or --node K with
+--nodes N; SHARD_NODE/SHARD_NODES; the variables of distributed-nose (NOSE_NODE_NUMBER,
+NOSE_NODES), GitLab (CI_NODE_INDEX, CI_NODE_TOTAL), CircleCI (CIRCLE_NODE_INDEX,
+CIRCLE_NODE_TOTAL), Buildkite (BUILDKITE_PARALLEL_JOB, BUILDKITE_PARALLEL_JOB_COUNT),
+Semaphore (SEMAPHORE_JOB_INDEX, SEMAPHORE_JOB_COUNT), Bazel (TEST_SHARD_INDEX,
+TEST_TOTAL_SHARDS; TEST_SHARD_STATUS_FILE is touched), GoogleTest (GTEST_SHARD_INDEX,
+GTEST_TOTAL_SHARDS) and Kubernetes Indexed Jobs (JOB_COMPLETION_INDEX, with --nodes or
+SHARD_NODES). Flags override the environment; environment sources that disagree are an
+error. A bad or missing node is an error (exit 2), never \"run everything\".";
+
+const EXAMPLES: &str = "\
+Examples:
+  pytest --collect-only -q | grep '::' > ids.txt
+  shard-plan --shard 2/4 ids.txt                  # node 2's ids, one per line
+  shard-plan --nodes 4 --manifest plan.tsv ids.txt  # plan once, hand out the file
+  shard-plan --nodes 4 --all --summary ids.txt    # every id as NODE<TAB>ID, and a table
+  shard-plan --nodes 4 --fingerprint ids.txt      # compare across nodes
+
+Exit status: 0 planned (also when this node has nothing to do), 2 bad usage or input.";
+
+/// How ids are grouped (a group never spans nodes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum GroupByArg {
+    /// Every id is its own group.
+    #[default]
+    None,
+    /// Everything before the last segment, for ids of 3 or more segments.
+    Class,
+    /// The first segment.
+    File,
+}
+
+impl From<GroupByArg> for GroupBy {
+    fn from(arg: GroupByArg) -> Self {
+        match arg {
+            GroupByArg::None => GroupBy::None,
+            GroupByArg::Class => GroupBy::Class,
+            GroupByArg::File => GroupBy::File,
+        }
+    }
+}
+
+/// The arguments of shard-plan, as typed.
+#[derive(Debug, Parser)]
+#[command(
+    name = "shard-plan",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = EXAMPLES,
+)]
+pub struct Cli {
+    /// Files of test ids, one per line; `-` or no FILE reads stdin.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// The number of nodes, N (also SHARD_NODES).
+    #[arg(long, value_name = "N", help_heading = "Node selection")]
+    pub nodes: Option<u32>,
+
+    /// This node's number K, from 1 to N (also SHARD_NODE).
+    #[arg(long, value_name = "K", help_heading = "Node selection")]
+    pub node: Option<u32>,
+
+    /// This node as K/N, like nextest and Playwright: `--shard 2/4`.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard, help_heading = "Node selection")]
+    pub shard: Option<ShardSpec>,
+
+    /// Plan every id on one node, whatever the node settings say.
+    #[arg(
+        long,
+        env = "SHARD_DISABLED",
+        value_parser = BoolishValueParser::new(),
+        help_heading = "Node selection"
+    )]
+    pub disabled: bool,
+
+    /// Keep the ids of a class or a file on one node.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "HOW",
+        env = "SHARD_GROUP_BY",
+        default_value_t,
+        help_heading = "Planning"
+    )]
+    pub group_by: GroupByArg,
+
+    /// The separator of an id's segments (the part before its first `[`).
+    #[arg(
+        long,
+        value_name = "SEP",
+        default_value = "::",
+        help_heading = "Planning"
+    )]
+    pub separator: String,
+
+    /// Ring points per node.
+    #[arg(long, value_name = "V", default_value_t = DEFAULT_VNODES, help_heading = "Planning")]
+    pub vnodes: u32,
+
+    /// A node's capacity as a multiple of the mean load, at least 1.
+    #[arg(
+        long,
+        value_name = "C",
+        default_value = "1.05",
+        value_parser = parse_load_factor,
+        help_heading = "Planning"
+    )]
+    pub load_factor: LoadFactor,
+
+    /// Print every id as NODE<TAB>ID instead of one node's ids.
+    #[arg(long, conflicts_with = "fingerprint", help_heading = "Output")]
+    pub all: bool,
+
+    /// Write the whole plan to FILE (atomically): a header line, then NODE<TAB>WEIGHT<TAB>GROUP<TAB>ID.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub manifest: Option<PathBuf>,
+
+    /// Print only the plan's fingerprint (sha256:...).
+    #[arg(long, help_heading = "Output")]
+    pub fingerprint: bool,
+
+    /// Show a table of every node's load on stderr.
+    #[arg(long, help_heading = "Output")]
+    pub summary: bool,
+
+    /// Say nothing on stderr but errors and warnings.
+    #[arg(long, short, help_heading = "Output")]
+    pub quiet: bool,
+}
+
+fn parse_shard(s: &str) -> Result<ShardSpec, String> {
+    s.parse::<ShardSpec>()
+        .map_err(|_| "expected K/N, node K (counted from 1) of N nodes, such as 2/4".to_string())
+}
+
+fn parse_load_factor(s: &str) -> Result<LoadFactor, String> {
+    s.parse::<LoadFactor>().map_err(|e| match e {
+        shardkit::Error::InvalidParameter { reason, .. } => reason,
+        other => other.to_string(),
+    })
+}
+
+/// What stdout carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Output {
+    /// This node's ids.
+    Node(u32),
+    /// Every id as NODE<TAB>ID.
+    All,
+    /// The fingerprint.
+    Fingerprint,
+    /// Nothing: the manifest is the output.
+    Nothing,
+}
+
+/// Runs shard-plan.
+pub fn run(cli: Cli) -> Result<Exit> {
+    let grouping = Grouping::new(cli.group_by.into(), &cli.separator)?;
+    let selection = if cli.disabled {
+        Selection {
+            nodes: 1,
+            node: Some(1),
+            source: "--disabled or SHARD_DISABLED".to_string(),
+            status_file: None,
+            overridden: Vec::new(),
+        }
+    } else {
+        let flags = NodeFlags {
+            shard: cli.shard,
+            nodes: cli.nodes,
+            node: cli.node,
+        };
+        let env = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
+        ci::resolve(&flags, &env)?.context(
+            "no node count: pass --shard K/N, or --node K with --nodes N, or set SHARD_NODE and SHARD_NODES (see --help for the CI variables read)",
+        )?
+    };
+    let output = match (cli.fingerprint, cli.all, selection.node) {
+        (true, _, _) => Output::Fingerprint,
+        (_, true, _) => Output::All,
+        (_, _, Some(k)) => Output::Node(k),
+        (_, _, None) if cli.manifest.is_some() => Output::Nothing,
+        (_, _, None) => bail!(
+            "{} nodes from {}, but no node chosen: pass --node K (or --shard K/N), or ask for --all, --fingerprint or --manifest FILE",
+            selection.nodes,
+            selection.source
+        ),
+    };
+
+    let ids = read_ids(&cli.files)?;
+    let params = PlanParams {
+        nodes: selection.nodes,
+        vnodes: cli.vnodes,
+        load_factor: cli.load_factor,
+        grouping,
+    };
+    let plan = Plan::by_count(&ids, params)?;
+
+    if !cli.quiet {
+        if cli.disabled {
+            eprintln!("shard-plan: sharding disabled (--disabled or SHARD_DISABLED): every id");
+        } else {
+            eprintln!("shard-plan: {selection}");
+        }
+        for source in &selection.overridden {
+            eprintln!("shard-plan: note: the flags override {source}");
+        }
+    }
+    if plan.overflowed() > 0 {
+        eprintln!(
+            "shard-plan: warning: {} group(s) fit on no node within the capacity of {}; each went to the least-loaded node (groups are coarse for {} nodes)",
+            plan.overflowed(),
+            plan.capacity(),
+            selection.nodes
+        );
+    }
+    if let Some(path) = &cli.manifest {
+        write_atomically(path, |out| plan.write_manifest(out))?;
+        if !cli.quiet {
+            eprintln!("shard-plan: wrote the manifest to {}", path.display());
+        }
+    }
+    selection.touch_status_file()?;
+
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    match output {
+        Output::Fingerprint => writeln!(out, "sha256:{}", plan.fingerprint())?,
+        Output::All => {
+            for e in plan.entries_by_node() {
+                write!(out, "{}\t", e.node)?;
+                out.write_all(e.id.as_bytes())?;
+                out.write_all(b"\n")?;
+            }
+        }
+        Output::Node(k) => {
+            let mut count = 0usize;
+            for e in plan.node_entries(k) {
+                out.write_all(e.id.as_bytes())?;
+                out.write_all(b"\n")?;
+                count += 1;
+            }
+            if !cli.quiet {
+                if count == 0 {
+                    eprintln!(
+                        "shard-plan: node {k} has nothing to do: {} group(s) for {} nodes",
+                        plan.group_count(),
+                        selection.nodes
+                    );
+                } else {
+                    eprintln!("shard-plan: node {k}: {count} of {} ids", ids.len());
+                }
+            }
+        }
+        Output::Nothing => {}
+    }
+    out.flush()?;
+    if cli.summary {
+        eprintln!("{}", summary(&plan));
+    }
+    Ok(Exit::Success)
+}
+
+/// Reads the ids of every FILE, `-` being stdin; no FILE means stdin.
+fn read_ids(files: &[PathBuf]) -> Result<TestIds> {
+    let stdin_name = || "<stdin>".to_string();
+    if files.is_empty() {
+        return Ok(TestIds::read([(stdin_name(), io::stdin().lock())])?);
+    }
+    if files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
+        bail!("`-` (stdin) is named more than once");
+    }
+    let mut inputs: Vec<(String, Box<dyn Read>)> = Vec::new();
+    for file in files {
+        if file.as_os_str() == "-" {
+            inputs.push((stdin_name(), Box::new(io::stdin())));
+        } else {
+            let name = file.display().to_string();
+            let f = File::open(file).with_context(|| format!("cannot open {name}"))?;
+            inputs.push((name, Box::new(f)));
+        }
+    }
+    Ok(TestIds::read(inputs)?)
+}
+
+/// The --summary table: per node tests, groups, weight and weight / mean; then max/mean.
+fn summary(plan: &Plan<'_>) -> String {
+    let loads = plan.loads();
+    let total: u64 = loads.iter().map(|l| l.weight).sum();
+    let mean = total as f64 / loads.len() as f64;
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(["node", "tests", "groups", "weight", "weight / mean"]);
+    for l in &loads {
+        let ratio = if mean > 0.0 {
+            l.weight as f64 / mean
+        } else {
+            0.0
+        };
+        table.add_row([
+            Cell::new(l.node),
+            Cell::new(l.tests),
+            Cell::new(l.groups),
+            Cell::new(l.weight),
+            Cell::new(format!("{ratio:.3}")),
+        ]);
+    }
+    for column in 0..5 {
+        if let Some(c) = table.column_mut(column) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    let max = loads.iter().map(|l| l.weight).max().unwrap_or(0);
+    let ratio = if mean > 0.0 { max as f64 / mean } else { 0.0 };
+    format!(
+        "{table}\nmax/mean {ratio:.3} (capacity {} per node, load factor {})",
+        plan.capacity(),
+        plan.params().load_factor
+    )
+}

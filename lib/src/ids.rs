@@ -1,0 +1,426 @@
+//! Reading test ids (one per line) and the group key each id belongs to.
+
+use std::fmt;
+use std::io::Read;
+use std::str::FromStr;
+
+use crate::error::{Error, Location, Result};
+use crate::ring::ring_hashes;
+
+/// The set of test ids of one plan, stored in one buffer, with where each id was read.
+///
+/// Ids are opaque UTF-8 text. A trailing `\r` is dropped, lines that are empty or only
+/// whitespace are skipped, and control characters are refused: they cannot be written to a
+/// terminal, a TSV manifest or an XML report without changing the id.
+#[derive(Debug, Default, Clone)]
+pub struct TestIds {
+    text: String,
+    /// End offset of id `i` in `text`; it starts where id `i - 1` ends.
+    ends: Vec<usize>,
+    /// `(source index, line)` of each id.
+    lines: Vec<(u32, u64)>,
+    /// [`ring_hash`] of each id: its ring position when it is its own group, and the
+    /// fast path of the duplicate check.
+    hashes: Vec<u64>,
+    sources: Vec<String>,
+}
+
+impl TestIds {
+    /// Reads ids from each `(name, reader)` in turn; `name` is used in error messages.
+    ///
+    /// Fails on unreadable input, invalid UTF-8 and control characters (naming the line and
+    /// column), on a duplicated id (naming both lines), and when no id was read at all.
+    pub fn read<I, R>(inputs: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = (String, R)>,
+        R: Read,
+    {
+        let mut ids = TestIds::default();
+        let mut buf = Vec::new();
+        for (name, mut reader) in inputs {
+            buf.clear();
+            reader.read_to_end(&mut buf).map_err(|source| Error::Read {
+                source_name: name.clone(),
+                source,
+            })?;
+            ids.add_source(name, &buf)?;
+        }
+        if ids.is_empty() {
+            return Err(Error::NoIds {
+                sources: ids.describe_sources(),
+            });
+        }
+        ids.check_duplicates()?;
+        Ok(ids)
+    }
+
+    /// Builds a set from ids held in memory (tests, generated suites); same rules as [`read`].
+    ///
+    /// [`read`]: TestIds::read
+    pub fn from_lines<S: AsRef<str>>(lines: &[S]) -> Result<Self> {
+        let mut text = String::new();
+        for line in lines {
+            text.push_str(line.as_ref());
+            text.push('\n');
+        }
+        Self::read([("<memory>".to_string(), text.as_bytes())])
+    }
+
+    fn add_source(&mut self, name: String, bytes: &[u8]) -> Result<()> {
+        let source = self.sources.len() as u32;
+        self.sources.push(name);
+        let location = |line: u64| Location {
+            source: self.sources[source as usize].clone(),
+            line,
+        };
+        // The whole input is checked at once; lines are searched only to report an error.
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                let (line, column) = line_and_column(bytes, e.valid_up_to());
+                return Err(Error::InvalidUtf8 {
+                    at: location(line),
+                    column,
+                });
+            }
+        };
+        if let Some((offset, c)) = find_control(text) {
+            let (line, column) = line_and_column(bytes, offset);
+            return Err(Error::ControlCharacter {
+                at: location(line),
+                column,
+                code: c as u32,
+            });
+        }
+        self.text.reserve(text.len());
+        for (index, id) in text.split('\n').enumerate() {
+            let id = id.strip_suffix('\r').unwrap_or(id);
+            if id.bytes().all(|b| b.is_ascii_whitespace()) {
+                continue;
+            }
+            self.text.push_str(id);
+            self.ends.push(self.text.len());
+            self.lines.push((source, index as u64 + 1));
+        }
+        Ok(())
+    }
+
+    fn check_duplicates(&mut self) -> Result<()> {
+        self.hashes = ring_hashes(&(0..self.len()).map(|i| self.get(i)).collect::<Vec<_>>());
+        let mut order: Vec<(u64, u32)> = self
+            .hashes
+            .iter()
+            .enumerate()
+            .map(|(i, &h)| (h, i as u32))
+            .collect();
+        order.sort_unstable();
+        // Of all repeated ids, report the repetition that comes first in the input.
+        let mut repeated: Option<(u32, u32)> = None;
+        for run in order
+            .chunk_by(|a, b| a.0 == b.0)
+            .filter(|run| run.len() > 1)
+        {
+            for (k, &(_, second)) in run.iter().enumerate() {
+                let first = run[..k]
+                    .iter()
+                    .map(|&(_, i)| i)
+                    .find(|&i| self.get(i as usize) == self.get(second as usize));
+                if let Some(first) = first
+                    && repeated.is_none_or(|(_, s)| second < s)
+                {
+                    repeated = Some((first, second));
+                }
+            }
+        }
+        match repeated {
+            None => Ok(()),
+            Some((first, second)) => Err(Error::DuplicateId {
+                id: self.get(second as usize).to_string(),
+                first: self.location(first as usize),
+                second: self.location(second as usize),
+            }),
+        }
+    }
+
+    /// The number of ids.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// True when there is no id.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Id number `i`, in input order.
+    pub fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    /// [`ring_hash`] of id number `i`, computed once when the ids are read.
+    pub fn hash(&self, i: usize) -> u64 {
+        self.hashes[i]
+    }
+
+    /// Every id, in input order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// Where id number `i` was read.
+    pub fn location(&self, i: usize) -> Location {
+        let (source, line) = self.lines[i];
+        Location {
+            source: self.sources[source as usize].clone(),
+            line,
+        }
+    }
+
+    fn describe_sources(&self) -> String {
+        match self.sources.as_slice() {
+            [] => "the input".to_string(),
+            [one] => one.clone(),
+            many => many.join(", "),
+        }
+    }
+}
+
+/// The 1-based line and column (in bytes) of byte `offset`.
+fn line_and_column(bytes: &[u8], offset: usize) -> (u64, u64) {
+    let before = &bytes[..offset];
+    let line = before.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+    let start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    (line, (offset - start) as u64 + 1)
+}
+
+/// The first control character other than `\n` and a `\r` that ends a line.
+fn find_control(text: &str) -> Option<(usize, char)> {
+    let bytes = text.as_bytes();
+    // C0 controls and DEL are single bytes; C1 controls are encoded 0xC2 0x80..=0x9F.
+    let at = bytes.iter().enumerate().position(|(i, &b)| match b {
+        b'\n' => false,
+        b'\r' => !matches!(bytes.get(i + 1), None | Some(b'\n')),
+        0..0x20 | 0x7F => true,
+        0xC2 => matches!(bytes.get(i + 1), Some(0x80..=0x9F)),
+        _ => false,
+    })?;
+    text[at..].chars().next().map(|c| (at, c))
+}
+
+/// How ids are gathered into groups that always stay on one node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupBy {
+    /// Every id is its own group.
+    #[default]
+    None,
+    /// Ids sharing everything before their last segment (a class) form a group; an id with
+    /// fewer than three segments (a module-level function) is its own group.
+    Class,
+    /// Ids sharing their first segment (a file) form a group.
+    File,
+}
+
+impl GroupBy {
+    /// The name used on the command line, in manifests and in fingerprints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupBy::None => "none",
+            GroupBy::Class => "class",
+            GroupBy::File => "file",
+        }
+    }
+}
+
+impl fmt::Display for GroupBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for GroupBy {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "none" => Ok(GroupBy::None),
+            "class" => Ok(GroupBy::Class),
+            "file" => Ok(GroupBy::File),
+            _ => Err(Error::InvalidParameter {
+                what: "group-by",
+                value: s.to_string(),
+                reason: "expected none, class or file".to_string(),
+            }),
+        }
+    }
+}
+
+/// Derives group keys from ids: `group-by` and the segment separator.
+///
+/// An id's segments are found in the part before its first `[`, so a parameter such as
+/// `test_x[a::b]` never splits. A group key is always a prefix of the id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grouping {
+    by: GroupBy,
+    separator: String,
+}
+
+impl Grouping {
+    /// The separator must be non-empty printable text without `[`.
+    pub fn new(by: GroupBy, separator: &str) -> Result<Self> {
+        let bad = |reason: &str| Error::InvalidParameter {
+            what: "separator",
+            value: separator.to_string(),
+            reason: reason.to_string(),
+        };
+        if separator.is_empty() {
+            return Err(bad("it must not be empty"));
+        }
+        if separator.chars().any(char::is_control) {
+            return Err(bad("it must not contain control characters"));
+        }
+        if separator.contains('[') {
+            return Err(bad(
+                "it must not contain `[`, which starts a test's parameters",
+            ));
+        }
+        Ok(Grouping {
+            by,
+            separator: separator.to_string(),
+        })
+    }
+
+    /// How ids are grouped.
+    pub fn by(&self) -> GroupBy {
+        self.by
+    }
+
+    /// The segment separator.
+    pub fn separator(&self) -> &str {
+        &self.separator
+    }
+
+    /// The key of the group `id` belongs to: a prefix of `id`.
+    pub fn key<'a>(&self, id: &'a str) -> &'a str {
+        let head = &id[..id.find('[').unwrap_or(id.len())];
+        match self.by {
+            GroupBy::None => id,
+            GroupBy::File => match head.find(self.separator.as_str()) {
+                Some(end) => &id[..end],
+                None => id,
+            },
+            GroupBy::Class => {
+                let mut cuts = head.match_indices(self.separator.as_str());
+                match (cuts.next(), cuts.last()) {
+                    (Some(_), Some((last, _))) => &id[..last],
+                    _ => id,
+                }
+            }
+        }
+    }
+}
+
+impl Default for Grouping {
+    fn default() -> Self {
+        Grouping {
+            by: GroupBy::None,
+            separator: "::".to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &[u8]) -> Result<TestIds> {
+        TestIds::read([("ids.txt".to_string(), text)])
+    }
+
+    #[test]
+    fn lines_are_trimmed_of_cr_and_blank_lines_skipped() {
+        let ids = read(b"a::b\r\n\n   \r\nc d [\xc3\xa9]\n\ne").unwrap();
+        let got: Vec<&str> = ids.iter().collect();
+        assert_eq!(got, ["a::b", "c d [é]", "e"]);
+        assert_eq!(ids.location(1).to_string(), "ids.txt:4");
+        assert_eq!(ids.location(2).to_string(), "ids.txt:6");
+    }
+
+    #[test]
+    fn duplicate_names_both_lines() {
+        let err = read(b"x\ny\nz\ny\nx\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "duplicate test id `y`: first at ids.txt:2, again at ids.txt:4"
+        );
+    }
+
+    #[test]
+    fn duplicate_across_inputs_names_both_files() {
+        let err = TestIds::read([
+            ("one.txt".to_string(), &b"a\nb\n"[..]),
+            ("two.txt".to_string(), &b"c\nb\n"[..]),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "duplicate test id `b`: first at one.txt:2, again at two.txt:2"
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_names_line_and_column() {
+        let err = read(b"ok\nab\xffc\n").unwrap_err();
+        assert_eq!(err.to_string(), "ids.txt:2:3: test id is not valid UTF-8");
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        assert!(read(b"a\r").is_ok());
+        let err = read(b"ok\na\rb\n").unwrap_err();
+        assert!(err.to_string().starts_with("ids.txt:2:2: "), "{err}");
+        let err = read("ok\nab\u{85}\n".as_bytes()).unwrap_err();
+        assert!(err.to_string().starts_with("ids.txt:2:3: "), "{err}");
+        let err = read(b"ok\na\tb\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "ids.txt:2:2: test id contains the control character U+0009; ids must be printable text"
+        );
+    }
+
+    #[test]
+    fn no_ids_is_an_error() {
+        let err = read(b"\n \r\n").unwrap_err();
+        assert_eq!(err.to_string(), "no test ids in ids.txt: nothing to plan");
+    }
+
+    #[test]
+    fn group_keys() {
+        let class = Grouping::new(GroupBy::Class, "::").unwrap();
+        let file = Grouping::new(GroupBy::File, "::").unwrap();
+        let none = Grouping::default();
+        let id = "tests/test_a.py::TestA::test_x[1::2]";
+        assert_eq!(class.key(id), "tests/test_a.py::TestA");
+        assert_eq!(file.key(id), "tests/test_a.py");
+        assert_eq!(none.key(id), id);
+        // A module-level function is its own group, as in distributed-nose.
+        assert_eq!(class.key("t.py::test_f[a::b::c]"), "t.py::test_f[a::b::c]");
+        assert_eq!(class.key("t.py::test_f"), "t.py::test_f");
+        assert_eq!(file.key("t.py::test_f"), "t.py");
+        assert_eq!(file.key("TestGo"), "TestGo");
+        // Nested classes: everything before the last segment.
+        assert_eq!(class.key("t.py::A::B::test"), "t.py::A::B");
+        let dot = Grouping::new(GroupBy::Class, ".").unwrap();
+        assert_eq!(dot.key("pkg.mod.Class.test"), "pkg.mod.Class");
+    }
+
+    #[test]
+    fn separator_is_checked() {
+        assert!(Grouping::new(GroupBy::Class, "").is_err());
+        assert!(Grouping::new(GroupBy::Class, "[").is_err());
+        assert!(Grouping::new(GroupBy::Class, "\t").is_err());
+    }
+}

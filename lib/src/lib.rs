@@ -1,0 +1,16 @@
+//! shardkit: split a test suite across CI nodes, run each node's share, merge the reports.
+//!
+//! This crate holds every decision; the `shard-*` binaries only parse arguments, call it and
+//! talk to people. It never prints and never exits.
+
+pub mod ci;
+pub mod error;
+pub mod ids;
+pub mod output;
+pub mod plan;
+pub mod ring;
+
+pub use error::{Error, Location, Result};
+pub use ids::{GroupBy, Grouping, TestIds};
+pub use plan::{Entry, NodeLoad, Plan, PlanParams};
+pub use ring::LoadFactor;

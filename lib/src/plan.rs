@@ -1,0 +1,313 @@
+//! A plan: every id's group and node, its manifest, its fingerprint and per-node totals.
+
+use std::io::{self, Write};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::ids::{Grouping, TestIds};
+use crate::ring::{self, LoadFactor, Ring};
+
+/// Version of the manifest's layout, written in its header.
+pub const MANIFEST_FORMAT: u32 = 1;
+
+/// The first field of a manifest's header line.
+pub const MANIFEST_MAGIC: &str = "#shardkit-manifest";
+
+/// What a plan depends on besides the ids and their weights.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanParams {
+    /// The number of nodes, N.
+    pub nodes: u32,
+    /// Ring points per node.
+    pub vnodes: u32,
+    /// Capacity as a multiple of the mean load.
+    pub load_factor: LoadFactor,
+    /// How ids form groups that stay on one node.
+    pub grouping: Grouping,
+}
+
+impl PlanParams {
+    /// N nodes with the default vnodes, load factor and grouping.
+    pub fn new(nodes: u32) -> Self {
+        PlanParams {
+            nodes,
+            vnodes: ring::DEFAULT_VNODES,
+            load_factor: LoadFactor::DEFAULT,
+            grouping: Grouping::default(),
+        }
+    }
+
+    /// The parameters as `key=value` pairs, in the order of manifests and fingerprints.
+    pub fn fields(&self) -> [(&'static str, String); 6] {
+        [
+            ("algorithm", ring::ALGORITHM.to_string()),
+            ("vnodes", self.vnodes.to_string()),
+            ("load-factor", self.load_factor.to_string()),
+            ("group-by", self.grouping.by().to_string()),
+            ("separator", self.grouping.separator().to_string()),
+            ("nodes", self.nodes.to_string()),
+        ]
+    }
+}
+
+/// One group of the plan: ids `order[start..end]`, their summed weight, and the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Group<'a> {
+    key: &'a str,
+    start: usize,
+    end: usize,
+    weight: u64,
+    node: u32,
+}
+
+/// Totals of one node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeLoad {
+    /// 1-based node number.
+    pub node: u32,
+    pub tests: usize,
+    pub groups: usize,
+    pub weight: u64,
+}
+
+/// Every id of a set placed on one of N nodes.
+///
+/// Groups are placed in ring order: by the hash of their key, then by key. People see each
+/// node's ids in reading order: by group key, then by id, comparing bytes. Neither order
+/// depends on the order the ids were read in.
+#[derive(Debug, Clone)]
+pub struct Plan<'a> {
+    ids: &'a TestIds,
+    params: PlanParams,
+    weights: Vec<u64>,
+    /// Id indices, group by group in ring order; by id within a group.
+    order: Vec<u32>,
+    /// In ring order.
+    groups: Vec<Group<'a>>,
+    capacity: u64,
+    overflowed: usize,
+}
+
+impl<'a> Plan<'a> {
+    /// Plans `ids`, each weighing 1 (balance by test count).
+    pub fn by_count(ids: &'a TestIds, params: PlanParams) -> Result<Self> {
+        Self::new(ids, vec![1; ids.len()], params)
+    }
+
+    /// Plans `ids` with `weights[i]` the weight of id `i` (input order); a group weighs the
+    /// sum of its ids.
+    pub fn new(ids: &'a TestIds, weights: Vec<u64>, params: PlanParams) -> Result<Self> {
+        if weights.len() != ids.len() {
+            return Err(Error::InvalidParameter {
+                what: "weights",
+                value: weights.len().to_string(),
+                reason: format!("expected one weight per id ({})", ids.len()),
+            });
+        }
+        let ring = Ring::new(params.nodes, params.vnodes)?;
+        let grouping = &params.grouping;
+        let keys: Vec<&'a str> = ids.iter().map(|id| grouping.key(id)).collect();
+
+        // Ring positions of the keys; an id that is its own group already has its hash.
+        let (own, shared): (Vec<usize>, Vec<usize>) =
+            (0..ids.len()).partition(|&i| keys[i].len() == ids.get(i).len());
+        let mut key_hash = vec![0u64; ids.len()];
+        for i in own {
+            key_hash[i] = ids.hash(i);
+        }
+        let shared_keys: Vec<&str> = shared.iter().map(|&i| keys[i]).collect();
+        for (&i, h) in shared.iter().zip(ring::ring_hashes(&shared_keys)) {
+            key_hash[i] = h;
+        }
+
+        // Ring order: by key hash, then key, then id. Equal hashes are rare outside a group.
+        let mut by_hash: Vec<(u64, u32)> =
+            (0..ids.len()).map(|i| (key_hash[i], i as u32)).collect();
+        by_hash.sort_unstable();
+        let mut order: Vec<u32> = by_hash.iter().map(|&(_, i)| i).collect();
+        let mut start = 0;
+        for run in by_hash.chunk_by(|a, b| a.0 == b.0) {
+            if run.len() > 1 {
+                order[start..start + run.len()].sort_unstable_by(|&a, &b| {
+                    let (a, b) = (a as usize, b as usize);
+                    keys[a]
+                        .cmp(keys[b])
+                        .then_with(|| ids.get(a).cmp(ids.get(b)))
+                });
+            }
+            start += run.len();
+        }
+
+        let mut groups: Vec<Group<'a>> = Vec::new();
+        for (pos, &i) in order.iter().enumerate() {
+            let (key, weight) = (keys[i as usize], weights[i as usize]);
+            match groups.last_mut() {
+                Some(g) if g.key == key => {
+                    g.end = pos + 1;
+                    g.weight = g.weight.saturating_add(weight);
+                }
+                _ => groups.push(Group {
+                    key,
+                    start: pos,
+                    end: pos + 1,
+                    weight,
+                    node: 0,
+                }),
+            }
+        }
+
+        let items: Vec<(u64, u64)> = groups
+            .iter()
+            .map(|g| (key_hash[order[g.start] as usize], g.weight))
+            .collect();
+        let placement = ring::place(&ring, &items, params.load_factor);
+        for (g, &node) in groups.iter_mut().zip(&placement.node_of) {
+            g.node = node;
+        }
+
+        Ok(Plan {
+            ids,
+            params,
+            weights,
+            order,
+            groups,
+            capacity: placement.capacity,
+            overflowed: placement.overflowed,
+        })
+    }
+
+    /// The parameters the plan was made with.
+    pub fn params(&self) -> &PlanParams {
+        &self.params
+    }
+
+    /// The capacity every node was held to.
+    pub fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    /// Groups that fit on no node within capacity and went to the least-loaded node.
+    pub fn overflowed(&self) -> usize {
+        self.overflowed
+    }
+
+    /// The number of groups.
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Every entry in ring order (all nodes): the order of the fingerprint.
+    pub fn entries(&self) -> impl Iterator<Item = Entry<'_>> + '_ {
+        self.groups.iter().flat_map(move |g| self.group_entries(g))
+    }
+
+    /// The entries of node `node` (1-based) in reading order: by group key, then by id.
+    pub fn node_entries(&self, node: u32) -> impl Iterator<Item = Entry<'_>> + '_ {
+        let mut groups: Vec<&Group<'a>> = self.groups.iter().filter(|g| g.node == node).collect();
+        groups.sort_unstable_by(|a, b| a.key.cmp(b.key));
+        groups.into_iter().flat_map(move |g| self.group_entries(g))
+    }
+
+    /// Every entry, node 1 first, each node's in reading order.
+    pub fn entries_by_node(&self) -> impl Iterator<Item = Entry<'_>> + '_ {
+        let mut groups: Vec<&Group<'a>> = self.groups.iter().collect();
+        groups.sort_unstable_by(|a, b| a.node.cmp(&b.node).then(a.key.cmp(b.key)));
+        groups.into_iter().flat_map(move |g| self.group_entries(g))
+    }
+
+    fn group_entries<'s>(&'s self, g: &'s Group<'a>) -> impl Iterator<Item = Entry<'s>> + 's {
+        self.order[g.start..g.end].iter().map(move |&i| Entry {
+            node: g.node,
+            group: g.key,
+            group_weight: g.weight,
+            weight: self.weights[i as usize],
+            id: self.ids.get(i as usize),
+        })
+    }
+
+    /// Totals per node, node 1 first; a node with nothing planned has zeros.
+    pub fn loads(&self) -> Vec<NodeLoad> {
+        let mut loads: Vec<NodeLoad> = (1..=self.params.nodes)
+            .map(|node| NodeLoad {
+                node,
+                tests: 0,
+                groups: 0,
+                weight: 0,
+            })
+            .collect();
+        for g in &self.groups {
+            let load = &mut loads[g.node as usize - 1];
+            load.tests += g.end - g.start;
+            load.groups += 1;
+            load.weight += g.weight;
+        }
+        loads
+    }
+
+    /// SHA-256 over the algorithm, its parameters, N and every `(group, id, weight)` in ring
+    /// order, as lowercase hex. See the README for the exact bytes.
+    pub fn fingerprint(&self) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(b"shardkit-plan-fingerprint/1\n");
+        for (key, value) in self.params.fields() {
+            hasher.update(format!("{key}={value}\n").as_bytes());
+        }
+        let mut line = Vec::with_capacity(256);
+        for e in self.entries() {
+            line.clear();
+            line.extend_from_slice(e.group.as_bytes());
+            line.push(b'\t');
+            line.extend_from_slice(e.id.as_bytes());
+            line.push(b'\t');
+            line.extend_from_slice(e.weight.to_string().as_bytes());
+            line.push(b'\n');
+            hasher.update(&line);
+        }
+        to_hex(&hasher.finalize())
+    }
+
+    /// Writes the manifest: a header line, then `node<TAB>weight<TAB>group<TAB>id` per id,
+    /// node 1 first, each node's ids in reading order.
+    pub fn write_manifest(&self, out: &mut dyn Write) -> io::Result<()> {
+        write!(out, "{MANIFEST_MAGIC}\tformat={MANIFEST_FORMAT}")?;
+        for (key, value) in self.params.fields() {
+            write!(out, "\t{key}={value}")?;
+        }
+        writeln!(
+            out,
+            "\tids={}\tgroups={}\tfingerprint=sha256:{}",
+            self.ids.len(),
+            self.groups.len(),
+            self.fingerprint()
+        )?;
+        for e in self.entries_by_node() {
+            writeln!(out, "{}\t{}\t{}\t{}", e.node, e.weight, e.group, e.id)?;
+        }
+        Ok(())
+    }
+}
+
+/// One id of a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry<'a> {
+    /// 1-based node number.
+    pub node: u32,
+    /// The key of the id's group.
+    pub group: &'a str,
+    /// The summed weight of the id's group.
+    pub group_weight: u64,
+    /// The id's own weight.
+    pub weight: u64,
+    pub id: &'a str,
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}

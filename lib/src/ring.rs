@@ -1,0 +1,376 @@
+//! The consistent hash ring and bounded-load placement of weighted groups on it.
+//!
+//! Algorithm `bounded-ring/1` (the README gives it in full, to be re-implemented elsewhere):
+//! node `n` (1-based) has the ring points `h("{n}-{j}")` for `j` in `0..vnodes`, where `h(s)`
+//! is the first 8 bytes of SHA-256(s) read as a big-endian u64. A group with key `k` hashes to
+//! `h(k)`. Groups are placed in ascending `(h(k), k)` order, each on the node of the first point
+//! clockwise from `h(k)` (the first point `> h(k)`, wrapping; points sorted by `(point, node)`)
+//! whose load plus the group's weight stays within the capacity
+//! `max(floor(c * W / N), ceil(W / N), largest weight)`. When no node has room (possible only when groups are
+//! coarse), the group goes to the least-loaded node, the lowest-numbered on ties.
+
+use std::fmt;
+use std::str::FromStr;
+use std::thread;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// The name and version of the placement algorithm; bumped whenever any plan could change.
+pub const ALGORITHM: &str = "bounded-ring/1";
+
+/// Ring points per node unless told otherwise (see the README's measurements).
+pub const DEFAULT_VNODES: u32 = 256;
+
+/// The largest number of ring points per node accepted.
+pub const MAX_VNODES: u32 = 65_536;
+
+/// The largest number of nodes accepted.
+pub const MAX_NODES: u32 = 100_000;
+
+/// The first 8 bytes of SHA-256(`bytes`) as a big-endian integer: a position on the ring.
+pub fn ring_hash(bytes: &[u8]) -> u64 {
+    let digest = Sha256::digest(bytes);
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(head)
+}
+
+/// [`ring_hash`] of every key, on every available core when there are many.
+pub fn ring_hashes<K: AsRef<[u8]> + Sync>(keys: &[K]) -> Vec<u64> {
+    const PER_THREAD: usize = 16_384;
+    let threads = thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || keys.len() < 2 * PER_THREAD {
+        return keys.iter().map(|k| ring_hash(k.as_ref())).collect();
+    }
+    let chunk = keys.len().div_ceil(threads);
+    let mut hashes = vec![0u64; keys.len()];
+    thread::scope(|scope| {
+        for (out, keys) in hashes.chunks_mut(chunk).zip(keys.chunks(chunk)) {
+            scope.spawn(move || {
+                for (slot, key) in out.iter_mut().zip(keys) {
+                    *slot = ring_hash(key.as_ref());
+                }
+            });
+        }
+    });
+    hashes
+}
+
+/// The load factor `c`: a node's capacity is `c` times the mean load (at least the largest
+/// group). Held exactly, in millionths, so every platform computes the same capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LoadFactor {
+    millionths: u64,
+}
+
+impl LoadFactor {
+    /// The default, chosen by measurement (README).
+    pub const DEFAULT: LoadFactor = LoadFactor {
+        millionths: 1_050_000,
+    };
+
+    /// `c` in millionths.
+    pub fn millionths(self) -> u64 {
+        self.millionths
+    }
+}
+
+impl Default for LoadFactor {
+    fn default() -> Self {
+        LoadFactor::DEFAULT
+    }
+}
+
+impl FromStr for LoadFactor {
+    type Err = Error;
+
+    /// A plain decimal from 1 to 100 with at most six decimals, such as `1.05`.
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = |reason: &str| Error::InvalidParameter {
+            what: "load factor",
+            value: s.to_string(),
+            reason: reason.to_string(),
+        };
+        let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+        let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+        if int.is_empty() || !digits(int) || !digits(frac) || (s.contains('.') && frac.is_empty()) {
+            return Err(bad("expected a decimal number such as 1.05"));
+        }
+        if frac.len() > 6 {
+            return Err(bad("at most six decimals"));
+        }
+        let int: u64 = int
+            .parse()
+            .map_err(|_| bad("expected a number from 1 to 100"))?;
+        let frac_millionths: u64 = format!("{frac:0<6}").parse().unwrap_or(0);
+        let millionths = int
+            .checked_mul(1_000_000)
+            .and_then(|m| m.checked_add(frac_millionths))
+            .ok_or_else(|| bad("expected a number from 1 to 100"))?;
+        if !(1_000_000..=100_000_000).contains(&millionths) {
+            return Err(bad(
+                "it must be at least 1 (every node may take the mean load) and at most 100",
+            ));
+        }
+        Ok(LoadFactor { millionths })
+    }
+}
+
+impl fmt::Display for LoadFactor {
+    /// The shortest decimal: `1.05`, `1`, `1.000001`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let int = self.millionths / 1_000_000;
+        let frac = self.millionths % 1_000_000;
+        if frac == 0 {
+            write!(f, "{int}")
+        } else {
+            let digits = format!("{frac:06}");
+            write!(f, "{int}.{}", digits.trim_end_matches('0'))
+        }
+    }
+}
+
+/// The ring of `nodes` nodes with `vnodes` points each, sorted by `(point, node)`.
+#[derive(Debug, Clone)]
+pub struct Ring {
+    nodes: u32,
+    points: Vec<(u64, u32)>,
+}
+
+impl Ring {
+    /// Builds the ring; `nodes` and `vnodes` must be at least 1.
+    pub fn new(nodes: u32, vnodes: u32) -> Result<Self> {
+        if nodes == 0 || nodes > MAX_NODES {
+            return Err(Error::InvalidParameter {
+                what: "number of nodes",
+                value: nodes.to_string(),
+                reason: format!("expected 1 to {MAX_NODES}"),
+            });
+        }
+        if vnodes == 0 || vnodes > MAX_VNODES {
+            return Err(Error::InvalidParameter {
+                what: "vnodes",
+                value: vnodes.to_string(),
+                reason: format!("expected 1 to {MAX_VNODES} points per node"),
+            });
+        }
+        let labels: Vec<String> = (1..=nodes)
+            .flat_map(|n| (0..vnodes).map(move |j| format!("{n}-{j}")))
+            .collect();
+        let hashes = ring_hashes(&labels);
+        let mut points: Vec<(u64, u32)> = hashes
+            .into_iter()
+            .enumerate()
+            .map(|(i, h)| (h, i as u32 / vnodes + 1))
+            .collect();
+        points.sort_unstable();
+        Ok(Ring { nodes, points })
+    }
+
+    /// The number of nodes.
+    pub fn nodes(&self) -> u32 {
+        self.nodes
+    }
+
+    /// Index of the first point strictly after `hash`, wrapping to 0.
+    fn successor(&self, hash: u64) -> usize {
+        let i = self.points.partition_point(|&(p, _)| p <= hash);
+        if i == self.points.len() { 0 } else { i }
+    }
+
+    /// The node a key hash falls on with no load bound (the plain consistent-hash answer).
+    pub fn owner(&self, hash: u64) -> u32 {
+        self.points[self.successor(hash)].1
+    }
+}
+
+/// The result of placing weighted items on a ring.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// The node (1-based) of each item, in the order the items were given.
+    pub node_of: Vec<u32>,
+    /// Total weight on each node; `loads[0]` is node 1.
+    pub loads: Vec<u64>,
+    /// The capacity every node was held to.
+    pub capacity: u64,
+    /// How many items found no node with room and went to the least-loaded node.
+    pub overflowed: usize,
+}
+
+/// A node's capacity: `max(floor(c * total / nodes), ceil(total / nodes), largest)`, in exact
+/// integer arithmetic. The middle term lets unit weights always fit; the first keeps every
+/// node within `c` times the mean whenever it is the largest.
+pub fn capacity(load_factor: LoadFactor, total: u64, nodes: u32, largest: u64) -> u64 {
+    let total = u128::from(total);
+    let nodes = u128::from(nodes);
+    let bounded = u128::from(load_factor.millionths()) * total / (1_000_000 * nodes);
+    let even = total.div_ceil(nodes);
+    u64::try_from(bounded.max(even))
+        .unwrap_or(u64::MAX)
+        .max(largest)
+}
+
+/// Places items, given as `(hash, weight)` in ascending placement order, on `ring`.
+///
+/// The caller sorts the items by `(hash, key)`; this walks the ring once alongside them.
+pub fn place(ring: &Ring, items: &[(u64, u64)], load_factor: LoadFactor) -> Placement {
+    let nodes = ring.nodes as usize;
+    let total: u64 = items.iter().map(|&(_, w)| w).sum();
+    let largest = items.iter().map(|&(_, w)| w).max().unwrap_or(0);
+    let cap = capacity(load_factor, total, ring.nodes, largest);
+    let points = &ring.points;
+
+    let mut loads = vec![0u64; nodes];
+    let mut node_of = Vec::with_capacity(items.len());
+    let mut overflowed = 0;
+    // `seen[n] == stamp` marks node n+1 as already tried for the current item.
+    let mut seen = vec![0usize; nodes];
+    let mut start = 0usize;
+    for (stamp, &(hash, weight)) in items.iter().enumerate() {
+        debug_assert!(stamp == 0 || items[stamp - 1].0 <= hash, "items not sorted");
+        while start < points.len() && points[start].0 <= hash {
+            start += 1;
+        }
+        let stamp = stamp + 1;
+        let mut tried = 0;
+        let mut i = if start == points.len() { 0 } else { start };
+        let chosen = loop {
+            let node = points[i].1 as usize - 1;
+            if seen[node] != stamp {
+                if loads[node] + weight <= cap {
+                    break node;
+                }
+                seen[node] = stamp;
+                tried += 1;
+                if tried == nodes {
+                    overflowed += 1;
+                    break least_loaded(&loads);
+                }
+            }
+            i += 1;
+            if i == points.len() {
+                i = 0;
+            }
+        };
+        loads[chosen] += weight;
+        node_of.push(chosen as u32 + 1);
+    }
+    Placement {
+        node_of,
+        loads,
+        capacity: cap,
+        overflowed,
+    }
+}
+
+fn least_loaded(loads: &[u64]) -> usize {
+    let mut best = 0;
+    for (i, &load) in loads.iter().enumerate() {
+        if load < loads[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_factor_parses_exactly() {
+        let c: LoadFactor = "1.05".parse().unwrap();
+        assert_eq!(c.millionths(), 1_050_000);
+        assert_eq!(c.to_string(), "1.05");
+        assert_eq!("1".parse::<LoadFactor>().unwrap().to_string(), "1");
+        assert_eq!(
+            "2.000001".parse::<LoadFactor>().unwrap().millionths(),
+            2_000_001
+        );
+        for bad in [
+            "",
+            "0.99",
+            "1.",
+            ".5",
+            "1.0000001",
+            "abc",
+            "-1",
+            "1e3",
+            "101",
+        ] {
+            assert!(bad.parse::<LoadFactor>().is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn capacity_rounds_up_and_admits_the_largest_weight() {
+        let c = LoadFactor::DEFAULT;
+        assert_eq!(capacity(c, 100, 4, 1), 26); // floor(26.25)
+        assert_eq!(capacity(c, 100, 5, 1), 21); // exactly 21
+        assert_eq!(capacity(c, 100, 4, 40), 40); // the largest group
+        assert_eq!(capacity(c, 10, 8, 1), 2); // ceil(10 / 8) beats floor(1.3125)
+        assert_eq!(capacity(c, 0, 3, 0), 0);
+    }
+
+    #[test]
+    fn ring_points_follow_the_documented_strings() {
+        let ring = Ring::new(3, 4).unwrap();
+        let mut expected: Vec<(u64, u32)> = (1..=3u32)
+            .flat_map(|n| (0..4).map(move |j| (ring_hash(format!("{n}-{j}").as_bytes()), n)))
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(ring.points, expected);
+        // First point strictly after the hash, wrapping around.
+        let (first, node) = ring.points[0];
+        assert_eq!(ring.owner(first), ring.points[1].1);
+        assert_eq!(ring.owner(first - 1), node);
+        assert_eq!(ring.owner(u64::MAX), node);
+    }
+
+    #[test]
+    fn ring_hash_is_sha256_prefix() {
+        // SHA-256("abc") = ba7816bf8f01cfea...
+        assert_eq!(ring_hash(b"abc"), 0xba78_16bf_8f01_cfea);
+    }
+
+    #[test]
+    fn parallel_hashes_match_serial_ones() {
+        let keys: Vec<String> = (0..70_000).map(|i| format!("k{i}")).collect();
+        let serial: Vec<u64> = keys.iter().map(|k| ring_hash(k.as_bytes())).collect();
+        assert_eq!(ring_hashes(&keys), serial);
+    }
+
+    #[test]
+    fn overflow_goes_to_the_least_loaded_node() {
+        // Three groups of weight 3 on two nodes: capacity max(ceil(1.05*9/2), 3) = 5,
+        // so the third group fits nowhere.
+        let ring = Ring::new(2, 8).unwrap();
+        let items = [(1u64, 3u64), (2, 3), (3, 3)];
+        let placed = place(&ring, &items, LoadFactor::DEFAULT);
+        assert_eq!(placed.capacity, 5);
+        assert_eq!(placed.overflowed, 1);
+        let mut loads = placed.loads.clone();
+        loads.sort_unstable();
+        assert_eq!(loads, [3, 6]);
+    }
+
+    #[test]
+    fn unit_weights_never_overflow() {
+        for nodes in 1..=20u32 {
+            let ring = Ring::new(nodes, 16).unwrap();
+            for count in [1u64, 2, 7, 19, 20, 21, 50] {
+                let items: Vec<(u64, u64)> = (0..count)
+                    .map(|i| ring_hash(&i.to_le_bytes()))
+                    .map(|h| (h, 1))
+                    .collect::<Vec<_>>();
+                let mut items = items;
+                items.sort_unstable();
+                let placed = place(&ring, &items, LoadFactor::DEFAULT);
+                assert_eq!(placed.overflowed, 0, "{count} items on {nodes} nodes");
+                assert!(placed.loads.iter().all(|&l| l <= placed.capacity));
+            }
+        }
+    }
+}
