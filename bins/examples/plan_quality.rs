@@ -1,6 +1,6 @@
 //! Measures plan quality on a synthetic pytest-style suite, for choosing the ring's defaults.
 //!
-//! `cargo run --release -p shardkit-cli --example plan_quality -- [IDS] [VNODES,...] [C,...]`
+//! `cargo run --release -p shardkit-cli --example plan_quality -- [IDS] [VNODES,...] [C,...] [GROUP_BY]`
 //! prints, per (vnodes, load factor): the worst count max/mean over N = 2..32, the worst
 //! N -> N+1 movement over N = 2..16 as a multiple of the ideal 1/(N+1), the worst share of
 //! existing ids moved by adding 1% new ids (N = 2..32), and the time of one 16-node plan.
@@ -12,7 +12,7 @@ mod suite;
 use std::collections::HashMap;
 use std::time::Instant;
 
-use shardkit::{LoadFactor, Plan, PlanParams, TestIds};
+use shardkit::{GroupBy, Grouping, LoadFactor, Plan, PlanParams, TestIds};
 
 fn assignment(ids: &TestIds, params: &PlanParams) -> HashMap<String, u32> {
     let plan = Plan::by_count(ids, params.clone()).expect("plan");
@@ -43,13 +43,20 @@ fn main() {
         .map(|c| c.parse().expect("C"))
         .collect();
 
+    let by: GroupBy = args
+        .get(3)
+        .map_or("none", String::as_str)
+        .parse()
+        .expect("GROUP_BY");
+    let grouping = Grouping::new(by, "::").expect("grouping");
+
     let base = suite::pytest_ids(count, 1);
     let mut grown = base.clone();
     grown.extend(suite::new_ids(count / 100, 2));
     let base_ids = TestIds::from_lines(&base).unwrap();
     let grown_ids = TestIds::from_lines(&grown).unwrap();
 
-    println!("ids: {count}");
+    println!("ids: {count}, group-by {by}");
     println!(
         "| vnodes | c | count max/mean (N 2..32) | N->N+1 moved / ideal (N 2..16) | +1% ids: existing moved | 16-node plan |"
     );
@@ -59,6 +66,7 @@ fn main() {
             let params = |n: u32| PlanParams {
                 vnodes: v,
                 load_factor: c,
+                grouping: grouping.clone(),
                 ..PlanParams::new(n)
             };
             let mut worst_balance: f64 = 0.0;

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 pub const ALGORITHM: &str = "bounded-ring/1";
 
 /// Ring points per node unless told otherwise (see the README's measurements).
-pub const DEFAULT_VNODES: u32 = 256;
+pub const DEFAULT_VNODES: u32 = 1024;
 
 /// The largest number of ring points per node accepted.
 pub const MAX_VNODES: u32 = 65_536;

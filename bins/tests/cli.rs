@@ -1,0 +1,660 @@
+//! Drives the real binaries: exit code, stdout and stderr together.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn testdata() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata")
+}
+
+fn golden_ids() -> PathBuf {
+    testdata().join("golden-plan/ids.txt")
+}
+
+/// shard-plan with a clean environment (no CI variables of the machine running the tests).
+fn plan_cmd() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shard-plan"));
+    cmd.env_clear().stdin(Stdio::null());
+    cmd
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn finish(output: Output) -> Run {
+    Run {
+        code: output.status.code().expect("exit code"),
+        stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
+    }
+}
+
+fn plan(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = plan_cmd();
+    cmd.args(args).envs(env.iter().copied());
+    finish(cmd.output().unwrap())
+}
+
+fn plan_stdin(args: &[&str], input: &[u8]) -> Run {
+    let mut child = plan_cmd()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    finish(child.wait_with_output().unwrap())
+}
+
+fn ok(run: &Run) {
+    assert_eq!(run.code, 0, "stderr: {}", run.stderr);
+}
+
+/// Exit 2, nothing on stdout, and `needle` in the message.
+fn fails_with(run: &Run, needle: &str) {
+    assert_eq!(
+        run.code, 2,
+        "stdout: {}\nstderr: {}",
+        run.stdout, run.stderr
+    );
+    assert_eq!(run.stdout, "", "stdout must stay empty on error");
+    assert!(
+        run.stderr.contains(needle),
+        "stderr lacks {needle:?}: {}",
+        run.stderr
+    );
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn each_ci_convention_gives_the_same_list_as_node_flags() {
+    let ids = golden_ids();
+    let ids = path_str(&ids);
+    // (variables naming node 2 of 3, with the convention's own base)
+    let conventions: &[&[(&str, &str)]] = &[
+        &[("SHARD_NODES", "3"), ("SHARD_NODE", "2")],
+        &[("NOSE_NODES", "3"), ("NOSE_NODE_NUMBER", "2")],
+        &[
+            ("GITLAB_CI", "true"),
+            ("CI_NODE_TOTAL", "3"),
+            ("CI_NODE_INDEX", "2"),
+        ],
+        &[("CIRCLE_NODE_TOTAL", "3"), ("CIRCLE_NODE_INDEX", "1")],
+        &[
+            ("BUILDKITE_PARALLEL_JOB_COUNT", "3"),
+            ("BUILDKITE_PARALLEL_JOB", "1"),
+        ],
+        &[("SEMAPHORE_JOB_COUNT", "3"), ("SEMAPHORE_JOB_INDEX", "2")],
+        &[("TEST_TOTAL_SHARDS", "3"), ("TEST_SHARD_INDEX", "1")],
+        &[("GTEST_TOTAL_SHARDS", "3"), ("GTEST_SHARD_INDEX", "1")],
+        &[("JOB_COMPLETION_INDEX", "1"), ("SHARD_NODES", "3")],
+    ];
+    let expected = plan(&["--nodes", "3", "--node", "2", ids], &[]);
+    ok(&expected);
+    assert!(!expected.stdout.is_empty());
+    let shard = plan(&["--shard", "2/3", ids], &[]);
+    ok(&shard);
+    assert_eq!(shard.stdout, expected.stdout);
+    for vars in conventions {
+        let run = plan(&[ids], vars);
+        ok(&run);
+        assert_eq!(run.stdout, expected.stdout, "{vars:?}");
+        assert!(run.stderr.contains("node 2 of 3 from"), "{}", run.stderr);
+    }
+    // Kubernetes gives only the index; --nodes gives N.
+    let run = plan(&["--nodes", "3", ids], &[("JOB_COMPLETION_INDEX", "1")]);
+    ok(&run);
+    assert_eq!(run.stdout, expected.stdout);
+    assert!(
+        run.stderr.contains(
+            "node 2 of 3 from Kubernetes Indexed Job (JOB_COMPLETION_INDEX=1) with --nodes 3"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn the_source_is_named_once() {
+    let ids = golden_ids();
+    let run = plan(
+        &[path_str(&ids)],
+        &[
+            ("GITLAB_CI", "true"),
+            ("CI_NODE_TOTAL", "2"),
+            ("CI_NODE_INDEX", "1"),
+        ],
+    );
+    ok(&run);
+    assert_eq!(
+        run.stderr
+            .matches("from GitLab (CI_NODE_INDEX=1, CI_NODE_TOTAL=2)")
+            .count(),
+        1,
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn bad_node_settings_exit_2_with_nothing_on_stdout() {
+    let ids = golden_ids();
+    let ids = path_str(&ids);
+    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+        (
+            &["--nodes", "3", "--node", "0"],
+            &[],
+            "--node 0: node 0 is not one of the 3 nodes",
+        ),
+        (
+            &["--nodes", "3", "--node", "4"],
+            &[],
+            "--node 4: node 4 is not one of the 3 nodes",
+        ),
+        (
+            &["--shard", "4/3"],
+            &[],
+            "--shard 4/3: node 4 is not one of the 3 nodes",
+        ),
+        (
+            &["--nodes", "0", "--node", "1"],
+            &[],
+            "--nodes 0: the number of nodes must be at least 1",
+        ),
+        (
+            &["--shard", "1/0"],
+            &[],
+            "--shard 1/0: the number of nodes must be at least 1",
+        ),
+        (
+            &["--nodes", "three", "--node", "1"],
+            &[],
+            "invalid value 'three' for '--nodes <N>'",
+        ),
+        (
+            &["--shard", "1-3"],
+            &[],
+            "invalid value '1-3' for '--shard <K/N>'",
+        ),
+        (
+            &[],
+            &[("SHARD_NODES", "3"), ("SHARD_NODE", "x")],
+            "SHARD_NODE=x (shardkit): not a number",
+        ),
+        (
+            &[],
+            &[("SHARD_NODES", "0"), ("SHARD_NODE", "1")],
+            "SHARD_NODES=0 (shardkit): the number of nodes must be at least 1",
+        ),
+        (
+            &[],
+            &[("SHARD_NODES", "3"), ("SHARD_NODE", "4")],
+            "node 4 is not one of the 3 nodes",
+        ),
+        (
+            &[],
+            &[("NOSE_NODES", "3"), ("NOSE_NODE_NUMBER", "0")],
+            "NOSE_NODE_NUMBER=0 (distributed-nose): distributed-nose counts nodes from 1",
+        ),
+        (
+            &[],
+            &[("CIRCLE_NODE_TOTAL", "3"), ("CIRCLE_NODE_INDEX", "3")],
+            "node 4 is not one of the 3 nodes",
+        ),
+        (
+            &[],
+            &[("TEST_TOTAL_SHARDS", "3")],
+            "TEST_TOTAL_SHARDS (Bazel): it is set but TEST_SHARD_INDEX is not",
+        ),
+        (
+            &[],
+            &[("JOB_COMPLETION_INDEX", "0")],
+            "the number of nodes is not known: pass --nodes N",
+        ),
+        (
+            &["--shard", "1/3", "--nodes", "4"],
+            &[],
+            "--nodes 4: disagrees with --shard 1/3",
+        ),
+        (
+            &["--shard", "1/3", "--node", "2"],
+            &[],
+            "--node 2: disagrees with --shard 1/3",
+        ),
+        (
+            &[],
+            &[
+                ("SHARD_NODES", "3"),
+                ("SHARD_NODE", "1"),
+                ("CIRCLE_NODE_TOTAL", "3"),
+                ("CIRCLE_NODE_INDEX", "1"),
+            ],
+            "two sources disagree",
+        ),
+        (
+            &["--nodes", "4"],
+            &[("GTEST_TOTAL_SHARDS", "3"), ("GTEST_SHARD_INDEX", "1")],
+            "--nodes 4: disagrees with GoogleTest",
+        ),
+        (&[], &[], "no node count"),
+        (&["--nodes", "3"], &[], "no node chosen"),
+        (&["--node", "2"], &[], "the number of nodes is not known"),
+        (
+            &["--shard", "1/2", "--load-factor", "0.9"],
+            &[],
+            "it must be at least 1",
+        ),
+        (
+            &["--shard", "1/2", "--vnodes", "0"],
+            &[],
+            "invalid vnodes `0`",
+        ),
+        (
+            &["--shard", "1/2", "--separator", ""],
+            &[],
+            "invalid separator ``",
+        ),
+        (
+            &["--shard", "1/2", "--group-by", "module"],
+            &[],
+            "invalid value 'module' for '--group-by <HOW>'",
+        ),
+        (
+            &["--shard", "1/2"],
+            &[("SHARD_GROUP_BY", "module")],
+            "invalid value 'module' for '--group-by <HOW>'",
+        ),
+        (
+            &["--shard", "1/2"],
+            &[("SHARD_DISABLED", "maybe")],
+            "invalid value 'maybe' for '--disabled'",
+        ),
+    ];
+    for (args, env, needle) in cases {
+        let mut all: Vec<&str> = args.to_vec();
+        all.push(ids);
+        fails_with(&plan(&all, env), needle);
+    }
+}
+
+#[test]
+fn never_falls_back_to_every_test() {
+    // The seed tool ran the whole suite on a bad node number; this must not.
+    let ids = golden_ids();
+    let run = plan(
+        &[path_str(&ids)],
+        &[("NOSE_NODES", "2"), ("NOSE_NODE_NUMBER", "3")],
+    );
+    fails_with(&run, "node 3 is not one of the 2 nodes");
+}
+
+#[test]
+fn flags_override_the_environment_and_say_so() {
+    let ids = golden_ids();
+    let ids = path_str(&ids);
+    let flags = plan(&["--shard", "1/2", ids], &[]);
+    let run = plan(
+        &["--shard", "1/2", ids],
+        &[("CIRCLE_NODE_TOTAL", "4"), ("CIRCLE_NODE_INDEX", "3")],
+    );
+    ok(&run);
+    assert_eq!(run.stdout, flags.stdout);
+    assert!(
+        run.stderr.contains(
+            "note: the flags override CircleCI (CIRCLE_NODE_INDEX=3, CIRCLE_NODE_TOTAL=4)"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn bad_ids_exit_2_naming_the_place() {
+    fails_with(
+        &plan_stdin(&["--shard", "1/2"], b"a\nb\na\n"),
+        "duplicate test id `a`: first at <stdin>:1, again at <stdin>:3",
+    );
+    fails_with(
+        &plan_stdin(&["--shard", "1/2"], b"ok\nbad \xff id\n"),
+        "<stdin>:2:5: test id is not valid UTF-8",
+    );
+    fails_with(
+        &plan_stdin(&["--shard", "1/2"], b"\n\r\n  \n"),
+        "no test ids in <stdin>",
+    );
+    fails_with(
+        &plan_stdin(&["--shard", "1/2", "-"], b"x\x1b[31m\n"),
+        "<stdin>:1:2: test id contains the control character U+001B",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one.txt");
+    let two = dir.path().join("two.txt");
+    std::fs::write(&one, "a\nb\n").unwrap();
+    std::fs::write(&two, "c\r\nb\r\n").unwrap();
+    fails_with(
+        &plan(&["--shard", "1/2", path_str(&one), path_str(&two)], &[]),
+        &format!(
+            "duplicate test id `b`: first at {}:2, again at {}:2",
+            one.display(),
+            two.display()
+        ),
+    );
+    let missing = dir.path().join("missing.txt");
+    fails_with(
+        &plan(&["--shard", "1/2", path_str(&missing)], &[]),
+        &format!("cannot open {}", missing.display()),
+    );
+    fails_with(
+        &plan(&["--shard", "1/2", "-", "-"], &[]),
+        "`-` (stdin) is named more than once",
+    );
+}
+
+#[test]
+fn input_sources_and_line_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one.txt");
+    let two = dir.path().join("two.txt");
+    std::fs::write(&one, "t.py::test_a\r\n\r\nt.py::test b [é]\r\n").unwrap();
+    std::fs::write(&two, "u.py::test_c").unwrap();
+    let files = plan(
+        &[
+            "--nodes",
+            "1",
+            "--node",
+            "1",
+            path_str(&one),
+            path_str(&two),
+        ],
+        &[],
+    );
+    ok(&files);
+    assert_eq!(
+        files.stdout,
+        "t.py::test b [é]\nt.py::test_a\nu.py::test_c\n"
+    );
+    let stdin = plan_stdin(
+        &["--shard", "1/1"],
+        "u.py::test_c\nt.py::test_a\nt.py::test b [é]\n".as_bytes(),
+    );
+    ok(&stdin);
+    assert_eq!(stdin.stdout, files.stdout);
+}
+
+#[test]
+fn all_nodes_together_hold_every_id_once_and_agree_with_all() {
+    let ids_path = golden_ids();
+    let ids_path = path_str(&ids_path);
+    let input = std::fs::read_to_string(ids_path).unwrap();
+    for by in ["none", "class", "file"] {
+        let all = plan(&["--nodes", "4", "--all", "--group-by", by, ids_path], &[]);
+        ok(&all);
+        let mut from_nodes = String::new();
+        for k in 1..=4 {
+            let run = plan(
+                &["--shard", &format!("{k}/4"), "--group-by", by, ids_path],
+                &[],
+            );
+            ok(&run);
+            for id in run.stdout.lines() {
+                from_nodes.push_str(&format!("{k}\t{id}\n"));
+            }
+        }
+        assert_eq!(from_nodes, all.stdout, "group-by {by}");
+        let mut listed: Vec<&str> = all
+            .stdout
+            .lines()
+            .map(|l| l.split_once('\t').unwrap().1)
+            .collect();
+        let mut expected: Vec<&str> = input.lines().collect();
+        listed.sort();
+        expected.sort();
+        assert_eq!(listed, expected);
+    }
+}
+
+#[test]
+fn output_and_fingerprint_do_not_depend_on_input_order() {
+    let ids_path = golden_ids();
+    let input = std::fs::read_to_string(&ids_path).unwrap();
+    let mut reversed: Vec<&str> = input.lines().collect();
+    reversed.reverse();
+    let reversed = reversed.join("\n");
+    for args in [
+        &["--shard", "2/3"][..],
+        &["--nodes", "3", "--all"],
+        &["--nodes", "3", "--fingerprint"],
+        &["--nodes", "3", "--fingerprint", "--group-by", "class"],
+    ] {
+        let a = plan_stdin(args, input.as_bytes());
+        let b = plan_stdin(args, reversed.as_bytes());
+        ok(&a);
+        assert_eq!(a.stdout, b.stdout, "{args:?}");
+    }
+    let fp = plan_stdin(&["--nodes", "3", "--fingerprint"], input.as_bytes());
+    assert!(fp.stdout.starts_with("sha256:") && fp.stdout.trim_end().len() == 7 + 64);
+    // The fingerprint changes with N, the parameters and the ids.
+    for args in [
+        &["--nodes", "4", "--fingerprint"][..],
+        &["--nodes", "3", "--fingerprint", "--vnodes", "100"],
+        &["--nodes", "3", "--fingerprint", "--load-factor", "1.1"],
+    ] {
+        let other = plan_stdin(args, input.as_bytes());
+        ok(&other);
+        assert_ne!(other.stdout, fp.stdout, "{args:?}");
+    }
+    let fewer = plan_stdin(
+        &["--nodes", "3", "--fingerprint"],
+        input.replacen("tests/", "tests2/", 1).as_bytes(),
+    );
+    assert_ne!(fewer.stdout, fp.stdout);
+}
+
+#[test]
+fn manifest_holds_the_whole_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("plan.tsv");
+    let ids = golden_ids();
+    let ids = path_str(&ids);
+    // --nodes without a node: write the manifest, print nothing.
+    let run = plan(
+        &[
+            "--nodes",
+            "3",
+            "--group-by",
+            "class",
+            "--manifest",
+            path_str(&manifest),
+            ids,
+        ],
+        &[],
+    );
+    ok(&run);
+    assert_eq!(run.stdout, "");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let fp = plan(
+        &["--nodes", "3", "--group-by", "class", "--fingerprint", ids],
+        &[],
+    );
+    assert_eq!(
+        header,
+        [
+            "#shardkit-manifest",
+            "format=1",
+            "algorithm=bounded-ring/1",
+            &format!("vnodes={}", shardkit::ring::DEFAULT_VNODES),
+            "load-factor=1.05",
+            "group-by=class",
+            "separator=::",
+            "nodes=3",
+            "ids=36",
+            &format!("groups={}", header[9].trim_start_matches("groups=")),
+            &format!("fingerprint={}", fp.stdout.trim_end()),
+        ]
+    );
+    let all = plan(&["--nodes", "3", "--group-by", "class", "--all", ids], &[]);
+    let mut from_manifest = String::new();
+    for line in lines {
+        let fields: Vec<&str> = line.splitn(4, '\t').collect();
+        assert_eq!(fields.len(), 4, "{line}");
+        assert_eq!(fields[1], "1", "weight of {line}");
+        assert!(
+            fields[3].starts_with(fields[2]),
+            "group {} of {}",
+            fields[2],
+            fields[3]
+        );
+        from_manifest.push_str(&format!("{}\t{}\n", fields[0], fields[3]));
+    }
+    assert_eq!(from_manifest, all.stdout);
+
+    // With a node, the manifest and the node's ids.
+    let run = plan(
+        &["--shard", "1/3", "--manifest", path_str(&manifest), ids],
+        &[],
+    );
+    ok(&run);
+    assert!(!run.stdout.is_empty());
+}
+
+#[test]
+fn a_failed_run_leaves_an_existing_manifest_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("plan.tsv");
+    std::fs::write(&manifest, "previous plan\n").unwrap();
+    let run = plan_stdin(
+        &["--nodes", "2", "--manifest", path_str(&manifest)],
+        b"a\nb\na\n",
+    );
+    fails_with(&run, "duplicate test id");
+    assert_eq!(
+        std::fs::read_to_string(&manifest).unwrap(),
+        "previous plan\n"
+    );
+    // A manifest that cannot be written (its folder is missing) is an error too.
+    let nowhere = dir.path().join("missing/plan.tsv");
+    let run = plan_stdin(&["--nodes", "2", "--manifest", path_str(&nowhere)], b"a\n");
+    fails_with(&run, "cannot write");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn an_empty_node_prints_nothing_and_says_so() {
+    let run = plan_stdin(&["--shard", "1/8"], b"only::one\n");
+    let busy = (1..=8)
+        .map(|k| plan_stdin(&["--shard", &format!("{k}/8")], b"only::one\n"))
+        .filter(|r| {
+            ok(r);
+            !r.stdout.is_empty()
+        })
+        .count();
+    assert_eq!(busy, 1);
+    ok(&run);
+    if run.stdout.is_empty() {
+        assert!(
+            run.stderr.contains("node 1 has nothing to do"),
+            "{}",
+            run.stderr
+        );
+    }
+    let idle = (1..=8)
+        .map(|k| plan_stdin(&["--shard", &format!("{k}/8")], b"only::one\n"))
+        .find(|r| r.stdout.is_empty())
+        .unwrap();
+    assert_eq!(idle.code, 0);
+    assert!(idle.stderr.contains("has nothing to do"), "{}", idle.stderr);
+}
+
+#[test]
+fn disabled_plans_every_id_whatever_the_node() {
+    let ids = golden_ids();
+    let input = std::fs::read_to_string(&ids).unwrap();
+    for (args, env) in [
+        (&["--disabled", "--shard", "2/4"][..], &[][..]),
+        (&["--shard", "2/4"], &[("SHARD_DISABLED", "1")]),
+        (&[], &[("SHARD_DISABLED", "true"), ("SHARD_NODE", "9")]),
+    ] {
+        let mut all: Vec<&str> = args.to_vec();
+        all.push(path_str(&ids));
+        let run = plan(&all, env);
+        ok(&run);
+        assert_eq!(run.stdout.lines().count(), input.lines().count());
+        assert!(run.stderr.contains("sharding disabled"), "{}", run.stderr);
+    }
+    // A false value leaves sharding on.
+    let run = plan(
+        &["--shard", "2/4", path_str(&ids)],
+        &[("SHARD_DISABLED", "0")],
+    );
+    ok(&run);
+    assert!(run.stdout.lines().count() < input.lines().count());
+}
+
+#[test]
+fn bazel_status_file_is_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = dir.path().join("status");
+    let ids = golden_ids();
+    let run = plan(
+        &[path_str(&ids)],
+        &[
+            ("TEST_TOTAL_SHARDS", "2"),
+            ("TEST_SHARD_INDEX", "0"),
+            ("TEST_SHARD_STATUS_FILE", path_str(&status)),
+        ],
+    );
+    ok(&run);
+    assert!(status.exists());
+    // Not touched on an error.
+    let other = dir.path().join("other");
+    let run = plan(
+        &[path_str(&ids)],
+        &[
+            ("TEST_TOTAL_SHARDS", "2"),
+            ("TEST_SHARD_INDEX", "2"),
+            ("TEST_SHARD_STATUS_FILE", path_str(&other)),
+        ],
+    );
+    assert_eq!(run.code, 2);
+    assert!(!other.exists());
+}
+
+#[test]
+fn summary_goes_to_stderr() {
+    let ids = golden_ids();
+    let run = plan(
+        &["--nodes", "3", "--fingerprint", "--summary", path_str(&ids)],
+        &[],
+    );
+    ok(&run);
+    assert_eq!(run.stdout.lines().count(), 1);
+    assert!(run.stderr.contains("weight / mean"), "{}", run.stderr);
+    assert!(run.stderr.contains("max/mean"), "{}", run.stderr);
+    let rows = run.stderr.lines().filter(|l| l.starts_with('│')).count();
+    assert_eq!(rows, 4, "{}", run.stderr); // header and three nodes
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let ids = golden_ids();
+    let mut child = plan_cmd()
+        .args(["--nodes", "2", "--all", path_str(&ids)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("error"));
+}
