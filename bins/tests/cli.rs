@@ -148,7 +148,8 @@ fn the_source_is_named_once() {
 fn bad_node_settings_exit_2_with_nothing_on_stdout() {
     let ids = golden_ids();
     let ids = path_str(&ids);
-    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
         (
             &["--nodes", "3", "--node", "0"],
             &[],
