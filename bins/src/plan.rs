@@ -257,8 +257,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
     match output {
         Output::Fingerprint => writeln!(out, "sha256:{}", plan.fingerprint())?,
         Output::All => {
+            let labels: Vec<String> = (0..=selection.nodes).map(|k| format!("{k}\t")).collect();
             for e in plan.entries_by_node() {
-                write!(out, "{}\t", e.node)?;
+                out.write_all(labels[e.node as usize].as_bytes())?;
                 out.write_all(e.id.as_bytes())?;
                 out.write_all(b"\n")?;
             }

@@ -659,3 +659,60 @@ fn a_closed_stdout_ends_quietly() {
     assert_eq!(out.status.code(), Some(0));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("error"));
 }
+
+#[test]
+fn the_readme_algorithm_reimplemented_in_python_agrees() {
+    // scripts/reference_plan.py was written from the README's description alone; if it agrees
+    // with the golden vectors (and so with shard-plan), the description is complete.
+    let dir = testdata().join("golden-plan");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/reference_plan.py");
+    let ids = std::fs::read(dir.join("ids.txt")).unwrap();
+    for by in ["none", "class", "file"] {
+        for nodes in 2..=5 {
+            let mut child = Command::new("python3")
+                .arg(&script)
+                .arg(nodes.to_string())
+                .args(["--vnodes", &shardkit::ring::DEFAULT_VNODES.to_string()])
+                .args(["--group-by", by])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("python3 runs scripts/reference_plan.py");
+            child.stdin.take().unwrap().write_all(&ids).unwrap();
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success());
+            let want = std::fs::read_to_string(dir.join(format!("{by}-{nodes}.tsv"))).unwrap();
+            assert_eq!(
+                String::from_utf8(out.stdout).unwrap(),
+                want,
+                "{by}, {nodes} nodes"
+            );
+            // And shard-plan itself prints the same assignment and fingerprint.
+            let ids_path = dir.join("ids.txt");
+            let n = nodes.to_string();
+            let all = plan(
+                &[
+                    "--nodes",
+                    &n,
+                    "--all",
+                    "--group-by",
+                    by,
+                    path_str(&ids_path),
+                ],
+                &[],
+            );
+            let fp = plan(
+                &[
+                    "--nodes",
+                    &n,
+                    "--fingerprint",
+                    "--group-by",
+                    by,
+                    path_str(&ids_path),
+                ],
+                &[],
+            );
+            assert_eq!(format!("{}# fingerprint {}", all.stdout, fp.stdout), want);
+        }
+    }
+}

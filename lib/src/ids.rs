@@ -14,15 +14,17 @@ use crate::ring::ring_hashes;
 /// terminal, a TSV manifest or an XML report without changing the id.
 #[derive(Debug, Default, Clone)]
 pub struct TestIds {
+    /// Every input, as read, one after the other.
     text: String,
-    /// End offset of id `i` in `text`; it starts where id `i - 1` ends.
-    ends: Vec<usize>,
-    /// `(source index, line)` of each id.
-    lines: Vec<(u32, u64)>,
+    /// `text[start..end]` is id `i`.
+    spans: Vec<(usize, usize)>,
     /// [`ring_hash`] of each id: its ring position when it is its own group, and the
     /// fast path of the duplicate check.
     hashes: Vec<u64>,
-    sources: Vec<String>,
+    /// Id indices sorted by `(hash, id)`: the ring order of ids that are their own group.
+    hash_order: Vec<u32>,
+    /// Each input's name and where it starts in `text`.
+    sources: Vec<(String, usize)>,
 }
 
 impl TestIds {
@@ -38,13 +40,21 @@ impl TestIds {
         let mut ids = TestIds::default();
         let mut buf = Vec::new();
         for (name, mut reader) in inputs {
-            buf.clear();
+            let start = buf.len();
             reader.read_to_end(&mut buf).map_err(|source| Error::Read {
                 source_name: name.clone(),
                 source,
             })?;
-            ids.add_source(name, &buf)?;
+            ids.add_source(name, &buf, start)?;
         }
+        // Every input was checked as UTF-8 on its own, so their concatenation is UTF-8 too.
+        ids.text = String::from_utf8(buf).map_err(|e| Error::InvalidUtf8 {
+            at: Location {
+                source: ids.describe_sources(),
+                line: 0,
+            },
+            column: e.utf8_error().valid_up_to() as u64,
+        })?;
         if ids.is_empty() {
             return Err(Error::NoIds {
                 sources: ids.describe_sources(),
@@ -66,11 +76,11 @@ impl TestIds {
         Self::read([("<memory>".to_string(), text.as_bytes())])
     }
 
-    fn add_source(&mut self, name: String, bytes: &[u8]) -> Result<()> {
-        let source = self.sources.len() as u32;
-        self.sources.push(name);
+    /// Checks `buf[start..]`, the input just read, and notes where its ids are.
+    fn add_source(&mut self, name: String, buf: &[u8], start: usize) -> Result<()> {
+        let bytes = &buf[start..];
         let location = |line: u64| Location {
-            source: self.sources[source as usize].clone(),
+            source: name.clone(),
             line,
         };
         // The whole input is checked at once; lines are searched only to report an error.
@@ -92,21 +102,25 @@ impl TestIds {
                 code: c as u32,
             });
         }
-        self.text.reserve(text.len());
-        for (index, id) in text.split('\n').enumerate() {
-            let id = id.strip_suffix('\r').unwrap_or(id);
+        self.sources.push((name, start));
+        let mut offset = start;
+        for line in text.split('\n') {
+            let line_start = offset;
+            offset += line.len() + 1;
+            let id = line.strip_suffix('\r').unwrap_or(line);
             if id.bytes().all(|b| b.is_ascii_whitespace()) {
                 continue;
             }
-            self.text.push_str(id);
-            self.ends.push(self.text.len());
-            self.lines.push((source, index as u64 + 1));
+            self.spans.push((line_start, line_start + id.len()));
         }
         Ok(())
     }
 
+    /// Hashes every id, sorts them by `(hash, id)`, and fails on the first repeated id.
     fn check_duplicates(&mut self) -> Result<()> {
-        self.hashes = ring_hashes(&(0..self.len()).map(|i| self.get(i)).collect::<Vec<_>>());
+        let text = &self.text;
+        let all: Vec<&str> = self.spans.iter().map(|&(s, e)| &text[s..e]).collect();
+        self.hashes = ring_hashes(&all);
         let mut order: Vec<(u64, u32)> = self
             .hashes
             .iter()
@@ -114,48 +128,48 @@ impl TestIds {
             .map(|(i, &h)| (h, i as u32))
             .collect();
         order.sort_unstable();
-        // Of all repeated ids, report the repetition that comes first in the input.
+        // Equal hashes: the same id, or (rarely) a collision. Sort by id, then input order.
         let mut repeated: Option<(u32, u32)> = None;
         for run in order
-            .chunk_by(|a, b| a.0 == b.0)
+            .chunk_by_mut(|a, b| a.0 == b.0)
             .filter(|run| run.len() > 1)
         {
-            for (k, &(_, second)) in run.iter().enumerate() {
-                let first = run[..k]
-                    .iter()
-                    .map(|&(_, i)| i)
-                    .find(|&i| self.get(i as usize) == self.get(second as usize));
-                if let Some(first) = first
+            run.sort_unstable_by(|a, b| {
+                all[a.1 as usize].cmp(all[b.1 as usize]).then(a.1.cmp(&b.1))
+            });
+            for same in run.chunk_by(|a, b| all[a.1 as usize] == all[b.1 as usize]) {
+                if let [(_, first), (_, second), ..] = *same
                     && repeated.is_none_or(|(_, s)| second < s)
                 {
                     repeated = Some((first, second));
                 }
             }
         }
-        match repeated {
-            None => Ok(()),
-            Some((first, second)) => Err(Error::DuplicateId {
+        if let Some((first, second)) = repeated {
+            return Err(Error::DuplicateId {
                 id: self.get(second as usize).to_string(),
                 first: self.location(first as usize),
                 second: self.location(second as usize),
-            }),
+            });
         }
+        self.hash_order = order.into_iter().map(|(_, i)| i).collect();
+        Ok(())
     }
 
     /// The number of ids.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.spans.len()
     }
 
     /// True when there is no id.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.spans.is_empty()
     }
 
     /// Id number `i`, in input order.
     pub fn get(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.text[start..self.ends[i]]
+        let (start, end) = self.spans[i];
+        &self.text[start..end]
     }
 
     /// [`ring_hash`] of id number `i`, computed once when the ids are read.
@@ -163,16 +177,25 @@ impl TestIds {
         self.hashes[i]
     }
 
+    /// Id indices in ring order, by `(hash, id)`.
+    pub fn hash_order(&self) -> &[u32] {
+        &self.hash_order
+    }
+
     /// Every id, in input order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
         (0..self.len()).map(|i| self.get(i))
     }
 
-    /// Where id number `i` was read.
+    /// Where id number `i` was read (found by counting lines: for error messages).
     pub fn location(&self, i: usize) -> Location {
-        let (source, line) = self.lines[i];
+        let (start, _) = self.spans[i];
+        let source = self.sources.partition_point(|&(_, s)| s <= start) - 1;
+        let (name, source_start) = &self.sources[source];
+        let (line, _) =
+            line_and_column(&self.text.as_bytes()[*source_start..], start - source_start);
         Location {
-            source: self.sources[source as usize].clone(),
+            source: name.clone(),
             line,
         }
     }
@@ -180,8 +203,12 @@ impl TestIds {
     fn describe_sources(&self) -> String {
         match self.sources.as_slice() {
             [] => "the input".to_string(),
-            [one] => one.clone(),
-            many => many.join(", "),
+            [(one, _)] => one.clone(),
+            many => many
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
         }
     }
 }
@@ -200,6 +227,14 @@ fn line_and_column(bytes: &[u8], offset: usize) -> (u64, u64) {
 /// The first control character other than `\n` and a `\r` that ends a line.
 fn find_control(text: &str) -> Option<(usize, char)> {
     let bytes = text.as_bytes();
+    // Fast path, without early exit so that it vectorizes: no byte that could start one.
+    let suspicious = |b: u8| (b < 0x20) & (b != b'\n') | (b == 0x7F) | (b == 0xC2);
+    if !bytes
+        .chunks(4096)
+        .any(|chunk| chunk.iter().fold(false, |seen, &b| seen | suspicious(b)))
+    {
+        return None;
+    }
     // C0 controls and DEL are single bytes; C1 controls are encoded 0xC2 0x80..=0x9F.
     let at = bytes.iter().enumerate().position(|(i, &b)| match b {
         b'\n' => false,
@@ -305,6 +340,9 @@ impl Grouping {
 
     /// The key of the group `id` belongs to: a prefix of `id`.
     pub fn key<'a>(&self, id: &'a str) -> &'a str {
+        if self.by == GroupBy::None {
+            return id;
+        }
         let head = &id[..id.find('[').unwrap_or(id.len())];
         match self.by {
             GroupBy::None => id,

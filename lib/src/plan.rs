@@ -1,11 +1,13 @@
 //! A plan: every id's group and node, its manifest, its fingerprint and per-node totals.
 
 use std::io::{self, Write};
+use std::sync::Mutex;
+use std::thread;
 
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::ids::{Grouping, TestIds};
+use crate::ids::{GroupBy, Grouping, TestIds};
 use crate::ring::{self, LoadFactor, Ring};
 
 /// Version of the manifest's layout, written in its header.
@@ -107,60 +109,29 @@ impl<'a> Plan<'a> {
         }
         let ring = Ring::new(params.nodes, params.vnodes)?;
         let grouping = &params.grouping;
-        let keys: Vec<&'a str> = ids.iter().map(|id| grouping.key(id)).collect();
-
-        // Ring positions of the keys; an id that is its own group already has its hash.
-        let (own, shared): (Vec<usize>, Vec<usize>) =
-            (0..ids.len()).partition(|&i| keys[i].len() == ids.get(i).len());
-        let mut key_hash = vec![0u64; ids.len()];
-        for i in own {
-            key_hash[i] = ids.hash(i);
-        }
-        let shared_keys: Vec<&str> = shared.iter().map(|&i| keys[i]).collect();
-        for (&i, h) in shared.iter().zip(ring::ring_hashes(&shared_keys)) {
-            key_hash[i] = h;
-        }
-
-        // Ring order: by key hash, then key, then id. Equal hashes are rare outside a group.
-        let mut by_hash: Vec<(u64, u32)> =
-            (0..ids.len()).map(|i| (key_hash[i], i as u32)).collect();
-        by_hash.sort_unstable();
-        let mut order: Vec<u32> = by_hash.iter().map(|&(_, i)| i).collect();
-        let mut start = 0;
-        for run in by_hash.chunk_by(|a, b| a.0 == b.0) {
-            if run.len() > 1 {
-                order[start..start + run.len()].sort_unstable_by(|&a, &b| {
-                    let (a, b) = (a as usize, b as usize);
-                    keys[a]
-                        .cmp(keys[b])
-                        .then_with(|| ids.get(a).cmp(ids.get(b)))
-                });
-            }
-            start += run.len();
-        }
-
-        let mut groups: Vec<Group<'a>> = Vec::new();
-        for (pos, &i) in order.iter().enumerate() {
-            let (key, weight) = (keys[i as usize], weights[i as usize]);
-            match groups.last_mut() {
-                Some(g) if g.key == key => {
-                    g.end = pos + 1;
-                    g.weight = g.weight.saturating_add(weight);
-                }
-                _ => groups.push(Group {
-                    key,
+        let (order, groups, items) = if grouping.by() == GroupBy::None {
+            // Every id is its own group, and the ids already know their ring order.
+            let order = ids.hash_order().to_vec();
+            let groups: Vec<Group<'a>> = order
+                .iter()
+                .enumerate()
+                .map(|(pos, &i)| Group {
+                    key: ids.get(i as usize),
                     start: pos,
                     end: pos + 1,
-                    weight,
+                    weight: weights[i as usize],
                     node: 0,
-                }),
-            }
-        }
-
-        let items: Vec<(u64, u64)> = groups
-            .iter()
-            .map(|g| (key_hash[order[g.start] as usize], g.weight))
-            .collect();
+                })
+                .collect();
+            let items = order
+                .iter()
+                .map(|&i| (ids.hash(i as usize), weights[i as usize]))
+                .collect();
+            (order, groups, items)
+        } else {
+            group(ids, &weights, grouping)
+        };
+        let mut groups = groups;
         let placement = ring::place(&ring, &items, params.load_factor);
         for (g, &node) in groups.iter_mut().zip(&placement.node_of) {
             g.node = node;
@@ -211,9 +182,28 @@ impl<'a> Plan<'a> {
 
     /// Every entry, node 1 first, each node's in reading order.
     pub fn entries_by_node(&self) -> impl Iterator<Item = Entry<'_>> + '_ {
-        let mut groups: Vec<&Group<'a>> = self.groups.iter().collect();
-        groups.sort_unstable_by(|a, b| a.node.cmp(&b.node).then(a.key.cmp(b.key)));
-        groups.into_iter().flat_map(move |g| self.group_entries(g))
+        let mut nodes: Vec<Vec<&Group<'a>>> = vec![Vec::new(); self.params.nodes as usize];
+        for g in &self.groups {
+            nodes[g.node as usize - 1].push(g);
+        }
+        // Each node's groups are sorted on their own, on every core.
+        let threads = thread::available_parallelism().map_or(1, |n| n.get());
+        let queue = Mutex::new(nodes.iter_mut());
+        thread::scope(|scope| {
+            for _ in 0..threads.min(self.params.nodes as usize) {
+                scope.spawn(|| {
+                    loop {
+                        let next = queue.lock().map(|mut q| q.next()).unwrap_or(None);
+                        let Some(groups) = next else { break };
+                        groups.sort_unstable_by(|a, b| a.key.cmp(b.key));
+                    }
+                });
+            }
+        });
+        nodes
+            .into_iter()
+            .flatten()
+            .flat_map(move |g| self.group_entries(g))
     }
 
     fn group_entries<'s>(&'s self, g: &'s Group<'a>) -> impl Iterator<Item = Entry<'s>> + 's {
@@ -253,17 +243,22 @@ impl<'a> Plan<'a> {
         for (key, value) in self.params.fields() {
             hasher.update(format!("{key}={value}\n").as_bytes());
         }
-        let mut line = Vec::with_capacity(256);
+        // Lines are gathered into large blocks: one hasher call per line is slower.
+        let mut block = Vec::with_capacity(1 << 16);
+        let mut digits = [0u8; 20];
         for e in self.entries() {
-            line.clear();
-            line.extend_from_slice(e.group.as_bytes());
-            line.push(b'\t');
-            line.extend_from_slice(e.id.as_bytes());
-            line.push(b'\t');
-            line.extend_from_slice(e.weight.to_string().as_bytes());
-            line.push(b'\n');
-            hasher.update(&line);
+            block.extend_from_slice(e.group.as_bytes());
+            block.push(b'\t');
+            block.extend_from_slice(e.id.as_bytes());
+            block.push(b'\t');
+            block.extend_from_slice(decimal(e.weight, &mut digits));
+            block.push(b'\n');
+            if block.len() >= 1 << 16 {
+                hasher.update(&block);
+                block.clear();
+            }
         }
+        hasher.update(&block);
         to_hex(&hasher.finalize())
     }
 
@@ -288,6 +283,67 @@ impl<'a> Plan<'a> {
     }
 }
 
+/// The id order, the groups and the placement items of a plan.
+type Grouped<'a> = (Vec<u32>, Vec<Group<'a>>, Vec<(u64, u64)>);
+
+/// Ids gathered into groups by `grouping`: the id order (group by group in ring order, by id
+/// within a group), the groups, and each group's `(hash, weight)` in ring order.
+fn group<'a>(ids: &'a TestIds, weights: &[u64], grouping: &Grouping) -> Grouped<'a> {
+    let keys: Vec<&'a str> = ids.iter().map(|id| grouping.key(id)).collect();
+
+    // Ring positions of the keys; an id that is its own group already has its hash.
+    let (own, shared): (Vec<usize>, Vec<usize>) =
+        (0..ids.len()).partition(|&i| keys[i].len() == ids.get(i).len());
+    let mut key_hash = vec![0u64; ids.len()];
+    for i in own {
+        key_hash[i] = ids.hash(i);
+    }
+    let shared_keys: Vec<&str> = shared.iter().map(|&i| keys[i]).collect();
+    for (&i, h) in shared.iter().zip(ring::ring_hashes(&shared_keys)) {
+        key_hash[i] = h;
+    }
+
+    // Ring order: by key hash, then key, then id. Equal hashes are rare outside a group.
+    let mut by_hash: Vec<(u64, u32)> = (0..ids.len()).map(|i| (key_hash[i], i as u32)).collect();
+    by_hash.sort_unstable();
+    let mut order: Vec<u32> = by_hash.iter().map(|&(_, i)| i).collect();
+    let mut start = 0;
+    for run in by_hash.chunk_by(|a, b| a.0 == b.0) {
+        if run.len() > 1 {
+            order[start..start + run.len()].sort_unstable_by(|&a, &b| {
+                let (a, b) = (a as usize, b as usize);
+                keys[a]
+                    .cmp(keys[b])
+                    .then_with(|| ids.get(a).cmp(ids.get(b)))
+            });
+        }
+        start += run.len();
+    }
+
+    let mut groups: Vec<Group<'a>> = Vec::new();
+    for (pos, &i) in order.iter().enumerate() {
+        let (key, weight) = (keys[i as usize], weights[i as usize]);
+        match groups.last_mut() {
+            Some(g) if g.key == key => {
+                g.end = pos + 1;
+                g.weight = g.weight.saturating_add(weight);
+            }
+            _ => groups.push(Group {
+                key,
+                start: pos,
+                end: pos + 1,
+                weight,
+                node: 0,
+            }),
+        }
+    }
+    let items = groups
+        .iter()
+        .map(|g| (key_hash[order[g.start] as usize], g.weight))
+        .collect();
+    (order, groups, items)
+}
+
 /// One id of a plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry<'a> {
@@ -302,6 +358,19 @@ pub struct Entry<'a> {
     pub id: &'a str,
 }
 
+/// `value` in decimal, written into the end of `digits`.
+fn decimal(mut value: u64, digits: &mut [u8; 20]) -> &[u8] {
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            return &digits[at..];
+        }
+    }
+}
+
 fn to_hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
@@ -310,4 +379,17 @@ fn to_hex(bytes: &[u8]) -> String {
         s.push(DIGITS[usize::from(b & 15)] as char);
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals() {
+        let mut digits = [0u8; 20];
+        for value in [0, 7, 10, 1234567890, u64::MAX] {
+            assert_eq!(decimal(value, &mut digits), value.to_string().as_bytes());
+        }
+    }
 }
