@@ -172,6 +172,12 @@ impl TestIds {
         &self.text[start..end]
     }
 
+    /// The length in bytes of id number `i`, without reading it.
+    pub fn len_of(&self, i: usize) -> usize {
+        let (start, end) = self.spans[i];
+        end - start
+    }
+
     /// [`ring_hash`] of id number `i`, computed once when the ids are read.
     pub fn hash(&self, i: usize) -> u64 {
         self.hashes[i]

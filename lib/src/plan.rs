@@ -53,14 +53,16 @@ impl PlanParams {
     }
 }
 
-/// One group of the plan: ids `order[start..end]`, their summed weight, and the node.
+/// One group of the plan: ids `order[start..end]`, their summed weight, and the node. Its key
+/// is the first `key_len` bytes of any of its ids. Small and free of pointers, so that a million
+/// of them are cheap to build without touching the ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Group<'a> {
-    key: &'a str,
-    start: usize,
-    end: usize,
-    weight: u64,
+struct Group {
+    start: u32,
+    end: u32,
+    key_len: u32,
     node: u32,
+    weight: u64,
 }
 
 /// Totals of one node.
@@ -81,12 +83,14 @@ pub struct NodeLoad {
 #[derive(Debug, Clone)]
 pub struct Plan<'a> {
     ids: &'a TestIds,
+    /// Every id, in input order: one load to reach an id from its index.
+    id_strs: Vec<&'a str>,
     params: PlanParams,
     weights: Vec<u64>,
     /// Id indices, group by group in ring order; by id within a group.
     order: Vec<u32>,
     /// In ring order.
-    groups: Vec<Group<'a>>,
+    groups: Vec<Group>,
     capacity: u64,
     overflowed: usize,
 }
@@ -112,15 +116,15 @@ impl<'a> Plan<'a> {
         let (order, groups, items) = if grouping.by() == GroupBy::None {
             // Every id is its own group, and the ids already know their ring order.
             let order = ids.hash_order().to_vec();
-            let groups: Vec<Group<'a>> = order
+            let groups: Vec<Group> = order
                 .iter()
                 .enumerate()
                 .map(|(pos, &i)| Group {
-                    key: ids.get(i as usize),
-                    start: pos,
-                    end: pos + 1,
-                    weight: weights[i as usize],
+                    start: pos as u32,
+                    end: pos as u32 + 1,
+                    key_len: ids.len_of(i as usize) as u32,
                     node: 0,
+                    weight: weights[i as usize],
                 })
                 .collect();
             let items = order
@@ -139,6 +143,7 @@ impl<'a> Plan<'a> {
 
         Ok(Plan {
             ids,
+            id_strs: ids.iter().collect(),
             params,
             weights,
             order,
@@ -170,21 +175,25 @@ impl<'a> Plan<'a> {
 
     /// Every entry in ring order (all nodes): the order of the fingerprint.
     pub fn entries(&self) -> impl Iterator<Item = Entry<'_>> + '_ {
-        self.groups.iter().flat_map(move |g| self.group_entries(g))
+        self.groups
+            .iter()
+            .flat_map(move |g| self.group_entries(self.key(g), g))
     }
 
     /// The entries of node `node` (1-based) in reading order: by group key, then by id.
     pub fn node_entries(&self, node: u32) -> impl Iterator<Item = Entry<'_>> + '_ {
-        let mut groups: Vec<&Group<'a>> = self.groups.iter().filter(|g| g.node == node).collect();
-        groups.sort_unstable_by(|a, b| a.key.cmp(b.key));
-        groups.into_iter().flat_map(move |g| self.group_entries(g))
+        let mut groups = self.keyed(|g| g.node == node);
+        groups.sort_unstable();
+        groups
+            .into_iter()
+            .flat_map(move |(key, g)| self.group_entries(key, &self.groups[g as usize]))
     }
 
     /// Every entry, node 1 first, each node's in reading order.
     pub fn entries_by_node(&self) -> impl Iterator<Item = Entry<'_>> + '_ {
-        let mut nodes: Vec<Vec<&Group<'a>>> = vec![Vec::new(); self.params.nodes as usize];
-        for g in &self.groups {
-            nodes[g.node as usize - 1].push(g);
+        let mut nodes: Vec<Vec<(&'a str, u32)>> = vec![Vec::new(); self.params.nodes as usize];
+        for (key, g) in self.keyed(|_| true) {
+            nodes[self.groups[g as usize].node as usize - 1].push((key, g));
         }
         // Each node's groups are sorted on their own, on every core.
         let threads = thread::available_parallelism().map_or(1, |n| n.get());
@@ -195,7 +204,7 @@ impl<'a> Plan<'a> {
                     loop {
                         let next = queue.lock().map(|mut q| q.next()).unwrap_or(None);
                         let Some(groups) = next else { break };
-                        groups.sort_unstable_by(|a, b| a.key.cmp(b.key));
+                        groups.sort_unstable();
                     }
                 });
             }
@@ -203,17 +212,37 @@ impl<'a> Plan<'a> {
         nodes
             .into_iter()
             .flatten()
-            .flat_map(move |g| self.group_entries(g))
+            .flat_map(move |(key, g)| self.group_entries(key, &self.groups[g as usize]))
     }
 
-    fn group_entries<'s>(&'s self, g: &'s Group<'a>) -> impl Iterator<Item = Entry<'s>> + 's {
-        self.order[g.start..g.end].iter().map(move |&i| Entry {
-            node: g.node,
-            group: g.key,
-            group_weight: g.weight,
-            weight: self.weights[i as usize],
-            id: self.ids.get(i as usize),
-        })
+    /// `(key, index)` of each group that `keep` keeps.
+    fn keyed(&self, keep: impl Fn(&Group) -> bool) -> Vec<(&'a str, u32)> {
+        self.groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| keep(g))
+            .map(|(i, g)| (self.key(g), i as u32))
+            .collect()
+    }
+
+    fn key(&self, g: &Group) -> &'a str {
+        &self.id_strs[self.order[g.start as usize] as usize][..g.key_len as usize]
+    }
+
+    fn group_entries<'s>(
+        &'s self,
+        key: &'a str,
+        g: &'s Group,
+    ) -> impl Iterator<Item = Entry<'s>> + 's {
+        self.order[g.start as usize..g.end as usize]
+            .iter()
+            .map(move |&i| Entry {
+                node: g.node,
+                group: key,
+                group_weight: g.weight,
+                weight: self.weights[i as usize],
+                id: self.id_strs[i as usize],
+            })
     }
 
     /// Totals per node, node 1 first; a node with nothing planned has zeros.
@@ -228,7 +257,7 @@ impl<'a> Plan<'a> {
             .collect();
         for g in &self.groups {
             let load = &mut loads[g.node as usize - 1];
-            load.tests += g.end - g.start;
+            load.tests += (g.end - g.start) as usize;
             load.groups += 1;
             load.weight += g.weight;
         }
@@ -284,12 +313,12 @@ impl<'a> Plan<'a> {
 }
 
 /// The id order, the groups and the placement items of a plan.
-type Grouped<'a> = (Vec<u32>, Vec<Group<'a>>, Vec<(u64, u64)>);
+type Grouped = (Vec<u32>, Vec<Group>, Vec<(u64, u64)>);
 
 /// Ids gathered into groups by `grouping`: the id order (group by group in ring order, by id
 /// within a group), the groups, and each group's `(hash, weight)` in ring order.
-fn group<'a>(ids: &'a TestIds, weights: &[u64], grouping: &Grouping) -> Grouped<'a> {
-    let keys: Vec<&'a str> = ids.iter().map(|id| grouping.key(id)).collect();
+fn group(ids: &TestIds, weights: &[u64], grouping: &Grouping) -> Grouped {
+    let keys: Vec<&str> = ids.iter().map(|id| grouping.key(id)).collect();
 
     // Ring positions of the keys; an id that is its own group already has its hash.
     let (own, shared): (Vec<usize>, Vec<usize>) =
@@ -320,26 +349,30 @@ fn group<'a>(ids: &'a TestIds, weights: &[u64], grouping: &Grouping) -> Grouped<
         start += run.len();
     }
 
-    let mut groups: Vec<Group<'a>> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
+    let mut current = "";
     for (pos, &i) in order.iter().enumerate() {
         let (key, weight) = (keys[i as usize], weights[i as usize]);
         match groups.last_mut() {
-            Some(g) if g.key == key => {
-                g.end = pos + 1;
+            Some(g) if current == key => {
+                g.end = pos as u32 + 1;
                 g.weight = g.weight.saturating_add(weight);
             }
-            _ => groups.push(Group {
-                key,
-                start: pos,
-                end: pos + 1,
-                weight,
-                node: 0,
-            }),
+            _ => {
+                current = key;
+                groups.push(Group {
+                    start: pos as u32,
+                    end: pos as u32 + 1,
+                    key_len: key.len() as u32,
+                    node: 0,
+                    weight,
+                });
+            }
         }
     }
     let items = groups
         .iter()
-        .map(|g| (key_hash[order[g.start] as usize], g.weight))
+        .map(|g| (key_hash[order[g.start as usize] as usize], g.weight))
         .collect();
     (order, groups, items)
 }
