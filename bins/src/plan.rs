@@ -137,12 +137,20 @@ pub struct Cli {
     )]
     pub load_factor: LoadFactor,
 
-    /// Print every id as NODE<TAB>ID instead of one node's ids.
-    #[arg(long, conflicts_with = "fingerprint", help_heading = "Output")]
+    #[arg(
+        long,
+        conflicts_with = "fingerprint",
+        help_heading = "Output",
+        help = "Print every id as NODE<TAB>ID instead of one node's ids"
+    )]
     pub all: bool,
 
-    /// Write the whole plan to FILE (atomically): a header line, then NODE<TAB>WEIGHT<TAB>GROUP<TAB>ID.
-    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Output",
+        help = "Write the whole plan to FILE (atomically): a header line, then NODE<TAB>WEIGHT<TAB>GROUP<TAB>ID"
+    )]
     pub manifest: Option<PathBuf>,
 
     /// Print only the plan's fingerprint (sha256:...).

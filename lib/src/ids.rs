@@ -18,7 +18,7 @@ pub struct TestIds {
     text: String,
     /// `text[start..end]` is id `i`.
     spans: Vec<(usize, usize)>,
-    /// [`ring_hash`] of each id: its ring position when it is its own group, and the
+    /// [`ring_hash`](crate::ring::ring_hash) of each id: its ring position when it is its own group, and the
     /// fast path of the duplicate check.
     hashes: Vec<u64>,
     /// Id indices sorted by `(hash, id)`: the ring order of ids that are their own group.
@@ -178,7 +178,7 @@ impl TestIds {
         end - start
     }
 
-    /// [`ring_hash`] of id number `i`, computed once when the ids are read.
+    /// [`ring_hash`](crate::ring::ring_hash) of id number `i`, computed once when the ids are read.
     pub fn hash(&self, i: usize) -> u64 {
         self.hashes[i]
     }
@@ -379,6 +379,51 @@ impl Default for Grouping {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_bytes_give_ids_or_an_error_never_a_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            match read(&bytes) {
+                Ok(ids) => {
+                    prop_assert!(!ids.is_empty());
+                    for id in ids.iter() {
+                        prop_assert!(!id.contains('\n') && !id.chars().any(char::is_control));
+                    }
+                }
+                Err(e) => prop_assert!(!e.to_string().is_empty()),
+            }
+        }
+
+        #[test]
+        fn printable_lines_are_read_back_exactly(
+            lines in prop::collection::vec("[^\\p{Cc}]{0,12}", 1..40),
+            crlf in any::<bool>(),
+        ) {
+            let end = if crlf { "\r\n" } else { "\n" };
+            let text: String = lines.iter().map(|l| format!("{l}{end}")).collect();
+            let expected: Vec<&str> = lines
+                .iter()
+                .map(String::as_str)
+                .filter(|l| !l.bytes().all(|b| b.is_ascii_whitespace()))
+                .collect();
+            let mut seen = std::collections::HashSet::new();
+            let has_duplicates = !expected.iter().all(|l| seen.insert(*l));
+            match read(text.as_bytes()) {
+                Ok(ids) => {
+                    let got: Vec<&str> = ids.iter().collect();
+                    prop_assert_eq!(got, expected.clone());
+                    for (i, line) in expected.iter().enumerate() {
+                        let at = lines.iter().position(|l| l == line).unwrap() + 1;
+                        prop_assert_eq!(ids.location(i).line, at as u64);
+                    }
+                }
+                Err(Error::DuplicateId { .. }) => prop_assert!(has_duplicates),
+                Err(Error::NoIds { .. }) => prop_assert!(expected.is_empty()),
+                Err(e) => prop_assert!(false, "unexpected error {e}"),
+            }
+        }
+    }
 
     fn read(text: &[u8]) -> Result<TestIds> {
         TestIds::read([("ids.txt".to_string(), text)])

@@ -27,7 +27,10 @@ pub const DEFAULT_VNODES: u32 = 1024;
 pub const MAX_VNODES: u32 = 65_536;
 
 /// The largest number of nodes accepted.
-pub const MAX_NODES: u32 = 100_000;
+pub const MAX_NODES: u32 = 10_000;
+
+/// The most ring points in all (nodes x vnodes): 16 Mi points take 256 MiB.
+pub const MAX_POINTS: u64 = 1 << 24;
 
 /// The first 8 bytes of SHA-256(`bytes`) as a big-endian integer: a position on the ring.
 pub fn ring_hash(bytes: &[u8]) -> u64 {
@@ -154,6 +157,15 @@ impl Ring {
                 what: "vnodes",
                 value: vnodes.to_string(),
                 reason: format!("expected 1 to {MAX_VNODES} points per node"),
+            });
+        }
+        if u64::from(nodes) * u64::from(vnodes) > MAX_POINTS {
+            return Err(Error::InvalidParameter {
+                what: "vnodes",
+                value: vnodes.to_string(),
+                reason: format!(
+                    "{nodes} nodes x {vnodes} points is more than the {MAX_POINTS} ring points allowed; use fewer --vnodes"
+                ),
             });
         }
         let labels: Vec<String> = (1..=nodes)
@@ -327,6 +339,16 @@ mod tests {
         assert_eq!(ring.owner(first), ring.points[1].1);
         assert_eq!(ring.owner(first - 1), node);
         assert_eq!(ring.owner(u64::MAX), node);
+    }
+
+    #[test]
+    fn ring_size_is_bounded() {
+        assert!(Ring::new(0, 1).is_err());
+        assert!(Ring::new(MAX_NODES + 1, 1).is_err());
+        assert!(Ring::new(1, 0).is_err());
+        assert!(Ring::new(1, MAX_VNODES + 1).is_err());
+        let err = Ring::new(MAX_NODES, MAX_VNODES).unwrap_err().to_string();
+        assert!(err.contains("ring points allowed"), "{err}");
     }
 
     #[test]
