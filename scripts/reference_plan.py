@@ -27,7 +27,7 @@ def group_key(test_id, by, sep):
         return test_id
     parts = head.split(sep)
     if by == "file":
-        return parts[0] if len(parts) > 1 else test_id
+        return parts[0] if len(parts) > 1 and parts[0] else test_id
     if len(parts) >= 3:
         return test_id[: len(sep.join(parts[:-1]))]
     return test_id
@@ -45,10 +45,13 @@ def main():
     c_millionths = int(Decimal(args.load_factor) * 1_000_000)
 
     ids = []
-    for line in sys.stdin.buffer.read().decode("utf-8").split("\n"):
+    text = sys.stdin.buffer.read().decode("utf-8")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    for line in text.split("\n"):
         if line.endswith("\r"):
             line = line[:-1]
-        if line.strip():
+        if line.strip(" \t\n\x0c\r"):
             ids.append(line)
 
     groups = {}

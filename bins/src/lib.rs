@@ -4,7 +4,36 @@
 pub mod exit;
 pub mod plan;
 
-use std::io;
+use std::io::{self, Write};
+
+/// The name of the running binary, for messages.
+fn program() -> String {
+    std::env::args_os()
+        .next()
+        .as_deref()
+        .map(std::path::Path::new)
+        .and_then(|p| p.file_name())
+        .map_or_else(
+            || "shardkit".to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+}
+
+/// Tells people something on stderr, as `PROGRAM: message`. A closed stderr is ignored:
+/// messages are never worth failing for.
+pub fn say(message: &str) {
+    say_raw(&format!("{}: {message}", program()));
+}
+
+/// A warning on stderr, as `PROGRAM: warning: message`.
+pub fn warn(message: &str) {
+    say(&format!("warning: {message}"));
+}
+
+/// Writes `text` and a newline to stderr, ignoring errors.
+pub fn say_raw(text: &str) {
+    let _ = writeln!(io::stderr().lock(), "{text}");
+}
 
 /// Runs a binary's `run` and turns its outcome into an exit code, printing errors as
 /// `NAME: error: ...` with their causes. A closed stdout (`| head`) ends quietly.
@@ -20,7 +49,7 @@ pub fn main_with(
             for cause in err.chain().skip(1) {
                 message.push_str(&format!(": {cause}"));
             }
-            eprintln!("{message}");
+            say_raw(&message);
             exit::Exit::Usage.into()
         }
     }

@@ -2,19 +2,19 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use clap::builder::BoolishValueParser;
 use clap::{Parser, ValueEnum};
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 
 use shardkit::ci::{self, NodeFlags, Selection, ShardSpec};
-use shardkit::output::write_atomically;
+use shardkit::output::PendingFile;
 use shardkit::ring::DEFAULT_VNODES;
 use shardkit::{GroupBy, Grouping, LoadFactor, Plan, PlanParams, TestIds};
 
 use crate::exit::Exit;
+use crate::{say, say_raw, warn};
 
 const ABOUT: &str = "Split a list of test ids across N CI nodes and print this node's share.";
 
@@ -94,25 +94,13 @@ pub struct Cli {
     #[arg(long, value_name = "K/N", value_parser = parse_shard, help_heading = "Node selection")]
     pub shard: Option<ShardSpec>,
 
-    /// Plan every id on one node, whatever the node settings say.
-    #[arg(
-        long,
-        env = "SHARD_DISABLED",
-        value_parser = BoolishValueParser::new(),
-        help_heading = "Node selection"
-    )]
+    /// Plan every id on one node, whatever the node settings say (also SHARD_DISABLED=1).
+    #[arg(long, help_heading = "Node selection")]
     pub disabled: bool,
 
-    /// Keep the ids of a class or a file on one node.
-    #[arg(
-        long,
-        value_enum,
-        value_name = "HOW",
-        env = "SHARD_GROUP_BY",
-        default_value_t,
-        help_heading = "Planning"
-    )]
-    pub group_by: GroupByArg,
+    /// Keep the ids of a class or a file on one node (also SHARD_GROUP_BY) [default: none].
+    #[arg(long, value_enum, value_name = "HOW", help_heading = "Planning")]
+    pub group_by: Option<GroupByArg>,
 
     /// The separator of an id's segments (the part before its first `[`).
     #[arg(
@@ -168,7 +156,7 @@ pub struct Cli {
 
 fn parse_shard(s: &str) -> Result<ShardSpec, String> {
     s.parse::<ShardSpec>()
-        .map_err(|_| "expected K/N, node K (counted from 1) of N nodes, such as 2/4".to_string())
+        .map_err(|_| ShardSpec::EXPECTED.to_string())
 }
 
 fn parse_load_factor(s: &str) -> Result<LoadFactor, String> {
@@ -193,27 +181,43 @@ enum Output {
 
 /// Runs shard-plan.
 pub fn run(cli: Cli) -> Result<Exit> {
-    let grouping = Grouping::new(cli.group_by.into(), &cli.separator)?;
-    let selection = if cli.disabled {
-        Selection {
-            nodes: 1,
-            node: Some(1),
-            source: "--disabled or SHARD_DISABLED".to_string(),
-            status_file: None,
-            overridden: Vec::new(),
+    let env = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
+    let group_by = match cli.group_by {
+        Some(arg) => arg.into(),
+        None => match env("SHARD_GROUP_BY").filter(|v| !v.is_empty()) {
+            Some(value) => value
+                .parse::<GroupBy>()
+                .with_context(|| format!("SHARD_GROUP_BY={value}"))?,
+            None => GroupBy::None,
+        },
+    };
+    let grouping = Grouping::new(group_by, &cli.separator)?;
+    let flags = NodeFlags {
+        shard: cli.shard,
+        nodes: cli.nodes,
+        node: cli.node,
+    };
+    let disabled = cli.disabled || ci::env_switch("SHARD_DISABLED", &env)?;
+    let selection = if disabled {
+        if flags.any() {
+            warn(
+                "sharding is disabled (--disabled or SHARD_DISABLED): the node flags are ignored and every id is planned",
+            );
         }
+        Selection::disabled()
     } else {
-        let flags = NodeFlags {
-            shard: cli.shard,
-            nodes: cli.nodes,
-            node: cli.node,
-        };
-        let env = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
         ci::resolve(&flags, &env)?.context(
             "no node count: pass --shard K/N, or --node K with --nodes N, or set SHARD_NODE and SHARD_NODES (see --help for the CI variables read)",
         )?
     };
+    let manifest_on_stdout = cli.manifest.as_deref() == Some(Path::new("-"));
     let output = match (cli.fingerprint, cli.all, selection.node) {
+        _ if manifest_on_stdout && (cli.fingerprint || cli.all) => {
+            bail!(
+                "--manifest - writes the manifest to stdout, which --all and --fingerprint need too"
+            )
+        }
+        _ if manifest_on_stdout => Output::Nothing,
         (true, _, _) => Output::Fingerprint,
         (_, true, _) => Output::All,
         (_, _, Some(k)) => Output::Node(k),
@@ -234,34 +238,72 @@ pub fn run(cli: Cli) -> Result<Exit> {
     };
     let plan = Plan::by_count(&ids, params)?;
 
-    if !cli.quiet {
-        if cli.disabled {
-            eprintln!("shard-plan: sharding disabled (--disabled or SHARD_DISABLED): every id");
-        } else {
-            eprintln!("shard-plan: {selection}");
+    // Everything that can fail comes before anything is written where people look: the
+    // manifest is renamed into place only once stdout is written.
+    selection.touch_status_files()?;
+    let manifest = match &cli.manifest {
+        Some(path) if !manifest_on_stdout => {
+            let mut file = PendingFile::create(path)?;
+            plan.write_manifest(file.writer())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Some((path, file))
         }
-        for source in &selection.overridden {
-            eprintln!("shard-plan: note: the flags override {source}");
+        _ => None,
+    };
+
+    if !cli.quiet {
+        if disabled {
+            say("sharding disabled (--disabled or SHARD_DISABLED): every id");
+        } else {
+            say(&selection.to_string());
+        }
+        for note in &selection.notes {
+            say(&format!("note: {note}"));
         }
     }
+    let padded: Vec<usize> = ids.padded().collect();
+    if let Some(&first) = padded.first() {
+        warn(&format!(
+            "{} id(s) begin or end with whitespace, which stays part of the id; the first is `{}` at {}",
+            padded.len(),
+            ids.get(first),
+            ids.location(first)
+        ));
+    }
     if plan.overflowed() > 0 {
-        eprintln!(
-            "shard-plan: warning: {} group(s) fit on no node within the capacity of {}; each went to the least-loaded node (groups are coarse for {} nodes)",
+        warn(&format!(
+            "{} group(s) fit on no node within the capacity of {}; each went to the least-loaded node (groups are coarse for {} nodes)",
             plan.overflowed(),
             plan.capacity(),
             selection.nodes
-        );
+        ));
     }
-    if let Some(path) = &cli.manifest {
-        write_atomically(path, |out| plan.write_manifest(out))?;
+
+    write_stdout(&cli, &plan, &selection, output).context("cannot write to stdout")?;
+    if let Some((path, file)) = manifest {
+        file.commit()?;
         if !cli.quiet {
-            eprintln!("shard-plan: wrote the manifest to {}", path.display());
+            say(&format!("wrote the manifest to {}", path.display()));
         }
     }
-    selection.touch_status_file()?;
+    if cli.summary {
+        say_raw(&summary(&plan));
+    }
+    Ok(Exit::Success)
+}
 
+/// Writes what stdout carries.
+fn write_stdout(
+    cli: &Cli,
+    plan: &Plan<'_>,
+    selection: &Selection,
+    output: Output,
+) -> io::Result<()> {
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    if cli.manifest.as_deref() == Some(Path::new("-")) {
+        plan.write_manifest(&mut out)?;
+    }
     match output {
         Output::Fingerprint => writeln!(out, "sha256:{}", plan.fingerprint())?,
         Output::All => {
@@ -281,23 +323,19 @@ pub fn run(cli: Cli) -> Result<Exit> {
             }
             if !cli.quiet {
                 if count == 0 {
-                    eprintln!(
-                        "shard-plan: node {k} has nothing to do: {} group(s) for {} nodes",
+                    say(&format!(
+                        "node {k} has nothing to do: {} group(s) for {} nodes",
                         plan.group_count(),
                         selection.nodes
-                    );
+                    ));
                 } else {
-                    eprintln!("shard-plan: node {k}: {count} of {} ids", ids.len());
+                    say(&format!("node {k}: {count} of {} ids", plan.ids().len()));
                 }
             }
         }
         Output::Nothing => {}
     }
-    out.flush()?;
-    if cli.summary {
-        eprintln!("{}", summary(&plan));
-    }
-    Ok(Exit::Success)
+    out.flush()
 }
 
 /// Reads the ids of every FILE, `-` being stdin; no FILE means stdin.
@@ -308,6 +346,11 @@ fn read_ids(files: &[PathBuf]) -> Result<TestIds> {
     }
     if files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
         bail!("`-` (stdin) is named more than once");
+    }
+    for (i, file) in files.iter().enumerate() {
+        if file.as_os_str() != "-" && files[..i].contains(file) {
+            bail!("{} is named more than once", file.display());
+        }
     }
     let mut inputs: Vec<(String, Box<dyn Read>)> = Vec::new();
     for file in files {

@@ -271,12 +271,12 @@ fn bad_node_settings_exit_2_with_nothing_on_stdout() {
         (
             &["--shard", "1/2"],
             &[("SHARD_GROUP_BY", "module")],
-            "invalid value 'module' for '--group-by <HOW>'",
+            "SHARD_GROUP_BY=module: invalid group-by `module`: expected none, class or file",
         ),
         (
             &["--shard", "1/2"],
             &[("SHARD_DISABLED", "maybe")],
-            "invalid value 'maybe' for '--disabled'",
+            "SHARD_DISABLED=maybe: expected 1 or 0 (true/false, yes/no, on/off)",
         ),
     ];
     for (args, env, needle) in cases {
@@ -591,6 +591,13 @@ fn disabled_plans_every_id_whatever_the_node() {
         ok(&run);
         assert_eq!(run.stdout.lines().count(), input.lines().count());
         assert!(run.stderr.contains("sharding disabled"), "{}", run.stderr);
+        // A leftover SHARD_DISABLED beside node flags is worth a warning.
+        assert_eq!(
+            run.stderr.contains("warning: sharding is disabled"),
+            !args.is_empty(),
+            "{}",
+            run.stderr
+        );
     }
     // A false value leaves sharding on.
     let run = plan(
@@ -616,6 +623,33 @@ fn bazel_status_file_is_touched() {
     );
     ok(&run);
     assert!(status.exists());
+    // Touched when the flags name the node too: Bazel only needs to know we shard.
+    let flagged = dir.path().join("flagged");
+    let run = plan(
+        &["--shard", "1/2", path_str(&ids)],
+        &[
+            ("TEST_TOTAL_SHARDS", "2"),
+            ("TEST_SHARD_INDEX", "0"),
+            ("TEST_SHARD_STATUS_FILE", path_str(&flagged)),
+        ],
+    );
+    ok(&run);
+    assert!(flagged.exists());
+    // A status file that cannot be touched is an error, and no manifest is left behind.
+    let manifest = dir.path().join("plan.tsv");
+    let run = plan(
+        &["--manifest", path_str(&manifest), path_str(&ids)],
+        &[
+            ("TEST_TOTAL_SHARDS", "2"),
+            ("TEST_SHARD_INDEX", "0"),
+            ("TEST_SHARD_STATUS_FILE", "/nonexistent/dir/status"),
+        ],
+    );
+    fails_with(
+        &run,
+        "cannot touch the shard status file /nonexistent/dir/status",
+    );
+    assert!(!manifest.exists());
     // Not touched on an error.
     let other = dir.path().join("other");
     let run = plan(
@@ -715,4 +749,125 @@ fn the_readme_algorithm_reimplemented_in_python_agrees() {
             assert_eq!(format!("{}# fingerprint {}", all.stdout, fp.stdout), want);
         }
     }
+}
+
+#[test]
+fn a_failed_stdout_leaves_no_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("plan.tsv");
+    let ids = golden_ids();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = plan_cmd()
+        .args([
+            "--nodes",
+            "2",
+            "--all",
+            "--manifest",
+            path_str(&manifest),
+            path_str(&ids),
+        ])
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot write to stdout"), "{stderr}");
+    assert!(!manifest.exists());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn manifest_through_a_symlink_and_on_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real.tsv");
+    let link = dir.path().join("link.tsv");
+    std::fs::write(&real, "old\n").unwrap();
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let ids = golden_ids();
+    let run = plan(
+        &[
+            "--nodes",
+            "2",
+            "--manifest",
+            path_str(&link),
+            path_str(&ids),
+        ],
+        &[],
+    );
+    ok(&run);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let written = std::fs::read_to_string(&real).unwrap();
+    assert!(written.starts_with("#shardkit-manifest\t"), "{written}");
+
+    // `-` puts the manifest on stdout, instead of ids.
+    let run = plan(&["--shard", "1/2", "--manifest", "-", path_str(&ids)], &[]);
+    ok(&run);
+    assert_eq!(run.stdout, written);
+    fails_with(
+        &plan(
+            &["--nodes", "2", "--all", "--manifest", "-", path_str(&ids)],
+            &[],
+        ),
+        "--manifest - writes the manifest to stdout",
+    );
+}
+
+#[test]
+fn the_same_file_twice_is_an_error() {
+    let ids = golden_ids();
+    fails_with(
+        &plan(&["--shard", "1/2", path_str(&ids), path_str(&ids)], &[]),
+        "is named more than once",
+    );
+}
+
+#[test]
+fn padded_ids_and_byte_order_marks() {
+    let run = plan_stdin(
+        &["--shard", "1/1"],
+        "\u{feff}a.py::t\nb.py::t \n".as_bytes(),
+    );
+    ok(&run);
+    assert_eq!(run.stdout, "a.py::t\nb.py::t \n");
+    assert!(
+        run.stderr.contains("warning: 1 id(s) begin or end with whitespace, which stays part of the id; the first is `b.py::t ` at <stdin>:2"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn too_many_nodes_names_the_setting() {
+    let ids = golden_ids();
+    fails_with(
+        &plan(
+            &[path_str(&ids)],
+            &[("SHARD_NODES", "100000"), ("SHARD_NODE", "1")],
+        ),
+        "SHARD_NODES=100000 (shardkit): the number of nodes must be at most 10000",
+    );
+    fails_with(
+        &plan(
+            &[
+                "--nodes",
+                "10000",
+                "--node",
+                "1",
+                "--vnodes",
+                "4096",
+                path_str(&ids),
+            ],
+            &[],
+        ),
+        "ring points allowed; use fewer --vnodes",
+    );
 }

@@ -6,10 +6,11 @@
 
 use std::fmt;
 use std::fs::OpenOptions;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
+use crate::ring::MAX_NODES;
 
 /// A CI system's way of telling a job which shard it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,8 +25,10 @@ pub struct Convention {
     pub base: u32,
     /// Read only when this variable is set too (GitLab's `CI_NODE_*` outside GitLab mean nothing).
     pub only_if: Option<&'static str>,
-    /// A file to touch when this source is used, telling the caller sharding was honoured.
-    pub status_file: Option<&'static str>,
+    /// Whether one of the two variables may be set without the other. A CI system sets both
+    /// or neither, so one alone is a broken setup; shardkit's own pair may be split
+    /// (`SHARD_NODE` per job, `SHARD_NODES` for the pipeline).
+    pub halves: bool,
 }
 
 const fn convention(
@@ -40,13 +43,19 @@ const fn convention(
         index,
         base,
         only_if: None,
-        status_file: None,
+        halves: false,
     }
 }
 
+/// shardkit's own variables: the first environment source looked at.
+const SHARDKIT: Convention = Convention {
+    halves: true,
+    ..convention("shardkit", "SHARD_NODES", "SHARD_NODE", 1)
+};
+
 /// Every environment convention, in the order they are looked at.
 pub const CONVENTIONS: &[Convention] = &[
-    convention("shardkit", "SHARD_NODES", "SHARD_NODE", 1),
+    SHARDKIT,
     convention("distributed-nose", "NOSE_NODES", "NOSE_NODE_NUMBER", 1),
     Convention {
         only_if: Some("GITLAB_CI"),
@@ -60,23 +69,21 @@ pub const CONVENTIONS: &[Convention] = &[
         0,
     ),
     convention("Semaphore", "SEMAPHORE_JOB_COUNT", "SEMAPHORE_JOB_INDEX", 1),
-    Convention {
-        status_file: Some("TEST_SHARD_STATUS_FILE"),
-        ..convention("Bazel", "TEST_TOTAL_SHARDS", "TEST_SHARD_INDEX", 0)
-    },
-    Convention {
-        status_file: Some("GTEST_SHARD_STATUS_FILE"),
-        ..convention("GoogleTest", "GTEST_TOTAL_SHARDS", "GTEST_SHARD_INDEX", 0)
-    },
+    convention("Bazel", "TEST_TOTAL_SHARDS", "TEST_SHARD_INDEX", 0),
+    convention("GoogleTest", "GTEST_TOTAL_SHARDS", "GTEST_SHARD_INDEX", 0),
     Convention {
         name: "Kubernetes Indexed Job",
         total: None,
         index: "JOB_COMPLETION_INDEX",
         base: 0,
         only_if: None,
-        status_file: None,
+        halves: false,
     },
 ];
+
+/// Files that a test runner touches to tell Bazel and GoogleTest it honours sharding: when
+/// one is set and a node was chosen, shard-plan touches it, whichever source named the node.
+pub const STATUS_FILES: &[&str] = &["TEST_SHARD_STATUS_FILE", "GTEST_SHARD_STATUS_FILE"];
 
 /// `--shard K/N` as typed: both numbers, checked later against each other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,27 +92,43 @@ pub struct ShardSpec {
     pub nodes: u32,
 }
 
+impl ShardSpec {
+    /// What `--shard` expects, for error messages.
+    pub const EXPECTED: &str = "expected K/N, node K (counted from 1) of N nodes, such as 2/4";
+}
+
 impl FromStr for ShardSpec {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
         let bad = || Error::NodeSelection {
             origin: format!("--shard {s}"),
-            reason: "expected K/N, the node K (counted from 1) of N nodes, such as 2/4".into(),
+            reason: ShardSpec::EXPECTED.into(),
         };
         let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let number = |t: &str| match parse_number(t) {
+            Number::Value(v) => u32::try_from(v).ok(),
+            _ => None,
+        };
         Ok(ShardSpec {
-            node: parse_number(k).ok_or_else(bad)?,
-            nodes: parse_number(n).ok_or_else(bad)?,
+            node: number(k).ok_or_else(bad)?,
+            nodes: number(n).ok_or_else(bad)?,
         })
     }
 }
 
-fn parse_number(s: &str) -> Option<u32> {
+/// A decimal number as read from a variable.
+enum Number {
+    Value(u64),
+    Garbage,
+    TooLarge,
+}
+
+fn parse_number(s: &str) -> Number {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+        return Number::Garbage;
     }
-    s.parse().ok()
+    s.parse().map_or(Number::TooLarge, Number::Value)
 }
 
 /// The node flags as typed.
@@ -114,6 +137,13 @@ pub struct NodeFlags {
     pub shard: Option<ShardSpec>,
     pub nodes: Option<u32>,
     pub node: Option<u32>,
+}
+
+impl NodeFlags {
+    /// True when any node flag was given.
+    pub fn any(&self) -> bool {
+        self.shard.is_some() || self.nodes.is_some() || self.node.is_some()
+    }
 }
 
 /// The node count, the node (when one was chosen), and where they came from.
@@ -125,10 +155,10 @@ pub struct Selection {
     pub node: Option<u32>,
     /// Where N and K came from, for people: `GitLab (CI_NODE_INDEX=2, CI_NODE_TOTAL=4)`.
     pub source: String,
-    /// A file the source asks us to touch to confirm that we honour sharding (Bazel).
-    pub status_file: Option<PathBuf>,
-    /// Environment sources that the flags overrode, for people.
-    pub overridden: Vec<String>,
+    /// Files to touch to confirm that sharding is honoured (see [`STATUS_FILES`]).
+    pub status_files: Vec<PathBuf>,
+    /// Settings that lost to the flags, for people: each a sentence.
+    pub notes: Vec<String>,
 }
 
 impl fmt::Display for Selection {
@@ -141,24 +171,50 @@ impl fmt::Display for Selection {
 }
 
 impl Selection {
-    /// Touches the status file, if the source asked for one (Bazel's sharding handshake).
-    pub fn touch_status_file(&self) -> Result<()> {
-        if let Some(path) = &self.status_file {
-            touch(path).map_err(|source| Error::StatusFile {
-                path: path.clone(),
-                source,
-            })?;
+    /// Sharding switched off (`--disabled`): every id on the one node.
+    pub fn disabled() -> Self {
+        Selection {
+            nodes: 1,
+            node: Some(1),
+            source: "--disabled or SHARD_DISABLED".to_string(),
+            status_files: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// Touches the status files (Bazel's and GoogleTest's sharding handshake).
+    pub fn touch_status_files(&self) -> Result<()> {
+        for path in &self.status_files {
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|source| Error::StatusFile {
+                    path: path.clone(),
+                    source,
+                })?;
         }
         Ok(())
     }
 }
 
-fn touch(path: &Path) -> std::io::Result<()> {
-    OpenOptions::new().create(true).append(true).open(path)?;
-    Ok(())
+/// Reads an on/off variable such as `SHARD_DISABLED`: `1`, `true`, `yes`, `on` are on; `0`,
+/// `false`, `no`, `off` and an empty or unset variable are off; anything else is an error.
+pub fn env_switch(name: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<bool> {
+    let Some(value) = env(name) else {
+        return Ok(false);
+    };
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "" | "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(Error::NodeSelection {
+            origin: format!("{name}={value}"),
+            reason: "expected 1 or 0 (true/false, yes/no, on/off)".into(),
+        }),
+    }
 }
 
-/// One environment convention's values, checked and with the index made 1-based.
+/// One environment convention's values, checked, with the index made 1-based.
 #[derive(Debug, Clone)]
 struct Reading {
     convention: &'static Convention,
@@ -188,42 +244,44 @@ fn read_convention(
     if index_raw.is_none() && total_raw.is_none() {
         return Ok(None);
     }
+    let read = |name: &str, raw: &str, limit: u64, what: &str| -> Result<u64> {
+        let bad = |reason: String| Error::NodeSelection {
+            origin: format!("{name}={raw} ({})", convention.name),
+            reason,
+        };
+        match parse_number(raw.trim()) {
+            Number::Value(v) if v <= limit => Ok(v),
+            Number::Garbage => Err(bad("not a number".into())),
+            _ => Err(bad(format!("{what} must be at most {limit}"))),
+        }
+    };
     let mut shown = Vec::new();
     let mut index = None;
     if let Some(raw) = &index_raw {
         shown.push(format!("{}={raw}", convention.index));
-        let origin = || format!("{}={raw} ({})", convention.index, convention.name);
-        let value = parse_number(raw.trim()).ok_or_else(|| Error::NodeSelection {
-            origin: origin(),
-            reason: "not a number".into(),
-        })?;
-        if value < convention.base {
+        let limit = u64::from(MAX_NODES) - 1 + u64::from(convention.base);
+        let value = read(convention.index, raw, limit, "the index")?;
+        if value < u64::from(convention.base) {
             return Err(Error::NodeSelection {
-                origin: origin(),
+                origin: format!("{}={raw} ({})", convention.index, convention.name),
                 reason: format!("{} counts nodes from {}", convention.name, convention.base),
             });
         }
-        index = Some(value - convention.base + 1);
+        index = Some((value - u64::from(convention.base) + 1) as u32);
     }
     let mut total = None;
     if let (Some(name), Some(raw)) = (convention.total, &total_raw) {
         shown.push(format!("{name}={raw}"));
-        let origin = format!("{name}={raw} ({})", convention.name);
-        let value = parse_number(raw.trim()).ok_or_else(|| Error::NodeSelection {
-            origin: origin.clone(),
-            reason: "not a number".into(),
-        })?;
+        let value = read(name, raw, u64::from(MAX_NODES), "the number of nodes")?;
         if value == 0 {
             return Err(Error::NodeSelection {
-                origin,
+                origin: format!("{name}={raw} ({})", convention.name),
                 reason: "the number of nodes must be at least 1".into(),
             });
         }
-        total = Some(value);
+        total = Some(value as u32);
     }
-    // A CI system sets both of its variables or neither; one alone is a broken setup.
-    // shardkit's own pair may be split (SHARD_NODE per job, --nodes in the script).
-    if convention.name != "shardkit"
+    if !convention.halves
         && let Some(total_name) = convention.total
         && index.is_some() != total.is_some()
     {
@@ -255,6 +313,25 @@ fn check_index(node: u32, nodes: u32, origin: &str) -> Result<()> {
     Ok(())
 }
 
+fn check_total(nodes: u32, origin: &str) -> Result<()> {
+    if nodes == 0 {
+        return Err(Error::NodeSelection {
+            origin: origin.to_string(),
+            reason: "the number of nodes must be at least 1".into(),
+        });
+    }
+    if nodes > MAX_NODES {
+        return Err(Error::NodeSelection {
+            origin: origin.to_string(),
+            reason: format!("the number of nodes must be at most {MAX_NODES}"),
+        });
+    }
+    Ok(())
+}
+
+/// A value and where it came from (`--nodes 4`, `SHARD_NODES=4`).
+type Sourced = (u32, String);
+
 /// Settles N and K from the flags and the environment (`env` looks up a variable).
 ///
 /// Returns `None` when nothing names a node count at all. Errors name the flag or variable
@@ -265,59 +342,64 @@ pub fn resolve(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<Selection>> {
     // 1. The flags, which must agree with each other.
-    let mut flag_total: Option<(u32, String)> = None;
-    let mut flag_index: Option<(u32, String)> = None;
+    let mut flag_total: Option<Sourced> = None;
+    let mut flag_index: Option<Sourced> = None;
     if let Some(spec) = flags.shard {
         let origin = format!("--shard {}/{}", spec.node, spec.nodes);
         flag_total = Some((spec.nodes, origin.clone()));
         flag_index = Some((spec.node, origin));
     }
-    if let Some(n) = flags.nodes {
-        let origin = format!("--nodes {n}");
-        if let Some((m, other)) = &flag_total
-            && *m != n
-        {
-            return Err(Error::NodeSelection {
-                origin,
-                reason: format!("disagrees with {other}"),
-            });
+    for (value, name, slot) in [
+        (flags.nodes, "--nodes", &mut flag_total),
+        (flags.node, "--node", &mut flag_index),
+    ] {
+        if let Some(v) = value {
+            let origin = format!("{name} {v}");
+            if let Some((other, other_origin)) = slot.as_ref()
+                && *other != v
+            {
+                return Err(Error::NodeSelection {
+                    origin,
+                    reason: format!("disagrees with {other_origin}"),
+                });
+            }
+            *slot = Some((v, origin));
         }
-        flag_total = Some((n, origin));
     }
-    if let Some(k) = flags.node {
-        let origin = format!("--node {k}");
-        if let Some((m, other)) = &flag_index
-            && *m != k
-        {
-            return Err(Error::NodeSelection {
-                origin,
-                reason: format!("disagrees with {other}"),
-            });
-        }
-        flag_index = Some((k, origin));
+    if let Some((n, origin)) = &flag_total {
+        check_total(*n, origin)?;
     }
-    if let Some((0, origin)) = &flag_total {
-        return Err(Error::NodeSelection {
-            origin: origin.clone(),
-            reason: "the number of nodes must be at least 1".into(),
-        });
-    }
+    let flags_decide = flag_total.is_some() && flag_index.is_some();
 
-    // 2. Every environment convention that is set.
+    // 2. Every environment convention that is set. When the flags decide, a broken
+    //    variable is only worth a note; otherwise it is an error.
     let mut readings = Vec::new();
+    let mut notes = Vec::new();
     for convention in CONVENTIONS {
-        if let Some(reading) = read_convention(convention, env)? {
-            readings.push(reading);
+        match read_convention(convention, env) {
+            Ok(Some(reading)) => readings.push(reading),
+            Ok(None) => {}
+            Err(e) if flags_decide => {
+                notes.push(format!("ignored because the flags name the node: {e}"))
+            }
+            Err(e) => return Err(e),
         }
     }
-    let shard_nodes = readings
+    let shard_nodes: Option<Sourced> = readings
         .iter()
-        .find(|r| r.convention.name == "shardkit")
+        .find(|r| r.convention == &SHARDKIT)
         .and_then(|r| r.total.map(|n| (n, format!("SHARD_NODES={n}"))));
     // A total that can complete a source giving only an index: --nodes, else SHARD_NODES.
-    let lent_total = flag_total.clone().or(shard_nodes.clone());
+    let lent_total = flag_total.clone().or_else(|| shard_nodes.clone());
+    let status_files = || -> Vec<PathBuf> {
+        STATUS_FILES
+            .iter()
+            .filter_map(|name| env(name).filter(|v| !v.is_empty()))
+            .map(PathBuf::from)
+            .collect()
+    };
 
-    // 3. Flags naming the node win; environment sources that say otherwise are noted.
+    // 3. Flags naming the node win; settings that say otherwise are noted.
     if let Some((k, index_origin)) = flag_index {
         let (n, total_origin) = lent_total.ok_or_else(|| Error::NodeSelection {
             origin: index_origin.clone(),
@@ -329,42 +411,45 @@ pub fn resolve(
         } else {
             format!("{index_origin} with {total_origin}")
         };
-        let overridden = readings
-            .iter()
-            .filter(|r| r.index.is_some())
-            .filter(|r| resolve_reading(r, &None).ok() != Some((n, k)))
-            .map(Reading::origin)
-            .collect();
+        for reading in &readings {
+            let differs = match (reading.index, reading.total) {
+                (Some(_), _) => resolve_reading(reading, &None).ok() != Some((n, k)),
+                (None, Some(total)) => total != n,
+                (None, None) => false,
+            };
+            if differs {
+                notes.push(format!("the flags override {}", reading.origin()));
+            }
+        }
         return Ok(Some(Selection {
             nodes: n,
             node: Some(k),
             source,
-            status_file: None,
-            overridden,
+            status_files: status_files(),
+            notes,
         }));
     }
 
-    // 4. Otherwise the first environment source naming a node, checked against the others.
+    // 4. Otherwise the first environment source naming a node, checked against the others
+    //    and against a lent total.
     let mut chosen: Option<(&Reading, u32, u32)> = None;
     for reading in readings.iter().filter(|r| r.index.is_some()) {
+        if let (Some((m, origin)), Some(own)) = (&lent_total, reading.total)
+            && *m != own
+        {
+            return Err(Error::NodeSelection {
+                origin: origin.clone(),
+                reason: format!("disagrees with {}", reading.origin()),
+            });
+        }
         let (n, k) = resolve_reading(reading, &lent_total)?;
         match chosen {
-            None => {
-                if let (Some((m, origin)), Some(own)) = (&flag_total, reading.total)
-                    && *m != own
-                {
-                    return Err(Error::NodeSelection {
-                        origin: origin.clone(),
-                        reason: format!("disagrees with {}", reading.origin()),
-                    });
-                }
-                chosen = Some((reading, n, k));
-            }
-            Some((first, fn_, fk)) if (fn_, fk) != (n, k) => {
+            None => chosen = Some((reading, n, k)),
+            Some((first, first_n, first_k)) if (first_n, first_k) != (n, k) => {
                 return Err(Error::NodeSelection {
                     origin: reading.origin(),
                     reason: format!(
-                        "says node {k} of {n} but {} says node {fk} of {fn_}; two sources disagree: unset one, or pass --node and --nodes",
+                        "says node {k} of {n} but {} says node {first_k} of {first_n}; two sources disagree: unset one, or pass --node and --nodes",
                         first.origin()
                     ),
                 });
@@ -379,32 +464,32 @@ pub fn resolve(
         {
             source = format!("{source} with {origin}");
         }
-        let status_file = reading
-            .convention
-            .status_file
-            .and_then(|name| env(name).filter(|v| !v.is_empty()))
-            .map(PathBuf::from);
         return Ok(Some(Selection {
             nodes: n,
             node: Some(k),
             source,
-            status_file,
-            overridden: Vec::new(),
+            status_files: status_files(),
+            notes,
         }));
     }
 
     // 5. Only a node count.
+    if let (Some((n, origin)), Some((m, _))) = (&flag_total, &shard_nodes)
+        && n != m
+    {
+        notes.push(format!("{origin} overrides SHARD_NODES={m}"));
+    }
     Ok(lent_total.map(|(nodes, source)| Selection {
         nodes,
         node: None,
         source,
-        status_file: None,
-        overridden: Vec::new(),
+        status_files: Vec::new(),
+        notes,
     }))
 }
 
 /// `(N, K)` of a reading that names a node, with `lent` as N when it has none of its own.
-fn resolve_reading(reading: &Reading, lent: &Option<(u32, String)>) -> Result<(u32, u32)> {
+fn resolve_reading(reading: &Reading, lent: &Option<Sourced>) -> Result<(u32, u32)> {
     let k = reading.index.unwrap_or(0);
     let n = match (reading.total, lent) {
         (Some(n), _) => n,
@@ -527,8 +612,8 @@ mod tests {
         assert_eq!((s.nodes, s.node), (2, Some(1)));
         assert_eq!(s.source, "--shard 1/2");
         assert_eq!(
-            s.overridden,
-            ["CircleCI (CIRCLE_NODE_INDEX=3, CIRCLE_NODE_TOTAL=4)"]
+            s.notes,
+            ["the flags override CircleCI (CIRCLE_NODE_INDEX=3, CIRCLE_NODE_TOTAL=4)"]
         );
     }
 
@@ -645,7 +730,133 @@ mod tests {
         ];
         let s = run(NONE, &vars).unwrap().unwrap();
         assert_eq!((s.nodes, s.node), (3, Some(3)));
-        assert_eq!(s.status_file, Some(PathBuf::from("/tmp/status")));
+        assert_eq!(s.status_files, [PathBuf::from("/tmp/status")]);
+    }
+
+    #[test]
+    fn a_lent_total_must_agree_with_a_source_that_has_its_own() {
+        assert_eq!(
+            err(
+                NONE,
+                &[
+                    ("SHARD_NODES", "4"),
+                    ("CIRCLE_NODE_TOTAL", "3"),
+                    ("CIRCLE_NODE_INDEX", "1")
+                ]
+            ),
+            "SHARD_NODES=4: disagrees with CircleCI (CIRCLE_NODE_INDEX=1, CIRCLE_NODE_TOTAL=3)"
+        );
+        assert_eq!(
+            node_of(
+                NONE,
+                &[
+                    ("SHARD_NODES", "3"),
+                    ("CIRCLE_NODE_TOTAL", "3"),
+                    ("CIRCLE_NODE_INDEX", "1")
+                ]
+            ),
+            (3, Some(2))
+        );
+    }
+
+    #[test]
+    fn status_files_are_touched_whoever_names_the_node() {
+        let vars = [
+            ("TEST_TOTAL_SHARDS", "2"),
+            ("TEST_SHARD_INDEX", "0"),
+            ("TEST_SHARD_STATUS_FILE", "/tmp/bazel"),
+            ("GTEST_SHARD_STATUS_FILE", "/tmp/gtest"),
+        ];
+        let expected = [PathBuf::from("/tmp/bazel"), PathBuf::from("/tmp/gtest")];
+        assert_eq!(run(NONE, &vars).unwrap().unwrap().status_files, expected);
+        let flags = NodeFlags {
+            shard: Some("1/2".parse().unwrap()),
+            ..NONE
+        };
+        assert_eq!(run(flags, &vars).unwrap().unwrap().status_files, expected);
+        let count_only = NodeFlags {
+            nodes: Some(2),
+            ..NONE
+        };
+        let vars = [("TEST_SHARD_STATUS_FILE", "/tmp/bazel")];
+        assert!(
+            run(count_only, &vars)
+                .unwrap()
+                .unwrap()
+                .status_files
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn broken_variables_are_notes_when_the_flags_decide() {
+        let flags = NodeFlags {
+            shard: Some("1/2".parse().unwrap()),
+            ..NONE
+        };
+        let s = run(flags, &[("JOB_COMPLETION_INDEX", "x")])
+            .unwrap()
+            .unwrap();
+        assert_eq!((s.nodes, s.node), (2, Some(1)));
+        assert_eq!(
+            s.notes,
+            [
+                "ignored because the flags name the node: JOB_COMPLETION_INDEX=x (Kubernetes Indexed Job): not a number"
+            ]
+        );
+        // Without the flags deciding, the same variable is an error.
+        assert!(
+            run(
+                NodeFlags {
+                    nodes: Some(2),
+                    ..NONE
+                },
+                &[("JOB_COMPLETION_INDEX", "x")]
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn numbers_out_of_range_say_so() {
+        assert_eq!(
+            err(NONE, &[("SHARD_NODES", "99999999999"), ("SHARD_NODE", "1")]),
+            "SHARD_NODES=99999999999 (shardkit): the number of nodes must be at most 10000"
+        );
+        assert_eq!(
+            err(
+                NodeFlags {
+                    nodes: Some(20_000),
+                    node: Some(1),
+                    ..NONE
+                },
+                &[]
+            ),
+            "--nodes 20000: the number of nodes must be at most 10000"
+        );
+        assert_eq!(
+            err(NONE, &[("SHARD_NODES", "4"), ("SHARD_NODE", "99999999999")]),
+            "SHARD_NODE=99999999999 (shardkit): the index must be at most 10000"
+        );
+    }
+
+    #[test]
+    fn switches() {
+        let on = |v: &str| {
+            let v = v.to_string();
+            env_switch("SHARD_DISABLED", &move |_| Some(v.clone()))
+        };
+        for v in ["1", "true", "YES", "on "] {
+            assert!(on(v).unwrap(), "{v}");
+        }
+        for v in ["0", "false", "No", "off", ""] {
+            assert!(!on(v).unwrap(), "{v}");
+        }
+        assert_eq!(
+            on("maybe").unwrap_err().to_string(),
+            "SHARD_DISABLED=maybe: expected 1 or 0 (true/false, yes/no, on/off)"
+        );
+        assert!(!env_switch("SHARD_DISABLED", &|_| None).unwrap());
     }
 
     #[test]
@@ -662,5 +873,16 @@ mod tests {
         );
         assert_eq!(node_of(NONE, &[("SHARD_NODES", "5")]), (5, None));
         assert_eq!(run(NONE, &[]).unwrap(), None);
+        let s = run(
+            NodeFlags {
+                nodes: Some(5),
+                ..NONE
+            },
+            &[("SHARD_NODES", "4")],
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(s.nodes, 5);
+        assert_eq!(s.notes, ["--nodes 5 overrides SHARD_NODES=4"]);
     }
 }

@@ -38,23 +38,26 @@ impl TestIds {
         R: Read,
     {
         let mut ids = TestIds::default();
-        let mut buf = Vec::new();
         for (name, mut reader) in inputs {
-            let start = buf.len();
-            reader.read_to_end(&mut buf).map_err(|source| Error::Read {
-                source_name: name.clone(),
-                source,
+            let mut bytes = Vec::new();
+            reader
+                .read_to_end(&mut bytes)
+                .map_err(|source| Error::Read {
+                    source_name: name.clone(),
+                    source,
+                })?;
+            let text = String::from_utf8(bytes).map_err(|e| {
+                let (line, column) = line_and_column(e.as_bytes(), e.utf8_error().valid_up_to());
+                Error::InvalidUtf8 {
+                    at: Location {
+                        source: name.clone(),
+                        line,
+                    },
+                    column,
+                }
             })?;
-            ids.add_source(name, &buf, start)?;
+            ids.add_source(name, text)?;
         }
-        // Every input was checked as UTF-8 on its own, so their concatenation is UTF-8 too.
-        ids.text = String::from_utf8(buf).map_err(|e| Error::InvalidUtf8 {
-            at: Location {
-                source: ids.describe_sources(),
-                line: 0,
-            },
-            column: e.utf8_error().valid_up_to() as u64,
-        })?;
         if ids.is_empty() {
             return Err(Error::NoIds {
                 sources: ids.describe_sources(),
@@ -76,42 +79,38 @@ impl TestIds {
         Self::read([("<memory>".to_string(), text.as_bytes())])
     }
 
-    /// Checks `buf[start..]`, the input just read, and notes where its ids are.
-    fn add_source(&mut self, name: String, buf: &[u8], start: usize) -> Result<()> {
-        let bytes = &buf[start..];
-        let location = |line: u64| Location {
-            source: name.clone(),
-            line,
-        };
-        // The whole input is checked at once; lines are searched only to report an error.
-        let text = match std::str::from_utf8(bytes) {
-            Ok(text) => text,
-            Err(e) => {
-                let (line, column) = line_and_column(bytes, e.valid_up_to());
-                return Err(Error::InvalidUtf8 {
-                    at: location(line),
-                    column,
-                });
-            }
-        };
-        if let Some((offset, c)) = find_control(text) {
-            let (line, column) = line_and_column(bytes, offset);
-            return Err(Error::ControlCharacter {
-                at: location(line),
-                column,
-                code: c as u32,
-            });
-        }
-        self.sources.push((name, start));
-        let mut offset = start;
-        for line in text.split('\n') {
+    /// Notes where the ids of `text`, one input, are, and appends it to the buffer.
+    fn add_source(&mut self, name: String, text: String) -> Result<()> {
+        let base = self.text.len();
+        // A byte order mark (Windows editors write one) is not part of the first id.
+        let skip = if text.starts_with('\u{feff}') { 3 } else { 0 };
+        let check = may_hold_controls(text.as_bytes());
+        let mut offset = base + skip;
+        for (index, line) in text[skip..].split('\n').enumerate() {
             let line_start = offset;
             offset += line.len() + 1;
             let id = line.strip_suffix('\r').unwrap_or(line);
             if id.bytes().all(|b| b.is_ascii_whitespace()) {
                 continue;
             }
+            if check && let Some((at, c)) = id.char_indices().find(|(_, c)| c.is_control()) {
+                let column = at + if index == 0 { skip } else { 0 };
+                return Err(Error::ControlCharacter {
+                    at: Location {
+                        source: name,
+                        line: index as u64 + 1,
+                    },
+                    column: column as u64 + 1,
+                    code: c as u32,
+                });
+            }
             self.spans.push((line_start, line_start + id.len()));
+        }
+        self.sources.push((name, base));
+        if self.text.is_empty() {
+            self.text = text;
+        } else {
+            self.text.push_str(&text);
         }
         Ok(())
     }
@@ -183,6 +182,15 @@ impl TestIds {
         self.hashes[i]
     }
 
+    /// Ids that begin or end with whitespace, which is kept as part of the id but is more
+    /// often a mistake in the list than a test's name.
+    pub fn padded(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.len()).filter(|&i| {
+            let id = self.get(i);
+            id.starts_with(char::is_whitespace) || id.ends_with(char::is_whitespace)
+        })
+    }
+
     /// Id indices in ring order, by `(hash, id)`.
     pub fn hash_order(&self) -> &[u32] {
         &self.hash_order
@@ -230,26 +238,14 @@ fn line_and_column(bytes: &[u8], offset: usize) -> (u64, u64) {
     (line, (offset - start) as u64 + 1)
 }
 
-/// The first control character other than `\n` and a `\r` that ends a line.
-fn find_control(text: &str) -> Option<(usize, char)> {
-    let bytes = text.as_bytes();
-    // Fast path, without early exit so that it vectorizes: no byte that could start one.
+/// False when no byte of `bytes` can start a control character other than `\n`: C0 controls
+/// and DEL are single bytes, C1 controls are encoded 0xC2 0x80..=0x9F. Written without an
+/// early exit so that it vectorizes; `\r` counts, so CRLF input takes the careful path.
+fn may_hold_controls(bytes: &[u8]) -> bool {
     let suspicious = |b: u8| (b < 0x20) & (b != b'\n') | (b == 0x7F) | (b == 0xC2);
-    if !bytes
+    bytes
         .chunks(4096)
         .any(|chunk| chunk.iter().fold(false, |seen, &b| seen | suspicious(b)))
-    {
-        return None;
-    }
-    // C0 controls and DEL are single bytes; C1 controls are encoded 0xC2 0x80..=0x9F.
-    let at = bytes.iter().enumerate().position(|(i, &b)| match b {
-        b'\n' => false,
-        b'\r' => !matches!(bytes.get(i + 1), None | Some(b'\n')),
-        0..0x20 | 0x7F => true,
-        0xC2 => matches!(bytes.get(i + 1), Some(0x80..=0x9F)),
-        _ => false,
-    })?;
-    text[at..].chars().next().map(|c| (at, c))
 }
 
 /// How ids are gathered into groups that always stay on one node.
@@ -352,9 +348,10 @@ impl Grouping {
         let head = &id[..id.find('[').unwrap_or(id.len())];
         match self.by {
             GroupBy::None => id,
+            // An empty first segment (`::test`) names no file: the id is its own group.
             GroupBy::File => match head.find(self.separator.as_str()) {
-                Some(end) => &id[..end],
-                None => id,
+                Some(end) if end > 0 => &id[..end],
+                _ => id,
             },
             GroupBy::Class => {
                 let mut cuts = head.match_indices(self.separator.as_str());
@@ -402,9 +399,10 @@ mod tests {
         ) {
             let end = if crlf { "\r\n" } else { "\n" };
             let text: String = lines.iter().map(|l| format!("{l}{end}")).collect();
-            let expected: Vec<&str> = lines
-                .iter()
-                .map(String::as_str)
+            // A byte order mark at the very start is dropped.
+            let first = lines[0].strip_prefix('\u{feff}').unwrap_or(&lines[0]);
+            let expected: Vec<&str> = std::iter::once(first)
+                .chain(lines[1..].iter().map(String::as_str))
                 .filter(|l| !l.bytes().all(|b| b.is_ascii_whitespace()))
                 .collect();
             let mut seen = std::collections::HashSet::new();
@@ -414,7 +412,7 @@ mod tests {
                     let got: Vec<&str> = ids.iter().collect();
                     prop_assert_eq!(got, expected.clone());
                     for (i, line) in expected.iter().enumerate() {
-                        let at = lines.iter().position(|l| l == line).unwrap() + 1;
+                        let at = lines.iter().position(|l| l == line || l.strip_prefix('\u{feff}') == Some(line)).unwrap() + 1;
                         prop_assert_eq!(ids.location(i).line, at as u64);
                     }
                 }
@@ -436,6 +434,22 @@ mod tests {
         assert_eq!(got, ["a::b", "c d [é]", "e"]);
         assert_eq!(ids.location(1).to_string(), "ids.txt:4");
         assert_eq!(ids.location(2).to_string(), "ids.txt:6");
+    }
+
+    #[test]
+    fn blank_lines_may_hold_tabs_and_a_bom_is_dropped() {
+        let ids = read(b"\xef\xbb\xbfa\n \t \r\n\tb c \n").unwrap_err();
+        // A tab inside an id is still refused.
+        assert_eq!(
+            ids.to_string(),
+            "ids.txt:3:1: test id contains the control character U+0009; ids must be printable text"
+        );
+        let ids = read(b"\xef\xbb\xbfa\n \t \r\nb c \n").unwrap();
+        assert_eq!(ids.iter().collect::<Vec<_>>(), ["a", "b c "]);
+        assert_eq!(ids.location(1).line, 3);
+        assert_eq!(ids.padded().collect::<Vec<_>>(), [1]);
+        let err = read(b"\xef\xbb\xbfa\x1b\n").unwrap_err();
+        assert!(err.to_string().starts_with("ids.txt:1:5: "), "{err}");
     }
 
     #[test]
@@ -500,6 +514,8 @@ mod tests {
         assert_eq!(class.key("t.py::test_f"), "t.py::test_f");
         assert_eq!(file.key("t.py::test_f"), "t.py");
         assert_eq!(file.key("TestGo"), "TestGo");
+        assert_eq!(file.key("::test_x"), "::test_x");
+        assert_eq!(class.key("::A::test_x"), "::A");
         // Nested classes: everything before the last segment.
         assert_eq!(class.key("t.py::A::B::test"), "t.py::A::B");
         let dot = Grouping::new(GroupBy::Class, ".").unwrap();

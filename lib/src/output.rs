@@ -1,39 +1,117 @@
 //! Writing output files atomically: a temporary file beside the target, then a rename.
 
-use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
 
 use crate::error::{Error, Result};
 
-/// Writes `path` with `fill`: readers see either the old file or the whole new one, never a
-/// part. On any error the temporary file is removed and an existing `path` is left as it was.
+/// An output file being written. Readers of the target see the old file or the whole new one,
+/// never a part: the data goes to a temporary file beside the target, which [`commit`]
+/// renames over it. Dropped without [`commit`], the temporary file is removed and the target
+/// is left as it was.
+///
+/// A symlink is followed: the file it points to is replaced. A target that exists and is not
+/// a regular file (`/dev/null`, a FIFO, `/dev/stdout`) is written directly.
+///
+/// [`commit`]: PendingFile::commit
+#[derive(Debug)]
+pub struct PendingFile {
+    path: PathBuf,
+    out: Out,
+}
+
+#[derive(Debug)]
+enum Out {
+    Temporary(BufWriter<NamedTempFile>),
+    Direct(BufWriter<File>),
+}
+
+impl PendingFile {
+    /// Starts writing `path`.
+    pub fn create(path: &Path) -> Result<Self> {
+        let wrap = |source| Error::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Ok(meta) = fs::metadata(path)
+            && !meta.is_file()
+        {
+            let file = OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(path)
+                .map_err(wrap)?;
+            return Ok(PendingFile {
+                path: path.to_path_buf(),
+                out: Out::Direct(BufWriter::new(file)),
+            });
+        }
+        let target = match fs::symlink_metadata(path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+            }
+            _ => path.to_path_buf(),
+        };
+        let dir = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(wrap)?;
+        Ok(PendingFile {
+            path: target,
+            out: Out::Temporary(BufWriter::new(temp)),
+        })
+    }
+
+    /// Where the data goes until [`commit`](PendingFile::commit).
+    pub fn writer(&mut self) -> &mut dyn Write {
+        match &mut self.out {
+            Out::Temporary(w) => w,
+            Out::Direct(w) => w,
+        }
+    }
+
+    /// Puts the new file in place of the old one.
+    pub fn commit(self) -> Result<()> {
+        let path = self.path;
+        let wrap = |source: io::Error| Error::Write {
+            path: path.clone(),
+            source,
+        };
+        match self.out {
+            Out::Direct(mut w) => w.flush().map_err(wrap),
+            Out::Temporary(w) => {
+                let temp = w.into_inner().map_err(|e| wrap(e.into_error()))?;
+                temp.as_file().sync_all().map_err(wrap)?;
+                temp.persist(&path).map_err(|e| wrap(e.error))?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Writes `path` with `fill`, atomically (see [`PendingFile`]).
 pub fn write_atomically<F>(path: &Path, fill: F) -> Result<()>
 where
-    F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    F: FnOnce(&mut dyn Write) -> io::Result<()>,
 {
-    let wrap = |source| Error::Write {
+    let mut file = PendingFile::create(path)?;
+    fill(file.writer()).map_err(|source| Error::Write {
         path: path.to_path_buf(),
         source,
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(wrap)?;
-    let mut out = BufWriter::new(temp);
-    fill(&mut out).map_err(wrap)?;
-    let temp = out.into_inner().map_err(|e| wrap(e.into_error()))?;
-    temp.as_file().sync_all().map_err(wrap)?;
-    temp.persist(path).map_err(|e| wrap(e.error))?;
-    Ok(())
+    })?;
+    file.commit()
 }
 
 #[cfg(test)]
@@ -57,5 +135,36 @@ mod tests {
         write_atomically(&path, |w| w.write_all(b"new")).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn uncommitted_files_vanish() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.tsv");
+        let mut file = PendingFile::create(&path).unwrap();
+        file.writer().write_all(b"data").unwrap();
+        drop(file);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_are_followed_and_special_files_written_directly() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.tsv");
+        let link = dir.path().join("link.tsv");
+        std::fs::write(&real, "old").unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        write_atomically(&link, |w| w.write_all(b"new")).unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
+
+        write_atomically(Path::new("/dev/null"), |w| w.write_all(b"gone")).unwrap();
+        assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
     }
 }

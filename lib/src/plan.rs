@@ -153,6 +153,11 @@ impl<'a> Plan<'a> {
         })
     }
 
+    /// The ids planned.
+    pub fn ids(&self) -> &'a TestIds {
+        self.ids
+    }
+
     /// The parameters the plan was made with.
     pub fn params(&self) -> &PlanParams {
         &self.params

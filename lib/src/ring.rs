@@ -9,7 +9,7 @@
 //! `max(floor(c * W / N), ceil(W / N), largest weight)`. When no node has room (possible only when groups are
 //! coarse), the group goes to the least-loaded node, the lowest-numbered on ties.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::str::FromStr;
 use std::thread;
 
@@ -168,15 +168,41 @@ impl Ring {
                 ),
             });
         }
-        let labels: Vec<String> = (1..=nodes)
-            .flat_map(|n| (0..vnodes).map(move |j| format!("{n}-{j}")))
-            .collect();
-        let hashes = ring_hashes(&labels);
-        let mut points: Vec<(u64, u32)> = hashes
-            .into_iter()
-            .enumerate()
-            .map(|(i, h)| (h, i as u32 / vnodes + 1))
-            .collect();
+        // Node by node, on every core; each label is formatted into one reused buffer.
+        let points_of = |first: u32, last: u32| -> Vec<(u64, u32)> {
+            let mut label = String::new();
+            let mut points = Vec::with_capacity(((last - first + 1) * vnodes) as usize);
+            for n in first..=last {
+                for j in 0..vnodes {
+                    label.clear();
+                    // Writing to a String cannot fail.
+                    let _ = write!(label, "{n}-{j}");
+                    points.push((ring_hash(label.as_bytes()), n));
+                }
+            }
+            points
+        };
+        let threads = thread::available_parallelism().map_or(1, |t| t.get()) as u32;
+        let threads = if u64::from(nodes) * u64::from(vnodes) < 1 << 15 {
+            1
+        } else {
+            threads.min(nodes)
+        };
+        let per_thread = nodes.div_ceil(threads);
+        let mut points: Vec<(u64, u32)> = thread::scope(|scope| {
+            let parts: Vec<_> = (0..threads)
+                .map(|t| t * per_thread + 1)
+                .filter(|&first| first <= nodes)
+                .map(|first| {
+                    let last = (first + per_thread - 1).min(nodes);
+                    scope.spawn(move || points_of(first, last))
+                })
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|part| part.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
         points.sort_unstable();
         Ok(Ring { nodes, points })
     }
