@@ -63,6 +63,8 @@ struct Group {
     key_len: u32,
     node: u32,
     weight: u64,
+    /// The group is one id, whose key is the whole id.
+    own_id: bool,
 }
 
 /// Totals of one node.
@@ -125,6 +127,7 @@ impl<'a> Plan<'a> {
                     key_len: ids.len_of(i as usize) as u32,
                     node: 0,
                     weight: weights[i as usize],
+                    own_id: true,
                 })
                 .collect();
             let items = order
@@ -239,15 +242,26 @@ impl<'a> Plan<'a> {
         key: &'a str,
         g: &'s Group,
     ) -> impl Iterator<Item = Entry<'s>> + 's {
-        self.order[g.start as usize..g.end as usize]
-            .iter()
-            .map(move |&i| Entry {
-                node: g.node,
-                group: key,
-                group_weight: g.weight,
-                weight: self.weights[i as usize],
-                id: self.id_strs[i as usize],
-            })
+        // An id that is its own group is its key: no need to look it up.
+        let own = (g.end - g.start == 1 && g.own_id).then_some(Entry {
+            node: g.node,
+            group: key,
+            group_weight: g.weight,
+            weight: g.weight,
+            id: key,
+        });
+        let members = if own.is_some() {
+            &[][..]
+        } else {
+            &self.order[g.start as usize..g.end as usize]
+        };
+        own.into_iter().chain(members.iter().map(move |&i| Entry {
+            node: g.node,
+            group: key,
+            group_weight: g.weight,
+            weight: self.weights[i as usize],
+            id: self.id_strs[i as usize],
+        }))
     }
 
     /// Totals per node, node 1 first; a node with nothing planned has zeros.
@@ -362,6 +376,7 @@ fn group(ids: &TestIds, weights: &[u64], grouping: &Grouping) -> Grouped {
             Some(g) if current == key => {
                 g.end = pos as u32 + 1;
                 g.weight = g.weight.saturating_add(weight);
+                g.own_id = false;
             }
             _ => {
                 current = key;
@@ -371,6 +386,7 @@ fn group(ids: &TestIds, weights: &[u64], grouping: &Grouping) -> Grouped {
                     key_len: key.len() as u32,
                     node: 0,
                     weight,
+                    own_id: key.len() == ids.len_of(i as usize),
                 });
             }
         }
