@@ -175,92 +175,143 @@ enum Output {
     All,
     /// The fingerprint.
     Fingerprint,
-    /// Nothing: the manifest is the output.
+    /// The manifest (`--manifest -`).
+    Manifest,
+    /// Nothing: the manifest file is the output.
     Nothing,
+}
+
+/// What was typed, resolved against the environment: everything needed to plan and print.
+#[derive(Debug)]
+struct Request {
+    files: Vec<PathBuf>,
+    selection: Selection,
+    disabled: bool,
+    grouping: Grouping,
+    vnodes: u32,
+    load_factor: LoadFactor,
+    output: Output,
+    /// A manifest file to write (not `-`, which is an [`Output`]).
+    manifest: Option<PathBuf>,
+    summary: bool,
+    quiet: bool,
+}
+
+impl Request {
+    /// Settles the grouping, the node and the output from the flags and the environment.
+    fn resolve(cli: Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Self> {
+        let group_by = match cli.group_by {
+            Some(arg) => arg.into(),
+            None => match env("SHARD_GROUP_BY").filter(|v| !v.is_empty()) {
+                Some(value) => value
+                    .parse::<GroupBy>()
+                    .with_context(|| format!("SHARD_GROUP_BY={value}"))?,
+                None => GroupBy::None,
+            },
+        };
+        let grouping = Grouping::new(group_by, &cli.separator)?;
+        let flags = NodeFlags {
+            shard: cli.shard,
+            nodes: cli.nodes,
+            node: cli.node,
+        };
+        let disabled = cli.disabled || ci::env_switch("SHARD_DISABLED", env)?;
+        let selection = if disabled {
+            if flags.any() {
+                warn(
+                    "sharding is disabled (--disabled or SHARD_DISABLED): the node flags are ignored and every id is planned",
+                );
+            }
+            Selection::disabled()
+        } else {
+            ci::resolve(&flags, env)?.context(
+                "no node count: pass --shard K/N, or --node K with --nodes N, or set SHARD_NODE and SHARD_NODES (see --help for the CI variables read)",
+            )?
+        };
+        let manifest_on_stdout = cli.manifest.as_deref() == Some(Path::new("-"));
+        let output = match (cli.fingerprint, cli.all, selection.node) {
+            _ if manifest_on_stdout && (cli.fingerprint || cli.all) => bail!(
+                "--manifest - writes the manifest to stdout, which --all and --fingerprint need too"
+            ),
+            _ if manifest_on_stdout => Output::Manifest,
+            (true, _, _) => Output::Fingerprint,
+            (_, true, _) => Output::All,
+            (_, _, Some(k)) => Output::Node(k),
+            (_, _, None) if cli.manifest.is_some() => Output::Nothing,
+            (_, _, None) => bail!(
+                "{} nodes from {}, but no node chosen: pass --node K (or --shard K/N), or ask for --all, --fingerprint or --manifest FILE",
+                selection.nodes,
+                selection.source
+            ),
+        };
+        Ok(Request {
+            files: cli.files,
+            selection,
+            disabled,
+            grouping,
+            vnodes: cli.vnodes,
+            load_factor: cli.load_factor,
+            output,
+            manifest: cli.manifest.filter(|_| !manifest_on_stdout),
+            summary: cli.summary,
+            quiet: cli.quiet,
+        })
+    }
 }
 
 /// Runs shard-plan.
 pub fn run(cli: Cli) -> Result<Exit> {
     let env = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
-    let group_by = match cli.group_by {
-        Some(arg) => arg.into(),
-        None => match env("SHARD_GROUP_BY").filter(|v| !v.is_empty()) {
-            Some(value) => value
-                .parse::<GroupBy>()
-                .with_context(|| format!("SHARD_GROUP_BY={value}"))?,
-            None => GroupBy::None,
-        },
-    };
-    let grouping = Grouping::new(group_by, &cli.separator)?;
-    let flags = NodeFlags {
-        shard: cli.shard,
-        nodes: cli.nodes,
-        node: cli.node,
-    };
-    let disabled = cli.disabled || ci::env_switch("SHARD_DISABLED", &env)?;
-    let selection = if disabled {
-        if flags.any() {
-            warn(
-                "sharding is disabled (--disabled or SHARD_DISABLED): the node flags are ignored and every id is planned",
-            );
-        }
-        Selection::disabled()
-    } else {
-        ci::resolve(&flags, &env)?.context(
-            "no node count: pass --shard K/N, or --node K with --nodes N, or set SHARD_NODE and SHARD_NODES (see --help for the CI variables read)",
-        )?
-    };
-    let manifest_on_stdout = cli.manifest.as_deref() == Some(Path::new("-"));
-    let output = match (cli.fingerprint, cli.all, selection.node) {
-        _ if manifest_on_stdout && (cli.fingerprint || cli.all) => {
-            bail!(
-                "--manifest - writes the manifest to stdout, which --all and --fingerprint need too"
-            )
-        }
-        _ if manifest_on_stdout => Output::Nothing,
-        (true, _, _) => Output::Fingerprint,
-        (_, true, _) => Output::All,
-        (_, _, Some(k)) => Output::Node(k),
-        (_, _, None) if cli.manifest.is_some() => Output::Nothing,
-        (_, _, None) => bail!(
-            "{} nodes from {}, but no node chosen: pass --node K (or --shard K/N), or ask for --all, --fingerprint or --manifest FILE",
-            selection.nodes,
-            selection.source
-        ),
-    };
-
-    let ids = read_ids(&cli.files)?;
+    let request = Request::resolve(cli, &env)?;
+    let ids = read_ids(&request.files)?;
     let params = PlanParams {
-        nodes: selection.nodes,
-        vnodes: cli.vnodes,
-        load_factor: cli.load_factor,
-        grouping,
+        nodes: request.selection.nodes,
+        vnodes: request.vnodes,
+        load_factor: request.load_factor,
+        grouping: request.grouping.clone(),
     };
     let plan = Plan::by_count(&ids, params)?;
 
     // Everything that can fail comes before anything is written where people look: the
     // manifest is renamed into place only once stdout is written.
-    selection.touch_status_files()?;
-    let manifest = match &cli.manifest {
-        Some(path) if !manifest_on_stdout => {
+    request.selection.touch_status_files()?;
+    let manifest = match &request.manifest {
+        Some(path) => {
             let mut file = PendingFile::create(path)?;
             plan.write_manifest(file.writer())
                 .with_context(|| format!("cannot write {}", path.display()))?;
             Some((path, file))
         }
-        _ => None,
+        None => None,
     };
-
-    if !cli.quiet {
-        if disabled {
+    if !request.quiet {
+        if request.disabled {
             say("sharding disabled (--disabled or SHARD_DISABLED): every id");
         } else {
-            say(&selection.to_string());
+            say(&request.selection.to_string());
         }
-        for note in &selection.notes {
+        for note in &request.selection.notes {
             say(&format!("note: {note}"));
         }
     }
+    warn_about(&plan);
+
+    write_stdout(&request, &plan).context("cannot write to stdout")?;
+    if let Some((path, file)) = manifest {
+        file.commit()?;
+        if !request.quiet {
+            say(&format!("wrote the manifest to {}", path.display()));
+        }
+    }
+    if request.summary {
+        say_raw(&summary(&plan));
+    }
+    Ok(Exit::Success)
+}
+
+/// Warnings about the input and the plan: ids padded with whitespace, groups that overflowed.
+fn warn_about(plan: &Plan<'_>) {
+    let ids = plan.ids();
     let padded: Vec<usize> = ids.padded().collect();
     if let Some(&first) = padded.first() {
         warn(&format!(
@@ -275,39 +326,22 @@ pub fn run(cli: Cli) -> Result<Exit> {
             "{} group(s) fit on no node within the capacity of {}; each went to the least-loaded node (groups are coarse for {} nodes)",
             plan.overflowed(),
             plan.capacity(),
-            selection.nodes
+            plan.params().nodes
         ));
     }
-
-    write_stdout(&cli, &plan, &selection, output).context("cannot write to stdout")?;
-    if let Some((path, file)) = manifest {
-        file.commit()?;
-        if !cli.quiet {
-            say(&format!("wrote the manifest to {}", path.display()));
-        }
-    }
-    if cli.summary {
-        say_raw(&summary(&plan));
-    }
-    Ok(Exit::Success)
 }
 
 /// Writes what stdout carries.
-fn write_stdout(
-    cli: &Cli,
-    plan: &Plan<'_>,
-    selection: &Selection,
-    output: Output,
-) -> io::Result<()> {
+fn write_stdout(request: &Request, plan: &Plan<'_>) -> io::Result<()> {
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    if cli.manifest.as_deref() == Some(Path::new("-")) {
-        plan.write_manifest(&mut out)?;
-    }
-    match output {
+    match request.output {
+        Output::Manifest => plan.write_manifest(&mut out)?,
         Output::Fingerprint => writeln!(out, "sha256:{}", plan.fingerprint())?,
         Output::All => {
-            let labels: Vec<String> = (0..=selection.nodes).map(|k| format!("{k}\t")).collect();
+            let labels: Vec<String> = (0..=plan.params().nodes)
+                .map(|k| format!("{k}\t"))
+                .collect();
             for e in plan.entries_by_node() {
                 out.write_all(labels[e.node as usize].as_bytes())?;
                 out.write_all(e.id.as_bytes())?;
@@ -321,12 +355,12 @@ fn write_stdout(
                 out.write_all(b"\n")?;
                 count += 1;
             }
-            if !cli.quiet {
+            if !request.quiet {
                 if count == 0 {
                     say(&format!(
                         "node {k} has nothing to do: {} group(s) for {} nodes",
                         plan.group_count(),
-                        selection.nodes
+                        plan.params().nodes
                     ));
                 } else {
                     say(&format!("node {k}: {count} of {} ids", plan.ids().len()));
