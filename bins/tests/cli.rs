@@ -930,3 +930,34 @@ fn too_many_nodes_names_the_setting() {
         "ring points allowed; use fewer --vnodes",
     );
 }
+
+#[test]
+fn the_readme_shows_a_real_manifest() {
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let ids = golden_ids();
+    let run = plan(
+        &[
+            "--nodes",
+            "4",
+            "--group-by",
+            "class",
+            "--manifest",
+            "-",
+            path_str(&ids),
+        ],
+        &[],
+    );
+    ok(&run);
+    let head: String = run
+        .stdout
+        .lines()
+        .take(3)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(
+        readme.contains(&format!("```\n{head}```")),
+        "README's manifest example differs from:\n{head}"
+    );
+}

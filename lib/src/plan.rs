@@ -115,7 +115,7 @@ impl<'a> Plan<'a> {
         }
         let ring = Ring::new(params.nodes, params.vnodes)?;
         let grouping = &params.grouping;
-        let (order, groups, items) = if grouping.by() == GroupBy::None {
+        let (order, mut groups, items) = if grouping.by() == GroupBy::None {
             // Every id is its own group, and the ids already know their ring order.
             let order = ids.hash_order().to_vec();
             let groups: Vec<Group> = order
@@ -138,7 +138,6 @@ impl<'a> Plan<'a> {
         } else {
             group(ids, &weights, grouping)
         };
-        let mut groups = groups;
         let placement = ring::place(&ring, &items, params.load_factor);
         for (g, &node) in groups.iter_mut().zip(&placement.node_of) {
             g.node = node;
