@@ -296,7 +296,11 @@ pub fn run(cli: Cli) -> Result<Exit> {
     }
     warn_about(&plan);
 
-    write_stdout(&request, &plan).context("cannot write to stdout")?;
+    match write_stdout(&request, &plan) {
+        // A reader that stopped early (`| head`) is not an error, and the manifest still lands.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        result => result.context("cannot write to stdout")?,
+    }
     if let Some((path, file)) = manifest {
         file.commit()?;
         if !request.quiet {

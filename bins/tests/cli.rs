@@ -686,8 +686,17 @@ fn summary_goes_to_stderr() {
 #[test]
 fn a_closed_stdout_ends_quietly() {
     let ids = golden_ids();
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("plan.tsv");
     let mut child = plan_cmd()
-        .args(["--nodes", "2", "--all", path_str(&ids)])
+        .args([
+            "--nodes",
+            "2",
+            "--all",
+            "--manifest",
+            path_str(&manifest),
+            path_str(&ids),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -696,6 +705,12 @@ fn a_closed_stdout_ends_quietly() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("error"));
+    // The reader stopping early does not cost the manifest.
+    assert!(
+        std::fs::read_to_string(&manifest)
+            .unwrap()
+            .starts_with("#shardkit-manifest")
+    );
 }
 
 /// shard-plan's `--all` listing and fingerprint, in the reference script's format.
