@@ -39,10 +39,11 @@ error. A bad or missing node is an error (exit 2), never \"run everything\".";
 const EXAMPLES: &str = "\
 Examples:
   pytest --collect-only -q | grep '::' > ids.txt
-  shard-plan --shard 2/4 ids.txt                  # node 2's ids, one per line
+  shard-plan --shard 2/4 ids.txt                    # node 2's ids, one per line
+  shard-plan --shard 2/4 --group-by class ids.txt   # keep each class on one node
   shard-plan --nodes 4 --manifest plan.tsv ids.txt  # plan once, hand out the file
-  shard-plan --nodes 4 --all --summary ids.txt    # every id as NODE<TAB>ID, and a table
-  shard-plan --nodes 4 --fingerprint ids.txt      # compare across nodes
+  shard-plan --nodes 4 --all --summary ids.txt      # every id as NODE<TAB>ID, and a table
+  shard-plan --nodes 4 --fingerprint ids.txt        # compare across nodes
 
 Exit status: 0 planned (also when this node has nothing to do), 2 bad usage or input.";
 
@@ -137,7 +138,7 @@ pub struct Cli {
         long,
         value_name = "FILE",
         help_heading = "Output",
-        help = "Write the whole plan to FILE (atomically): a header line, then NODE<TAB>WEIGHT<TAB>GROUP<TAB>ID"
+        help = "Write the whole plan to FILE (atomically; `-` for stdout): a header line, then NODE<TAB>WEIGHT<TAB>GROUP<TAB>ID"
     )]
     pub manifest: Option<PathBuf>,
 
