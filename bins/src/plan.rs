@@ -9,6 +9,7 @@ use clap::{Parser, ValueEnum};
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 
 use shardkit::ci::{self, NodeFlags, Selection, ShardSpec};
+use shardkit::manifest;
 use shardkit::output::PendingFile;
 use shardkit::ring::DEFAULT_VNODES;
 use shardkit::{GroupBy, Grouping, LoadFactor, Plan, PlanParams, TestIds};
@@ -279,7 +280,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
     let manifest = match &request.manifest {
         Some(path) => {
             let mut file = PendingFile::create(path)?;
-            plan.write_manifest(file.writer())
+            manifest::write(&plan, file.writer())
                 .with_context(|| format!("cannot write {}", path.display()))?;
             Some((path, file))
         }
@@ -341,7 +342,7 @@ fn write_stdout(request: &Request, plan: &Plan<'_>) -> io::Result<()> {
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     match request.output {
-        Output::Manifest => plan.write_manifest(&mut out)?,
+        Output::Manifest => manifest::write(plan, &mut out)?,
         Output::Fingerprint => writeln!(out, "sha256:{}", plan.fingerprint())?,
         Output::All => {
             let labels: Vec<String> = (0..=plan.params().nodes)

@@ -60,6 +60,9 @@ pub enum Error {
     #[error("{origin}: {reason}")]
     NodeSelection { origin: String, reason: String },
 
+    #[error("{at}: {reason}")]
+    Manifest { at: Location, reason: String },
+
     #[error("cannot write {}", path.display())]
     Write {
         path: PathBuf,

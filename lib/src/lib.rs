@@ -6,11 +6,13 @@
 pub mod ci;
 pub mod error;
 pub mod ids;
+pub mod manifest;
 pub mod output;
 pub mod plan;
 pub mod ring;
 
 pub use error::{Error, Location, Result};
 pub use ids::{GroupBy, Grouping, TestIds};
+pub use manifest::Manifest;
 pub use plan::{Entry, NodeLoad, Plan, PlanParams};
 pub use ring::LoadFactor;

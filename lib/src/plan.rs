@@ -1,6 +1,5 @@
 //! A plan: every id's group and node, its manifest, its fingerprint and per-node totals.
 
-use std::io::{self, Write};
 use std::sync::Mutex;
 use std::thread;
 
@@ -9,12 +8,6 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::ids::{GroupBy, Grouping, TestIds};
 use crate::ring::{self, LoadFactor, Ring};
-
-/// Version of the manifest's layout, written in its header.
-pub const MANIFEST_FORMAT: u32 = 1;
-
-/// The first field of a manifest's header line.
-pub const MANIFEST_MAGIC: &str = "#shardkit-manifest";
 
 /// What a plan depends on besides the ids and their weights.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -307,26 +300,6 @@ impl<'a> Plan<'a> {
         }
         hasher.update(&block);
         to_hex(&hasher.finalize())
-    }
-
-    /// Writes the manifest: a header line, then `node<TAB>weight<TAB>group<TAB>id` per id,
-    /// node 1 first, each node's ids in reading order.
-    pub fn write_manifest(&self, out: &mut dyn Write) -> io::Result<()> {
-        write!(out, "{MANIFEST_MAGIC}\tformat={MANIFEST_FORMAT}")?;
-        for (key, value) in self.params.fields() {
-            write!(out, "\t{key}={value}")?;
-        }
-        writeln!(
-            out,
-            "\tids={}\tgroups={}\tfingerprint=sha256:{}",
-            self.ids.len(),
-            self.groups.len(),
-            self.fingerprint()
-        )?;
-        for e in self.entries_by_node() {
-            writeln!(out, "{}\t{}\t{}\t{}", e.node, e.weight, e.group, e.id)?;
-        }
-        Ok(())
     }
 }
 
