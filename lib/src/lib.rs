@@ -6,6 +6,7 @@
 pub mod ci;
 pub mod error;
 pub mod ids;
+pub mod junit;
 pub mod manifest;
 pub mod output;
 pub mod plan;

@@ -1,0 +1,129 @@
+//! Which planned test id a JUnit `<testcase>` reports.
+//!
+//! In order: the case's `shard.id` property (written by shardkit's own runner); else pytest's
+//! rule, which names id `a/b/test_x.py::TestC::test_y[p]` as classname `a.b.test_x.TestC` and
+//! name `test_y[p]`; else `classname::name`.
+
+/// The `(classname, name)` that pytest's JUnit report gives the test with this node id, or
+/// `None` when the id is not a pytest node id (its first segment is not a `.py` file).
+///
+/// Segments are split on `::` before the first `[`, as in shard-plan's grouping. The file's
+/// path loses `.py` and its `/`s (and Windows' `\`s) become dots; classes follow it, joined by
+/// dots; the last segment, with its parameters, is the name.
+pub fn pytest_case(id: &str) -> Option<(String, &str)> {
+    let head_len = id.find('[').unwrap_or(id.len());
+    let cut = id[..head_len].rfind("::")?;
+    let (path_and_classes, name) = (&id[..cut], &id[cut + 2..]);
+    let mut segments = path_and_classes.split("::");
+    let file = segments.next()?;
+    let module = file.strip_suffix(".py")?;
+    if module.is_empty() || name.is_empty() {
+        return None;
+    }
+    let mut classname = module.replace(['/', '\\'], ".");
+    for class in segments {
+        if class.is_empty() {
+            return None;
+        }
+        classname.push('.');
+        classname.push_str(class);
+    }
+    Some((classname, name))
+}
+
+/// The id a case names when it carries no `shard.id` and is not pytest's: `classname::name`,
+/// or the name alone when the case has no classname.
+pub fn fallback_id(classname: Option<&str>, name: &str) -> String {
+    match classname {
+        Some(class) if !class.is_empty() => format!("{class}::{name}"),
+        _ => name.to_string(),
+    }
+}
+
+/// The key under which a case is looked up among planned ids: `(classname, name)`.
+pub type CaseKey = (String, String);
+
+/// Every key a planned id may be reported under: pytest's `(classname, name)` when the id is
+/// a pytest node id, and the `classname::name` split of the id itself.
+pub fn keys_of_id(id: &str) -> Vec<CaseKey> {
+    let mut keys = Vec::with_capacity(2);
+    if let Some((classname, name)) = pytest_case(id) {
+        keys.push((classname, name.to_string()));
+    }
+    let head_len = id.find('[').unwrap_or(id.len());
+    if let Some(cut) = id[..head_len].rfind("::") {
+        let key = (id[..cut].to_string(), id[cut + 2..].to_string());
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    } else {
+        keys.push((String::new(), id.to_string()));
+    }
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pytest_ids_name_their_cases() {
+        let case = |id| pytest_case(id).map(|(c, n)| (c, n.to_string()));
+        assert_eq!(
+            case("a/b/test_x.py::TestC::test_y[p]"),
+            Some(("a.b.test_x.TestC".into(), "test_y[p]".into()))
+        );
+        assert_eq!(
+            case("test_x.py::test_f"),
+            Some(("test_x".into(), "test_f".into()))
+        );
+        assert_eq!(
+            case("t/test_x.py::A::B::test_deep"),
+            Some(("t.test_x.A.B".into(), "test_deep".into()))
+        );
+        // Parameters may hold `::`, slashes, spaces and brackets.
+        assert_eq!(
+            case("t/test_x.py::test_p[a::b/c d[0]]"),
+            Some(("t.test_x".into(), "test_p[a::b/c d[0]]".into()))
+        );
+        assert_eq!(
+            case("tests\\win\\test_w.py::test_w"),
+            Some(("tests.win.test_w".into(), "test_w".into()))
+        );
+        for not_pytest in [
+            "crate::module::test",
+            "TestGo/sub",
+            "test_x.py",
+            "::test_x",
+            ".py::t",
+            "t.py::::x",
+        ] {
+            assert_eq!(pytest_case(not_pytest), None, "{not_pytest}");
+        }
+    }
+
+    #[test]
+    fn other_ids_are_classname_and_name() {
+        assert_eq!(
+            fallback_id(Some("pkg.Class"), "test_a"),
+            "pkg.Class::test_a"
+        );
+        assert_eq!(fallback_id(None, "TestGo"), "TestGo");
+        assert_eq!(fallback_id(Some(""), "TestGo"), "TestGo");
+        assert_eq!(
+            keys_of_id("crate::module::tests::works"),
+            [("crate::module::tests".to_string(), "works".to_string())]
+        );
+        assert_eq!(
+            keys_of_id("TestGo"),
+            [(String::new(), "TestGo".to_string())]
+        );
+        assert_eq!(
+            keys_of_id("t/test_x.py::C::t[1]"),
+            [
+                ("t.test_x.C".to_string(), "t[1]".to_string()),
+                ("t/test_x.py::C".to_string(), "t[1]".to_string()),
+            ]
+        );
+    }
+}
