@@ -230,7 +230,11 @@ impl Request {
                 "no node count: pass --shard K/N, or --node K with --nodes N, or set SHARD_NODE and SHARD_NODES (see --help for the CI variables read)",
             )?
         };
-        let manifest_on_stdout = cli.manifest.as_deref() == Some(Path::new("-"));
+        // `/dev/stdout` is stdout too: opened a second time, it would overwrite the ids.
+        let manifest_on_stdout = cli
+            .manifest
+            .as_deref()
+            .is_some_and(|p| p == Path::new("-") || p == Path::new("/dev/stdout"));
         let output = match (cli.fingerprint, cli.all, selection.node) {
             _ if manifest_on_stdout && (cli.fingerprint || cli.all) => bail!(
                 "--manifest - writes the manifest to stdout, which --all and --fingerprint need too"
@@ -282,6 +286,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             let mut file = PendingFile::create(path)?;
             manifest::write(&plan, file.writer())
                 .with_context(|| format!("cannot write {}", path.display()))?;
+            file.finish()?;
             Some((path, file))
         }
         None => None,

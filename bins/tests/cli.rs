@@ -487,6 +487,12 @@ fn manifest_holds_the_whole_plan() {
     let text = std::fs::read_to_string(&manifest).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let groups = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').nth(2).unwrap())
+        .collect::<std::collections::HashSet<_>>()
+        .len();
     let fp = plan(
         &["--nodes", "3", "--group-by", "class", "--fingerprint", ids],
         &[],
@@ -503,7 +509,7 @@ fn manifest_holds_the_whole_plan() {
             "separator=::",
             "nodes=3",
             "ids=36",
-            &format!("groups={}", header[9].trim_start_matches("groups=")),
+            &format!("groups={groups}"),
             &format!("fingerprint={}", fp.stdout.trim_end()),
         ]
     );
@@ -524,12 +530,19 @@ fn manifest_holds_the_whole_plan() {
     assert_eq!(from_manifest, all.stdout);
 
     // With a node, the manifest and the node's ids.
+    std::fs::remove_file(&manifest).unwrap();
     let run = plan(
         &["--shard", "1/3", "--manifest", path_str(&manifest), ids],
         &[],
     );
     ok(&run);
-    assert!(!run.stdout.is_empty());
+    let node1 = plan(&["--shard", "1/3", ids], &[]);
+    assert_eq!(run.stdout, node1.stdout);
+    assert!(
+        std::fs::read_to_string(&manifest)
+            .unwrap()
+            .starts_with("#shardkit-manifest\t")
+    );
 }
 
 #[test]
@@ -593,7 +606,9 @@ fn disabled_plans_every_id_whatever_the_node() {
         all.push(path_str(&ids));
         let run = plan(&all, env);
         ok(&run);
-        assert_eq!(run.stdout.lines().count(), input.lines().count());
+        let mut sorted: Vec<&str> = input.lines().collect();
+        sorted.sort();
+        assert_eq!(run.stdout, sorted.join("\n") + "\n");
         assert!(run.stderr.contains("sharding disabled"), "{}", run.stderr);
         // A leftover SHARD_DISABLED beside node flags is worth a warning.
         assert_eq!(
@@ -678,7 +693,19 @@ fn summary_goes_to_stderr() {
     ok(&run);
     assert_eq!(run.stdout.lines().count(), 1);
     assert!(run.stderr.contains("weight / mean"), "{}", run.stderr);
-    assert!(run.stderr.contains("max/mean"), "{}", run.stderr);
+    let all = plan(&["--nodes", "3", "--all", path_str(&ids)], &[]);
+    let mut counts = [0usize; 3];
+    for line in all.stdout.lines() {
+        counts[line.split('\t').next().unwrap().parse::<usize>().unwrap() - 1] += 1;
+    }
+    let mean = counts.iter().sum::<usize>() as f64 / 3.0;
+    let max = *counts.iter().max().unwrap() as f64;
+    let expected = format!("max/mean {:.3}", max / mean);
+    assert!(
+        run.stderr.contains(&expected),
+        "{expected} not in {}",
+        run.stderr
+    );
     let rows = run.stderr.lines().filter(|l| l.starts_with('│')).count();
     assert_eq!(rows, 4, "{}", run.stderr); // header and three nodes
 }
@@ -882,10 +909,31 @@ fn manifest_through_a_symlink_and_on_stdout() {
     let written = std::fs::read_to_string(&real).unwrap();
     assert!(written.starts_with("#shardkit-manifest\t"), "{written}");
 
-    // `-` puts the manifest on stdout, instead of ids.
-    let run = plan(&["--shard", "1/2", "--manifest", "-", path_str(&ids)], &[]);
-    ok(&run);
-    assert_eq!(run.stdout, written);
+    // `-` (or /dev/stdout) puts the manifest on stdout, instead of ids.
+    for stdout in ["-", "/dev/stdout"] {
+        let run = plan(
+            &["--shard", "1/2", "--manifest", stdout, path_str(&ids)],
+            &[],
+        );
+        ok(&run);
+        assert_eq!(run.stdout, written);
+    }
+    // Also when stdout is a file: it is not replaced behind the shell's back.
+    let out = dir.path().join("out.txt");
+    let status = plan_cmd()
+        .args([
+            "--shard",
+            "1/2",
+            "--manifest",
+            "/dev/stdout",
+            path_str(&ids),
+        ])
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), written);
     fails_with(
         &plan(
             &["--nodes", "2", "--all", "--manifest", "-", path_str(&ids)],

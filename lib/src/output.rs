@@ -13,8 +13,10 @@ use crate::error::{Error, Result};
 /// renames over it. Dropped without [`commit`], the temporary file is removed and the target
 /// is left as it was.
 ///
-/// A symlink is followed: the file it points to is replaced. A target that exists and is not
-/// a regular file (`/dev/null`, a FIFO, `/dev/stdout`) is written directly.
+/// A symlink is followed: the file it points to is replaced. A target under `/dev` or
+/// `/proc`, or one that exists and is not a regular file (a FIFO), is written directly. A new
+/// file gets the permissions an ordinary new file would (0666 less the umask); a replaced file
+/// keeps its own.
 ///
 /// [`commit`]: PendingFile::commit
 #[derive(Debug)]
@@ -36,11 +38,14 @@ impl PendingFile {
             path: path.to_path_buf(),
             source,
         };
-        if let Ok(meta) = fs::metadata(path)
-            && !meta.is_file()
-        {
+        // Devices and the like (`/dev/stdout`, a FIFO) cannot be replaced: write them directly.
+        // `/dev/stdout` may lead to a regular file (`> out.txt`), which must not be renamed over.
+        let special = path.starts_with("/dev") || path.starts_with("/proc");
+        let not_regular = fs::metadata(path).is_ok_and(|meta| !meta.is_file());
+        if special || not_regular {
             let file = OpenOptions::new()
                 .write(true)
+                .create(true)
                 .truncate(true)
                 .open(path)
                 .map_err(wrap)?;
@@ -63,11 +68,19 @@ impl PendingFile {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let temp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(wrap)?;
+        let prefix = format!(".{name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".tmp");
+        // The new file gets the old one's permissions, or the usual ones (0666 less the
+        // umask) rather than the private 0600 of a temporary file.
+        #[cfg(unix)]
+        let permissions = match fs::metadata(&target) {
+            Ok(meta) => meta.permissions(),
+            Err(_) => std::os::unix::fs::PermissionsExt::from_mode(0o666),
+        };
+        #[cfg(unix)]
+        builder.permissions(permissions);
+        let temp = builder.tempfile_in(dir).map_err(wrap)?;
         Ok(PendingFile {
             path: target,
             out: Out::Temporary(BufWriter::new(temp)),
@@ -82,18 +95,36 @@ impl PendingFile {
         }
     }
 
+    /// Flushes the data to disk, so that what can fail fails now; [`commit`] then only
+    /// renames. Call it before writing anything else a failure should not leave behind.
+    ///
+    /// [`commit`]: PendingFile::commit
+    pub fn finish(&mut self) -> Result<()> {
+        let wrap = |source: io::Error| Error::Write {
+            path: self.path.clone(),
+            source,
+        };
+        match &mut self.out {
+            Out::Direct(w) => w.flush().map_err(wrap),
+            Out::Temporary(w) => {
+                w.flush().map_err(wrap)?;
+                w.get_ref().as_file().sync_all().map_err(wrap)
+            }
+        }
+    }
+
     /// Puts the new file in place of the old one.
-    pub fn commit(self) -> Result<()> {
+    pub fn commit(mut self) -> Result<()> {
+        self.finish()?;
         let path = self.path;
         let wrap = |source: io::Error| Error::Write {
             path: path.clone(),
             source,
         };
         match self.out {
-            Out::Direct(mut w) => w.flush().map_err(wrap),
+            Out::Direct(_) => Ok(()),
             Out::Temporary(w) => {
                 let temp = w.into_inner().map_err(|e| wrap(e.into_error()))?;
-                temp.as_file().sync_all().map_err(wrap)?;
                 temp.persist(&path).map_err(|e| wrap(e.error))?;
                 Ok(())
             }
@@ -166,5 +197,20 @@ mod tests {
 
         write_atomically(Path::new("/dev/null"), |w| w.write_all(b"gone")).unwrap();
         assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn permissions_are_those_of_an_ordinary_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.tsv");
+        write_atomically(&path, |w| w.write_all(b"new")).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_ne!(mode & 0o044, 0, "mode {mode:o}: others cannot read it");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomically(&path, |w| w.write_all(b"newer")).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
     }
 }

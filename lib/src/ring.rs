@@ -392,8 +392,8 @@ mod tests {
 
     #[test]
     fn overflow_goes_to_the_least_loaded_node() {
-        // Three groups of weight 3 on two nodes: capacity max(ceil(1.05*9/2), 3) = 5,
-        // so the third group fits nowhere.
+        // Three groups of weight 3 on two nodes: capacity max(floor(1.05*9/2), ceil(9/2), 3)
+        // = 5, so the third group fits nowhere.
         let ring = Ring::new(2, 8).unwrap();
         let items = [(1u64, 3u64), (2, 3), (3, 3)];
         let placed = place(&ring, &items, LoadFactor::DEFAULT);

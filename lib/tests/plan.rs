@@ -67,7 +67,7 @@ proptest! {
     #[test]
     fn every_id_on_exactly_one_node(
         ids in prop::collection::btree_set(id_strategy(), 1..300),
-        nodes in 1..64u32,
+        nodes in 1..=64u32,
         by in group_by_strategy(),
     ) {
         let lines: Vec<&String> = ids.iter().collect();
@@ -86,7 +86,7 @@ proptest! {
     #[test]
     fn the_plan_does_not_depend_on_input_order(
         ids in prop::collection::btree_set(id_strategy(), 1..300),
-        nodes in 1..64u32,
+        nodes in 1..=64u32,
         by in group_by_strategy(),
         seed in any::<u64>(),
     ) {
@@ -110,7 +110,7 @@ proptest! {
     #[test]
     fn groups_never_split_and_stay_adjacent(
         ids in prop::collection::btree_set(id_strategy(), 1..300),
-        nodes in 1..64u32,
+        nodes in 1..=64u32,
         by in group_by_strategy(),
     ) {
         let lines: Vec<&String> = ids.iter().collect();
@@ -138,7 +138,7 @@ proptest! {
     #[test]
     fn no_node_above_capacity(
         weights in prop::collection::vec(0..1000u64, 1..300),
-        nodes in 1..64u32,
+        nodes in 1..=64u32,
         factor in 1_000_000..1_300_000u64,
     ) {
         let lines: Vec<String> = (0..weights.len()).map(|i| format!("t.py::test_{i}")).collect();
@@ -149,17 +149,19 @@ proptest! {
         let total: u64 = weights.iter().sum();
         let loads = plan.loads();
         prop_assert_eq!(loads.iter().map(|l| l.weight).sum::<u64>(), total);
-        if plan.overflowed() == 0 {
-            for l in &loads {
-                prop_assert!(l.weight <= plan.capacity(), "node {} has {} > {}", l.node, l.weight, plan.capacity());
-            }
+        // Within capacity; a group that fits nowhere goes to the least-loaded node, whose load
+        // was then at most the capacity, so no node ends above capacity + the largest group.
+        let largest = weights.iter().copied().max().unwrap_or(0);
+        for l in &loads {
+            let bound = if plan.overflowed() == 0 { plan.capacity() } else { plan.capacity() + largest };
+            prop_assert!(l.weight <= bound, "node {} has {} > {}", l.node, l.weight, bound);
         }
     }
 
     #[test]
     fn unit_weights_always_fit(
         count in 1..2000usize,
-        nodes in 1..64u32,
+        nodes in 1..=64u32,
         seed in any::<u64>(),
     ) {
         let lines = suite::pytest_ids(count, seed);
@@ -194,7 +196,7 @@ fn golden_vectors() {
     let dir = golden_dir();
     let text = std::fs::read(dir.join("ids.txt")).unwrap();
     let ids = TestIds::read([("ids.txt".to_string(), &text[..])]).unwrap();
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let update = std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1");
     let mut failures = Vec::new();
     for by in [GroupBy::None, GroupBy::Class, GroupBy::File] {
         for nodes in 2..=5 {
