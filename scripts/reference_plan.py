@@ -69,7 +69,9 @@ def main():
     loads = {node: 0 for node in range(1, n + 1)}
     node_of = {}
     ring_order = sorted(groups, key=lambda k: (h(k), k))
-    for key in ring_order:
+    large = [k for k in ring_order if 4 * weight[k] > capacity]
+    small = [k for k in ring_order if 4 * weight[k] <= capacity]
+    for key in large + small:
         w = weight[key]
         i = bisect.bisect_right(positions, h(key)) % len(points)
         tried = set()

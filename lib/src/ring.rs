@@ -3,11 +3,12 @@
 //! Algorithm `bounded-ring/1` (the README gives it in full, to be re-implemented elsewhere):
 //! node `n` (1-based) has the ring points `h("{n}-{j}")` for `j` in `0..vnodes`, where `h(s)`
 //! is the first 8 bytes of SHA-256(s) read as a big-endian u64. A group with key `k` hashes to
-//! `h(k)`. Groups are placed in ascending `(h(k), k)` order, each on the node of the first point
-//! clockwise from `h(k)` (the first point `> h(k)`, wrapping; points sorted by `(point, node)`)
-//! whose load plus the group's weight stays within the capacity
-//! `max(floor(c * W / N), ceil(W / N), largest weight)`. When no node has room (possible only when groups are
-//! coarse), the group goes to the least-loaded node, the lowest-numbered on ties.
+//! `h(k)`. Large groups (4 x weight > capacity) are placed first, then the rest; each pass goes
+//! in ascending `(h(k), k)` order, each group on the node of the first point clockwise from
+//! `h(k)` (the first point `> h(k)`, wrapping; points sorted by `(point, node)`) whose load plus
+//! the group's weight stays within the capacity `max(floor(c * W / N), ceil(W / N), largest
+//! weight)`. When no node has room (possible only when groups are coarse), the group goes to the
+//! least-loaded node, the lowest-numbered on ties.
 
 use std::fmt::{self, Write as _};
 use std::str::FromStr;
@@ -250,9 +251,10 @@ pub fn capacity(load_factor: LoadFactor, total: u64, nodes: u32, largest: u64) -
         .max(largest)
 }
 
-/// Places items, given as `(hash, weight)` in ascending placement order, on `ring`.
+/// Places items, given as `(hash, weight)` in ascending ring order, on `ring`: the large ones
+/// first, then the rest, each pass in the order given.
 ///
-/// The caller sorts the items by `(hash, key)`; this walks the ring once alongside them.
+/// The caller sorts the items by `(hash, key)`; each pass walks the ring once alongside them.
 pub fn place(ring: &Ring, items: &[(u64, u64)], load_factor: LoadFactor) -> Placement {
     let nodes = ring.nodes as usize;
     let total: u64 = items.iter().map(|&(_, w)| w).sum();
@@ -261,39 +263,48 @@ pub fn place(ring: &Ring, items: &[(u64, u64)], load_factor: LoadFactor) -> Plac
     let points = &ring.points;
 
     let mut loads = vec![0u64; nodes];
-    let mut node_of = Vec::with_capacity(items.len());
+    let mut node_of = vec![0u32; items.len()];
     let mut overflowed = 0;
     // `seen[n] == stamp` marks node n+1 as already tried for the current item.
     let mut seen = vec![0usize; nodes];
-    let mut start = 0usize;
-    for (stamp, &(hash, weight)) in items.iter().enumerate() {
-        debug_assert!(stamp == 0 || items[stamp - 1].0 <= hash, "items not sorted");
-        while start < points.len() && points[start].0 <= hash {
-            start += 1;
+    let mut stamp = 0usize;
+    // Large groups first, each pass in ring order: placed last, a large group would find
+    // every node too full for it.
+    let large = |weight: u64| u128::from(weight) * u128::from(LARGE_SHARE) > u128::from(cap);
+    for pass_large in [true, false] {
+        let mut start = 0usize;
+        for (index, &(hash, weight)) in items.iter().enumerate() {
+            if large(weight) != pass_large {
+                continue;
+            }
+            debug_assert!(index == 0 || items[index - 1].0 <= hash, "items not sorted");
+            while start < points.len() && points[start].0 <= hash {
+                start += 1;
+            }
+            stamp += 1;
+            let mut tried = 0;
+            let mut i = if start == points.len() { 0 } else { start };
+            let chosen = loop {
+                let node = points[i].1 as usize - 1;
+                if seen[node] != stamp {
+                    if loads[node] + weight <= cap {
+                        break node;
+                    }
+                    seen[node] = stamp;
+                    tried += 1;
+                    if tried == nodes {
+                        overflowed += 1;
+                        break least_loaded(&loads);
+                    }
+                }
+                i += 1;
+                if i == points.len() {
+                    i = 0;
+                }
+            };
+            loads[chosen] += weight;
+            node_of[index] = chosen as u32 + 1;
         }
-        let stamp = stamp + 1;
-        let mut tried = 0;
-        let mut i = if start == points.len() { 0 } else { start };
-        let chosen = loop {
-            let node = points[i].1 as usize - 1;
-            if seen[node] != stamp {
-                if loads[node] + weight <= cap {
-                    break node;
-                }
-                seen[node] = stamp;
-                tried += 1;
-                if tried == nodes {
-                    overflowed += 1;
-                    break least_loaded(&loads);
-                }
-            }
-            i += 1;
-            if i == points.len() {
-                i = 0;
-            }
-        };
-        loads[chosen] += weight;
-        node_of.push(chosen as u32 + 1);
     }
     Placement {
         node_of,
@@ -302,6 +313,9 @@ pub fn place(ring: &Ring, items: &[(u64, u64)], load_factor: LoadFactor) -> Plac
         overflowed,
     }
 }
+
+/// A group is large when its weight is more than 1/`LARGE_SHARE` of a node's capacity.
+pub const LARGE_SHARE: u64 = 4;
 
 fn least_loaded(loads: &[u64]) -> usize {
     let mut best = 0;

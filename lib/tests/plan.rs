@@ -268,3 +268,37 @@ fn balance_and_stability_on_a_large_suite() {
         previous = Some(now);
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Coarse groups: a class holding a third of the suite must not leave nodes idle.
+
+#[test]
+fn a_giant_group_gets_a_node_of_its_own() {
+    let mut lines: Vec<String> = (0..400)
+        .map(|i| format!("tests/test_big.py::TestBig::test_{i}"))
+        .collect();
+    lines.extend((0..900).map(|i| format!("tests/test_small_{i}.py::test_x")));
+    let ids = TestIds::from_lines(&lines).unwrap();
+    for nodes in 2..=8u32 {
+        let plan = Plan::by_count(&ids, params(nodes, GroupBy::Class)).unwrap();
+        let loads = plan.loads();
+        let max = loads.iter().map(|l| l.weight).max().unwrap();
+        let mean = 1300.0 / f64::from(nodes);
+        if 400.0 > mean {
+            // The best possible: the big class alone on its node, the rest spread below it.
+            assert_eq!(max, 400, "{nodes} nodes: loads {loads:?}");
+            let big = plan
+                .entries()
+                .find(|e| e.group == "tests/test_big.py::TestBig")
+                .unwrap();
+            assert_eq!(
+                loads[big.node as usize - 1].tests,
+                400,
+                "{nodes} nodes: {loads:?}"
+            );
+        } else {
+            assert!(max as f64 / mean <= 1.05, "{nodes} nodes: loads {loads:?}");
+        }
+        assert_eq!(plan.overflowed(), 0, "{nodes} nodes");
+    }
+}
