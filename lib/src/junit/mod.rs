@@ -1,5 +1,7 @@
-//! JUnit XML: how a test id and a reported test case name each other, and the time values
-//! reports carry. (The streaming reader and writer join these for shard-merge.)
+//! JUnit XML: how a test id and a reported test case name each other, the time values reports
+//! carry, and character data made safe for every XML 1.0 parser. (The streaming reader and
+//! writer join these for shard-merge.)
 
 pub mod matching;
+pub mod sanitize;
 pub mod time;

@@ -1,0 +1,435 @@
+//! Character data that every XML 1.0 parser accepts, made from what test runners really write.
+//!
+//! Test output is full of characters XML 1.0 forbids: ESC from coloured output, NUL, form
+//! feeds, and references to them such as `&#27;`. One of them makes Jenkins reject a whole
+//! report. [`TextSanitizer`] takes the character data of a document as it stands in the file
+//! (escaped text between tags, in chunks of any size) and writes character data that is valid
+//! XML 1.0, with each forbidden character replaced by a visible stand-in:
+//!
+//! - a C0 control other than tab, line feed and carriage return (U+0000..U+001F) becomes its
+//!   Unicode control picture, U+2400 + code: ESC is `␛`, so `ESC[31m` reads `␛[31m`;
+//! - U+FFFE and U+FFFF become U+FFFD, the replacement character;
+//! - `>` after `]]` becomes `&gt;` (`]]>` may not appear in text).
+//!
+//! Raw characters and character references (`&#27;`, `&#x1B;`) are treated alike. The five
+//! predefined entities pass through; any other entity reference is an error, as DTD entities
+//! are never expanded. Invalid UTF-8 is an error. Errors carry the line and column within the
+//! text (1-based, columns in bytes).
+
+use std::fmt;
+use std::io::{self, Write};
+
+/// The longest entity or character reference looked for: `&#x10FFFF;` and the named ones fit.
+const MAX_REFERENCE: usize = 12;
+
+/// What made character data unusable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextErrorKind {
+    /// Bytes that are not UTF-8.
+    InvalidUtf8,
+    /// `&name;` for a name that is not one of XML's five: it would need a DTD.
+    UndefinedEntity(String),
+    /// An `&` that starts no well-formed reference.
+    BadReference,
+}
+
+/// A [`TextErrorKind`] and where it is, counted from the start of the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextError {
+    pub kind: TextErrorKind,
+    /// 1-based line within the text.
+    pub line: u64,
+    /// 1-based column in bytes within that line.
+    pub column: u64,
+}
+
+impl fmt::Display for TextError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            TextErrorKind::InvalidUtf8 => write!(f, "text is not valid UTF-8"),
+            TextErrorKind::UndefinedEntity(name) => write!(
+                f,
+                "entity `&{name};` is not defined (DTD entities are never expanded)"
+            ),
+            TextErrorKind::BadReference => write!(f, "`&` starts no entity or character reference"),
+        }
+    }
+}
+
+/// An error while sanitizing: bad input, or the output failed.
+#[derive(Debug)]
+pub enum SanitizeError {
+    Text(TextError),
+    Io(io::Error),
+}
+
+impl From<io::Error> for SanitizeError {
+    fn from(e: io::Error) -> Self {
+        SanitizeError::Io(e)
+    }
+}
+
+/// Sanitizes character data chunk by chunk; memory stays bounded whatever the text's length.
+#[derive(Debug, Default)]
+pub struct TextSanitizer {
+    /// Bytes held back because a chunk ended inside a reference or a UTF-8 sequence.
+    pending: Vec<u8>,
+    /// How many `]` the output ended with (0..=2).
+    brackets: u8,
+    line: u64,
+    column: u64,
+}
+
+/// Is `c` a character XML 1.0 allows?
+pub fn is_xml_char(c: u32) -> bool {
+    matches!(c, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
+}
+
+/// The visible stand-in for a character XML 1.0 forbids.
+pub fn stand_in(c: u32) -> char {
+    match c {
+        0..=0x1F => char::from_u32(0x2400 + c).unwrap_or('\u{FFFD}'),
+        _ => '\u{FFFD}',
+    }
+}
+
+impl TextSanitizer {
+    /// A sanitizer at the start of a text.
+    pub fn new() -> Self {
+        TextSanitizer {
+            pending: Vec::new(),
+            brackets: 0,
+            line: 1,
+            column: 1,
+        }
+    }
+
+    /// Sanitizes the next chunk of text into `out`. A reference or character cut by the
+    /// chunk's end is held back until the next chunk (or [`finish`](Self::finish)).
+    pub fn push(&mut self, chunk: &[u8], out: &mut dyn Write) -> Result<(), SanitizeError> {
+        if self.pending.is_empty() {
+            let used = self.process(chunk, false, out)?;
+            self.pending.extend_from_slice(&chunk[used..]);
+        } else {
+            let mut data = std::mem::take(&mut self.pending);
+            data.extend_from_slice(chunk);
+            let used = self.process(&data, false, out)?;
+            data.drain(..used);
+            self.pending = data;
+        }
+        Ok(())
+    }
+
+    /// Ends the text: anything held back must now be complete.
+    pub fn finish(&mut self, out: &mut dyn Write) -> Result<(), SanitizeError> {
+        let data = std::mem::take(&mut self.pending);
+        self.process(&data, true, out)?;
+        self.brackets = 0;
+        Ok(())
+    }
+
+    fn error(&self, kind: TextErrorKind) -> SanitizeError {
+        SanitizeError::Text(TextError {
+            kind,
+            line: self.line,
+            column: self.column,
+        })
+    }
+
+    /// Writes the sanitized form of `data` and returns how many bytes were used; the rest
+    /// (only when `last` is false) is an incomplete reference or character.
+    fn process(
+        &mut self,
+        data: &[u8],
+        last: bool,
+        out: &mut dyn Write,
+    ) -> Result<usize, SanitizeError> {
+        let mut i = 0;
+        // Bytes data[run..i] are fine as they are and not yet written.
+        let mut run = 0;
+        while i < data.len() {
+            let b = data[i];
+            match b {
+                b'&' => {
+                    let window = &data[i + 1..data.len().min(i + 1 + MAX_REFERENCE)];
+                    let Some(end) = window.iter().position(|&c| c == b';') else {
+                        if !last && data.len() - i <= MAX_REFERENCE {
+                            break;
+                        }
+                        out.write_all(&data[run..i])?;
+                        return Err(self.error(TextErrorKind::BadReference));
+                    };
+                    let name = &window[..end];
+                    let width = end + 2;
+                    match reference(name) {
+                        Reference::Allowed => self.after_other(),
+                        Reference::Forbidden(c) => {
+                            out.write_all(&data[run..i])?;
+                            let mut buf = [0u8; 4];
+                            out.write_all(stand_in(c).encode_utf8(&mut buf).as_bytes())?;
+                            run = i + width;
+                            self.after_other();
+                        }
+                        Reference::Undefined => {
+                            out.write_all(&data[run..i])?;
+                            let name = String::from_utf8_lossy(name).into_owned();
+                            return Err(self.error(TextErrorKind::UndefinedEntity(name)));
+                        }
+                        Reference::Malformed => {
+                            out.write_all(&data[run..i])?;
+                            return Err(self.error(TextErrorKind::BadReference));
+                        }
+                    }
+                    i += width;
+                    self.column += width as u64;
+                }
+                b'\n' => {
+                    self.after_other();
+                    i += 1;
+                    self.line += 1;
+                    self.column = 1;
+                }
+                b'\t' | b'\r' => {
+                    self.after_other();
+                    i += 1;
+                    self.column += 1;
+                }
+                0..=0x1F => {
+                    out.write_all(&data[run..i])?;
+                    let mut buf = [0u8; 4];
+                    out.write_all(stand_in(u32::from(b)).encode_utf8(&mut buf).as_bytes())?;
+                    self.after_other();
+                    i += 1;
+                    run = i;
+                    self.column += 1;
+                }
+                b']' => {
+                    self.brackets = (self.brackets + 1).min(2);
+                    i += 1;
+                    self.column += 1;
+                }
+                b'>' if self.brackets == 2 => {
+                    out.write_all(&data[run..i])?;
+                    out.write_all(b"&gt;")?;
+                    self.after_other();
+                    i += 1;
+                    run = i;
+                    self.column += 1;
+                }
+                0x20..=0x7F => {
+                    self.after_other();
+                    i += 1;
+                    self.column += 1;
+                }
+                _ => {
+                    let width = utf8_width(b);
+                    if width == 0 {
+                        out.write_all(&data[run..i])?;
+                        return Err(self.error(TextErrorKind::InvalidUtf8));
+                    }
+                    if i + width > data.len() {
+                        if last {
+                            out.write_all(&data[run..i])?;
+                            return Err(self.error(TextErrorKind::InvalidUtf8));
+                        }
+                        break;
+                    }
+                    let Ok(s) = std::str::from_utf8(&data[i..i + width]) else {
+                        out.write_all(&data[run..i])?;
+                        return Err(self.error(TextErrorKind::InvalidUtf8));
+                    };
+                    let c = s.chars().next().map_or(0, u32::from);
+                    if !is_xml_char(c) {
+                        out.write_all(&data[run..i])?;
+                        let mut buf = [0u8; 4];
+                        out.write_all(stand_in(c).encode_utf8(&mut buf).as_bytes())?;
+                        run = i + width;
+                    }
+                    self.after_other();
+                    i += width;
+                    self.column += width as u64;
+                }
+            }
+        }
+        out.write_all(&data[run..i])?;
+        Ok(i)
+    }
+
+    fn after_other(&mut self) {
+        self.brackets = 0;
+    }
+}
+
+/// The length of the UTF-8 sequence that `first` starts, or 0 if it starts none.
+fn utf8_width(first: u8) -> usize {
+    match first {
+        0xC2..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF4 => 4,
+        _ => 0,
+    }
+}
+
+/// What an `&...;` reference is.
+enum Reference {
+    /// One of the five predefined entities, or a reference to a character XML allows.
+    Allowed,
+    /// A reference to a character XML 1.0 forbids.
+    Forbidden(u32),
+    /// A well-formed name that no DTD of ours defines.
+    Undefined,
+    Malformed,
+}
+
+fn reference(name: &[u8]) -> Reference {
+    match name {
+        b"lt" | b"gt" | b"amp" | b"quot" | b"apos" => Reference::Allowed,
+        [b'#', b'x', hex @ ..] => code(hex, 16),
+        [b'#', dec @ ..] => code(dec, 10),
+        [first, rest @ ..]
+            if (first.is_ascii_alphabetic() || *first == b'_')
+                && rest
+                    .iter()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')) =>
+        {
+            Reference::Undefined
+        }
+        _ => Reference::Malformed,
+    }
+}
+
+fn code(digits: &[u8], radix: u32) -> Reference {
+    let Some(text) = std::str::from_utf8(digits).ok().filter(|t| !t.is_empty()) else {
+        return Reference::Malformed;
+    };
+    match u32::from_str_radix(text, radix) {
+        Ok(c) if is_xml_char(c) => Reference::Allowed,
+        Ok(c) if c <= 0x10FFFF => Reference::Forbidden(c),
+        _ => Reference::Malformed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn clean(text: &[u8]) -> Result<String, TextError> {
+        let mut out = Vec::new();
+        let mut s = TextSanitizer::new();
+        let result = s.push(text, &mut out).and_then(|()| s.finish(&mut out));
+        match result {
+            Ok(()) => Ok(String::from_utf8(out).expect("UTF-8 output")),
+            Err(SanitizeError::Text(e)) => Err(e),
+            Err(SanitizeError::Io(e)) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn forbidden_characters_become_visible() {
+        assert_eq!(clean(b"\x1b[31mFAILED\x1b[0m").unwrap(), "␛[31mFAILED␛[0m");
+        assert_eq!(clean(b"a&#27;b&#x1B;c&#0;").unwrap(), "a␛b␛c␀");
+        assert_eq!(clean(b"nul\x00 ff\x0c").unwrap(), "nul␀ ff␌");
+        assert_eq!(
+            clean("\u{FFFE}&#xFFFF;".as_bytes()).unwrap(),
+            "\u{FFFD}\u{FFFD}"
+        );
+        assert_eq!(clean(b"x]]>y ]>z ]]]>").unwrap(), "x]]&gt;y ]>z ]]]&gt;");
+    }
+
+    #[test]
+    fn good_text_is_unchanged() {
+        let text = "tab\there\r\nline 2 &lt;tag&gt; &amp; &quot;q&quot; &apos; &#233; &#x1F600; é 😀 \u{7f} \u{85}";
+        assert_eq!(clean(text.as_bytes()).unwrap(), text);
+    }
+
+    #[test]
+    fn errors_say_where() {
+        let err = clean(b"ok\nab\xffc").unwrap_err();
+        assert_eq!(
+            (err.kind.clone(), err.line, err.column),
+            (TextErrorKind::InvalidUtf8, 2, 3)
+        );
+        let err = clean(b"line\n  &lol9;").unwrap_err();
+        assert_eq!(err.kind, TextErrorKind::UndefinedEntity("lol9".into()));
+        assert_eq!((err.line, err.column), (2, 3));
+        assert_eq!(
+            err.to_string(),
+            "entity `&lol9;` is not defined (DTD entities are never expanded)"
+        );
+        for bad in [
+            &b"a & b"[..],
+            b"&;",
+            b"&#;",
+            b"&#xZZ;",
+            b"&#x110000;",
+            b"&unterminated",
+        ] {
+            assert_eq!(
+                clean(bad).unwrap_err().kind,
+                TextErrorKind::BadReference,
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            clean(b"cut \xe2\x82").unwrap_err().kind,
+            TextErrorKind::InvalidUtf8
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn chunking_never_changes_the_result(
+            parts in prop::collection::vec(prop_oneof![
+                Just(b"&amp;".to_vec()), Just(b"&#27;".to_vec()), Just(b"&#x1b;".to_vec()),
+                Just(b"]]>".to_vec()), Just(b"]".to_vec()), Just(b">".to_vec()),
+                Just(b"\x1b".to_vec()), Just("é😀".as_bytes().to_vec()), Just(b"\n".to_vec()),
+                Just(b"text ".to_vec()), Just(b"&bad;".to_vec()), Just(b"\xff".to_vec()),
+            ], 0..40),
+            cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
+        ) {
+            let text: Vec<u8> = parts.concat();
+            let whole = clean(&text);
+            let mut points: Vec<usize> = cuts.iter().map(|c| c.index(text.len() + 1)).collect();
+            points.sort_unstable();
+            let mut out = Vec::new();
+            let mut s = TextSanitizer::new();
+            let mut at = 0;
+            let mut result = Ok(());
+            for p in points.into_iter().chain([text.len()]) {
+                result = result.and_then(|()| s.push(&text[at..p], &mut out));
+                at = p;
+            }
+            let result = result.and_then(|()| s.finish(&mut out));
+            match (whole, result) {
+                (Ok(w), Ok(())) => prop_assert_eq!(w, String::from_utf8(out).unwrap()),
+                (Err(w), Err(SanitizeError::Text(e))) => prop_assert_eq!(w, e),
+                (w, r) => prop_assert!(false, "whole {:?}, chunked {:?}", w, r),
+            }
+        }
+
+        #[test]
+        fn output_is_always_xml(
+            text in prop::collection::vec(
+                prop_oneof![any::<u8>(), Just(b'&'), Just(b';'), Just(b'#'), Just(b']'), Just(b'>')],
+                0..200,
+            ),
+        ) {
+            if let Ok(clean) = clean(&text) {
+                // Every `&` starts a reference that an XML parser knows without a DTD.
+                for (at, _) in clean.match_indices('&') {
+                    let end = clean[at..].find(';').map(|e| at + e);
+                    prop_assert!(end.is_some(), "unterminated reference in {:?}", clean);
+                    let name = &clean[at + 1..end.unwrap_or(at)];
+                    let known = ["lt", "gt", "amp", "quot", "apos"].contains(&name)
+                        || name.starts_with('#');
+                    prop_assert!(known, "`&{};` in {:?}", name, clean);
+                }
+                for c in clean.chars() {
+                    prop_assert!(is_xml_char(u32::from(c)), "{:?} in {:?}", c, clean);
+                }
+                prop_assert!(!clean.contains("]]>"));
+            }
+        }
+    }
+}
