@@ -3,5 +3,6 @@
 //! writer join these for shard-merge.)
 
 pub mod matching;
+pub mod reader;
 pub mod sanitize;
 pub mod time;

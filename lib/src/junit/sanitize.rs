@@ -41,6 +41,8 @@ pub struct TextError {
     pub line: u64,
     /// 1-based column in bytes within that line.
     pub column: u64,
+    /// Bytes of the text before the error.
+    pub offset: u64,
 }
 
 impl fmt::Display for TextError {
@@ -78,6 +80,8 @@ pub struct TextSanitizer {
     brackets: u8,
     line: u64,
     column: u64,
+    /// Bytes of the text fully processed.
+    offset: u64,
 }
 
 /// Is `c` a character XML 1.0 allows?
@@ -101,6 +105,7 @@ impl TextSanitizer {
             brackets: 0,
             line: 1,
             column: 1,
+            offset: 0,
         }
     }
 
@@ -128,11 +133,12 @@ impl TextSanitizer {
         Ok(())
     }
 
-    fn error(&self, kind: TextErrorKind) -> SanitizeError {
+    fn error(&self, kind: TextErrorKind, at: usize) -> SanitizeError {
         SanitizeError::Text(TextError {
             kind,
             line: self.line,
             column: self.column,
+            offset: self.offset + at as u64,
         })
     }
 
@@ -157,7 +163,7 @@ impl TextSanitizer {
                             break;
                         }
                         out.write_all(&data[run..i])?;
-                        return Err(self.error(TextErrorKind::BadReference));
+                        return Err(self.error(TextErrorKind::BadReference, i));
                     };
                     let name = &window[..end];
                     let width = end + 2;
@@ -173,11 +179,11 @@ impl TextSanitizer {
                         Reference::Undefined => {
                             out.write_all(&data[run..i])?;
                             let name = String::from_utf8_lossy(name).into_owned();
-                            return Err(self.error(TextErrorKind::UndefinedEntity(name)));
+                            return Err(self.error(TextErrorKind::UndefinedEntity(name), i));
                         }
                         Reference::Malformed => {
                             out.write_all(&data[run..i])?;
-                            return Err(self.error(TextErrorKind::BadReference));
+                            return Err(self.error(TextErrorKind::BadReference, i));
                         }
                     }
                     i += width;
@@ -225,18 +231,18 @@ impl TextSanitizer {
                     let width = utf8_width(b);
                     if width == 0 {
                         out.write_all(&data[run..i])?;
-                        return Err(self.error(TextErrorKind::InvalidUtf8));
+                        return Err(self.error(TextErrorKind::InvalidUtf8, i));
                     }
                     if i + width > data.len() {
                         if last {
                             out.write_all(&data[run..i])?;
-                            return Err(self.error(TextErrorKind::InvalidUtf8));
+                            return Err(self.error(TextErrorKind::InvalidUtf8, i));
                         }
                         break;
                     }
                     let Ok(s) = std::str::from_utf8(&data[i..i + width]) else {
                         out.write_all(&data[run..i])?;
-                        return Err(self.error(TextErrorKind::InvalidUtf8));
+                        return Err(self.error(TextErrorKind::InvalidUtf8, i));
                     };
                     let c = s.chars().next().map_or(0, u32::from);
                     if !is_xml_char(c) {
@@ -252,6 +258,7 @@ impl TextSanitizer {
             }
         }
         out.write_all(&data[run..i])?;
+        self.offset += i as u64;
         Ok(i)
     }
 

@@ -1,0 +1,708 @@
+//! Reading a JUnit report as a stream of events, in memory that does not grow with the input.
+//!
+//! quick-xml parses the markup. Character data never goes through it: a `<system-out>` of
+//! 300 MB would become one event held whole. The reader streams text (and CDATA sections, which
+//! it turns into escaped text) itself, in chunks of at most [`CHUNK`] bytes, through a
+//! [`TextSanitizer`], then hands the markup back to quick-xml. Elements nest at most
+//! [`MAX_DEPTH`] deep (a loop and a stack, no recursion). A DTD is skipped, never expanded, so
+//! its entities are undefined and an error where used.
+
+use std::io::{self, BufRead, Read};
+
+use quick_xml::events::{BytesStart, Event as XmlEvent};
+
+use super::sanitize::{SanitizeError, TextSanitizer, is_xml_char, stand_in};
+
+/// Bytes of character data handed out at most at once.
+pub const CHUNK: usize = 64 * 1024;
+
+/// Elements nest at most this deep (PHPUnit's suites in suites need a handful).
+pub const MAX_DEPTH: usize = 256;
+
+/// What a JUnit element is, by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Suites,
+    Suite,
+    Case,
+    Properties,
+    Property,
+    Failure,
+    Error,
+    Skipped,
+    FlakyFailure,
+    FlakyError,
+    RerunFailure,
+    RerunError,
+    SystemOut,
+    SystemErr,
+    /// Anything else, carried through as it is.
+    Other,
+}
+
+impl Kind {
+    /// The kind of an element called `name`.
+    pub fn of(name: &str) -> Kind {
+        match name {
+            "testsuites" => Kind::Suites,
+            "testsuite" => Kind::Suite,
+            "testcase" => Kind::Case,
+            "properties" => Kind::Properties,
+            "property" => Kind::Property,
+            "failure" => Kind::Failure,
+            "error" => Kind::Error,
+            "skipped" => Kind::Skipped,
+            "flakyFailure" => Kind::FlakyFailure,
+            "flakyError" => Kind::FlakyError,
+            "rerunFailure" => Kind::RerunFailure,
+            "rerunError" => Kind::RerunError,
+            "system-out" => Kind::SystemOut,
+            "system-err" => Kind::SystemErr,
+            _ => Kind::Other,
+        }
+    }
+}
+
+/// An attribute, its value decoded (entities replaced) and made of XML 1.0 characters only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attr {
+    pub name: String,
+    pub value: String,
+}
+
+/// One step through a report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// An element opens; `empty` when it closes at once (`<x/>`), with no `End` to follow.
+    Start {
+        kind: Kind,
+        name: String,
+        attrs: Vec<Attr>,
+        empty: bool,
+    },
+    /// An element closes.
+    End { kind: Kind, name: String },
+    /// A chunk of character data, escaped and valid XML 1.0, ready to be written as it is: at
+    /// most [`CHUNK`] bytes of input, so at most five times that (CDATA gets escaped).
+    Text(&'a str),
+    /// The end of the document.
+    Eof,
+}
+
+/// What went wrong, and the byte offset in the input where.
+#[derive(Debug)]
+pub struct ReadError {
+    pub offset: u64,
+    pub message: String,
+    /// The input ended early (a truncated file): what a salvage can recover from.
+    pub truncated: bool,
+}
+
+impl ReadError {
+    fn new(offset: u64, message: impl Into<String>) -> Self {
+        ReadError {
+            offset,
+            message: message.into(),
+            truncated: false,
+        }
+    }
+}
+
+impl From<io::Error> for ReadError {
+    fn from(e: io::Error) -> Self {
+        ReadError::new(0, format!("cannot read: {e}"))
+    }
+}
+
+/// A buffered reader that can look a few bytes ahead across its buffer's end.
+struct Lookahead<R> {
+    inner: R,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl<R: Read> Lookahead<R> {
+    fn new(inner: R) -> Self {
+        Lookahead {
+            inner,
+            buf: vec![0; CHUNK],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// At least `n` buffered bytes, unless the input ends sooner.
+    fn peek(&mut self, n: usize) -> io::Result<&[u8]> {
+        if self.end - self.start < n {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            while self.end < n {
+                let read = self.inner.read(&mut self.buf[self.end..])?;
+                if read == 0 {
+                    break;
+                }
+                self.end += read;
+            }
+        }
+        Ok(&self.buf[self.start..self.end])
+    }
+}
+
+impl<R: Read> Read for Lookahead<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: Read> BufRead for Lookahead<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = self.inner.read(&mut self.buf)?;
+        }
+        Ok(&self.buf[self.start..self.end])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.start = (self.start + amount).min(self.end);
+    }
+}
+
+/// Where the reader stands between two events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Between markup: text or a tag comes next.
+    Content,
+    /// Inside a CDATA section.
+    CData,
+}
+
+/// Reads a JUnit report event by event.
+pub struct JunitReader<R: Read> {
+    xml: quick_xml::Reader<Lookahead<R>>,
+    buf: Vec<u8>,
+    text: Vec<u8>,
+    sanitizer: TextSanitizer,
+    /// Where the current run of character data began.
+    text_start: u64,
+    in_text: bool,
+    mode: Mode,
+    stack: Vec<String>,
+    seen_root: bool,
+    /// Whether a byte order mark at the start was looked for.
+    started: bool,
+}
+
+impl<R: Read> std::fmt::Debug for JunitReader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JunitReader")
+            .field("depth", &self.stack.len())
+            .field("position", &self.xml.buffer_position())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Read> JunitReader<R> {
+    /// Starts reading `input`.
+    pub fn new(input: R) -> Self {
+        let mut xml = quick_xml::Reader::from_reader(Lookahead::new(input));
+        let config = xml.config_mut();
+        config.check_end_names = true;
+        config.expand_empty_elements = false;
+        JunitReader {
+            xml,
+            buf: Vec::new(),
+            text: Vec::new(),
+            sanitizer: TextSanitizer::new(),
+            text_start: 0,
+            in_text: false,
+            mode: Mode::Content,
+            stack: Vec::new(),
+            seen_root: false,
+            started: false,
+        }
+    }
+
+    /// How deep the reader is: 0 outside the root element.
+    pub fn depth(&self) -> usize {
+        self.stack.len()
+    }
+
+    /// The byte offset reached in the input.
+    pub fn position(&self) -> u64 {
+        self.xml.buffer_position()
+    }
+
+    /// The next event.
+    pub fn next_event(&mut self) -> Result<Event<'_>, ReadError> {
+        if !self.started {
+            self.started = true;
+            if self.xml.get_mut().peek(3)?.starts_with(b"\xef\xbb\xbf") {
+                self.xml.stream().consume(3);
+            }
+        }
+        loop {
+            if self.mode == Mode::CData {
+                self.cdata_chunk()?;
+                if !self.text.is_empty() {
+                    return self.text_event();
+                }
+                continue;
+            }
+            let position = self.xml.buffer_position();
+            let ahead = self.xml.get_mut().peek(9)?;
+            if ahead.is_empty() {
+                self.end_text()?;
+                if !self.text.is_empty() {
+                    return self.text_event();
+                }
+                if !self.stack.is_empty() {
+                    return Err(ReadError {
+                        truncated: true,
+                        ..ReadError::new(
+                            position,
+                            format!(
+                                "the file ends inside <{}>: it is truncated",
+                                self.stack.last().map_or("", String::as_str)
+                            ),
+                        )
+                    });
+                }
+                if !self.seen_root {
+                    return Err(ReadError::new(
+                        position,
+                        "no root element: the file is empty or not XML",
+                    ));
+                }
+                return Ok(Event::Eof);
+            }
+            if ahead.starts_with(b"<![CDATA[") {
+                if self.stack.is_empty() {
+                    return Err(ReadError::new(position, "CDATA outside the root element"));
+                }
+                let mut stream = self.xml.stream();
+                stream.consume(9);
+                self.begin_text(position);
+                self.mode = Mode::CData;
+                continue;
+            }
+            if ahead[0] != b'<' {
+                self.content_chunk(position)?;
+                if !self.text.is_empty() {
+                    return self.text_event();
+                }
+                continue;
+            }
+            // Markup: quick-xml's part. Text that ran up to here is finished first.
+            if self.in_text {
+                self.end_text()?;
+                if !self.text.is_empty() {
+                    return self.text_event();
+                }
+            }
+            if let Some(event) = self.markup(position)? {
+                return Ok(event);
+            }
+        }
+    }
+
+    fn text_event(&mut self) -> Result<Event<'_>, ReadError> {
+        let text = std::str::from_utf8(&self.text).map_err(|_| {
+            ReadError::new(self.text_start, "internal: sanitized text is not UTF-8")
+        })?;
+        Ok(Event::Text(text))
+    }
+
+    fn begin_text(&mut self, position: u64) {
+        if !self.in_text {
+            self.in_text = true;
+            self.text_start = position;
+            self.sanitizer = TextSanitizer::new();
+        }
+    }
+
+    fn sanitize_error(&self, e: SanitizeError) -> ReadError {
+        match e {
+            SanitizeError::Text(t) => ReadError::new(self.text_start + t.offset, t.to_string()),
+            SanitizeError::Io(e) => ReadError::new(self.text_start, e.to_string()),
+        }
+    }
+
+    /// Streams character data up to the next `<` (at most one chunk) into `self.text`.
+    fn content_chunk(&mut self, position: u64) -> Result<(), ReadError> {
+        self.text.clear();
+        self.begin_text(position);
+        let mut stream = self.xml.stream();
+        let available = stream.fill_buf()?;
+        let n = available
+            .iter()
+            .position(|&b| b == b'<')
+            .unwrap_or(available.len());
+        let chunk = &available[..n];
+        if self.stack.is_empty() {
+            // Outside the root only whitespace may stand; it is not reported.
+            if !chunk.iter().all(u8::is_ascii_whitespace) {
+                return Err(ReadError::new(
+                    position,
+                    "text outside the root element: not a JUnit XML file",
+                ));
+            }
+            self.in_text = false;
+            stream.consume(n);
+            return Ok(());
+        }
+        let result = self.sanitizer.push(chunk, &mut self.text);
+        stream.consume(n);
+        result.map_err(|e| self.sanitize_error(e))
+    }
+
+    /// Streams the content of a CDATA section (at most one chunk), escaped, into `self.text`.
+    fn cdata_chunk(&mut self) -> Result<(), ReadError> {
+        self.text.clear();
+        let position = self.xml.buffer_position();
+        let ahead = self.xml.get_mut().peek(3)?;
+        if ahead.is_empty() {
+            return Err(ReadError {
+                truncated: true,
+                ..ReadError::new(
+                    position,
+                    "the file ends inside a CDATA section: it is truncated",
+                )
+            });
+        }
+        let ahead_len = ahead.len();
+        let mut stream = self.xml.stream();
+        let available = stream.fill_buf()?;
+        // The section ends at `]]>`; a chunk ending in `]` or `]]` waits for the next one.
+        let (take, closed) = match find(available, b"]]>") {
+            Some(at) => (at, true),
+            None => {
+                let keep = if available.ends_with(b"]]") {
+                    2
+                } else if available.ends_with(b"]") {
+                    1
+                } else {
+                    0
+                };
+                let keep = if ahead_len < 3 && available.len() == ahead_len {
+                    0
+                } else {
+                    keep
+                };
+                (available.len() - keep, false)
+            }
+        };
+        let mut escaped = Vec::with_capacity(take + take / 8);
+        for &b in &available[..take] {
+            match b {
+                b'&' => escaped.extend_from_slice(b"&amp;"),
+                b'<' => escaped.extend_from_slice(b"&lt;"),
+                b'>' => escaped.extend_from_slice(b"&gt;"),
+                _ => escaped.push(b),
+            }
+        }
+        stream.consume(if closed { take + 3 } else { take });
+        if closed {
+            self.mode = Mode::Content;
+        }
+        if take == 0 && !closed {
+            return Err(ReadError {
+                truncated: true,
+                ..ReadError::new(
+                    position,
+                    "the file ends inside a CDATA section: it is truncated",
+                )
+            });
+        }
+        self.sanitizer
+            .push(&escaped, &mut self.text)
+            .map_err(|e| self.sanitize_error(e))
+    }
+
+    /// Ends a run of character data: anything the sanitizer held back must be complete.
+    fn end_text(&mut self) -> Result<(), ReadError> {
+        self.text.clear();
+        if self.in_text {
+            self.in_text = false;
+            let result = self.sanitizer.finish(&mut self.text);
+            result.map_err(|e| self.sanitize_error(e))?;
+        }
+        Ok(())
+    }
+
+    /// The next markup event, or `None` for markup that carries nothing (a declaration, a
+    /// DTD, a comment, a processing instruction).
+    fn markup(&mut self, position: u64) -> Result<Option<Event<'static>>, ReadError> {
+        self.buf.clear();
+        let event = self.xml.read_event_into(&mut self.buf).map_err(|e| {
+            let at = self.xml.error_position();
+            let truncated = matches!(e, quick_xml::Error::Syntax(_));
+            ReadError {
+                truncated,
+                ..ReadError::new(at, format!("not well-formed XML: {e}"))
+            }
+        })?;
+        let event = match event {
+            XmlEvent::Start(start) => {
+                let (name, attrs) = element(&start, position)?;
+                self.open_root(position)?;
+                if self.stack.len() == MAX_DEPTH {
+                    return Err(ReadError::new(
+                        position,
+                        format!("elements nest more than {MAX_DEPTH} deep"),
+                    ));
+                }
+                self.stack.push(name.clone());
+                Event::Start {
+                    kind: Kind::of(&name),
+                    name,
+                    attrs,
+                    empty: false,
+                }
+            }
+            XmlEvent::Empty(start) => {
+                let (name, attrs) = element(&start, position)?;
+                self.open_root(position)?;
+                Event::Start {
+                    kind: Kind::of(&name),
+                    name,
+                    attrs,
+                    empty: true,
+                }
+            }
+            XmlEvent::End(end) => {
+                let name = String::from_utf8_lossy(end.name().as_ref().as_bytes()).into_owned();
+                self.stack.pop();
+                Event::End {
+                    kind: Kind::of(&name),
+                    name,
+                }
+            }
+            // A DTD is skipped, never expanded; the rest carries nothing a report needs.
+            XmlEvent::DocType(_) | XmlEvent::Comment(_) | XmlEvent::Decl(_) | XmlEvent::PI(_) => {
+                return Ok(None);
+            }
+            XmlEvent::Eof => {
+                return Err(ReadError {
+                    truncated: true,
+                    ..ReadError::new(position, "the file ends inside a tag: it is truncated")
+                });
+            }
+            // Character data never reaches quick-xml: the loop streams it.
+            XmlEvent::Text(_) | XmlEvent::CData(_) | XmlEvent::GeneralRef(_) => {
+                return Err(ReadError::new(
+                    position,
+                    "internal: character data reached the XML parser",
+                ));
+            }
+        };
+        Ok(Some(event))
+    }
+
+    /// A start tag outside every element must be the first root.
+    fn open_root(&mut self, position: u64) -> Result<(), ReadError> {
+        if self.stack.is_empty() {
+            if self.seen_root {
+                return Err(ReadError::new(position, "a second root element"));
+            }
+            self.seen_root = true;
+        }
+        Ok(())
+    }
+}
+
+/// The name and attributes of a start tag, attribute values decoded and made XML 1.0-safe.
+fn element(start: &BytesStart<'_>, position: u64) -> Result<(String, Vec<Attr>), ReadError> {
+    let name = String::from_utf8_lossy(start.name().as_ref().as_bytes()).into_owned();
+    let mut attrs = Vec::new();
+    for attr in start.attributes() {
+        let attr =
+            attr.map_err(|e| ReadError::new(position, format!("<{name}>: bad attribute: {e}")))?;
+        let key = String::from_utf8_lossy(attr.key.as_ref().as_bytes()).into_owned();
+        let value = attr
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(|e| {
+                ReadError::new(
+                    position,
+                    format!("<{name}> attribute {key}: {e} (DTD entities are never expanded)"),
+                )
+            })?;
+        let value = value
+            .chars()
+            .map(|c| {
+                if is_xml_char(u32::from(c)) {
+                    c
+                } else {
+                    stand_in(u32::from(c))
+                }
+            })
+            .collect();
+        attrs.push(Attr { name: key, value });
+    }
+    Ok((name, attrs))
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every event as a line; text events joined into one.
+    fn events(input: &[u8]) -> Result<Vec<String>, ReadError> {
+        let mut reader = JunitReader::new(input);
+        let mut out: Vec<String> = Vec::new();
+        loop {
+            match reader.next_event()? {
+                Event::Eof => return Ok(out),
+                Event::Start {
+                    name,
+                    attrs,
+                    empty,
+                    kind,
+                } => {
+                    let attrs: Vec<String> = attrs
+                        .iter()
+                        .map(|a| format!("{}={}", a.name, a.value))
+                        .collect();
+                    let slash = if empty { "/" } else { "" };
+                    out.push(format!("<{name}{slash} {kind:?} {}>", attrs.join(" ")));
+                }
+                Event::End { name, .. } => out.push(format!("</{name}>")),
+                Event::Text(t) => match out.last_mut() {
+                    Some(last) if last.starts_with('"') => last.push_str(t),
+                    _ => out.push(format!("\"{t}")),
+                },
+            }
+        }
+    }
+
+    #[test]
+    fn a_pytest_report() {
+        let xml = br#"<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="0" time="1,234.5"><testcase classname="t.test_a" name="test_x[a b]" time="0.1"><failure message="assert 1 == 2">E   &lt;x&gt; &#27;[31m</failure><system-out><![CDATA[out & <more>]]></system-out></testcase><testcase classname="t" name="ok"/></testsuite></testsuites>"#;
+        assert_eq!(
+            events(xml).unwrap(),
+            [
+                "<testsuites Suites >",
+                "<testsuite Suite name=pytest errors=0 time=1,234.5>",
+                "<testcase Case classname=t.test_a name=test_x[a b] time=0.1>",
+                "<failure Failure message=assert 1 == 2>",
+                "\"E   &lt;x&gt; ␛[31m",
+                "</failure>",
+                "<system-out SystemOut >",
+                "\"out &amp; &lt;more&gt;",
+                "</system-out>",
+                "</testcase>",
+                "<testcase/ Case classname=t name=ok>",
+                "</testsuite>",
+                "</testsuites>",
+            ]
+        );
+    }
+
+    #[test]
+    fn raw_controls_and_a_bom_are_handled() {
+        let xml = b"\xef\xbb\xbf<testsuite name=\"s\x01\"><system-out>a\x1b[0m\x00b</system-out></testsuite>\n";
+        assert_eq!(
+            events(xml).unwrap(),
+            [
+                "<testsuite Suite name=s␁>",
+                "<system-out SystemOut >",
+                "\"a␛[0m␀b",
+                "</system-out>",
+                "</testsuite>"
+            ]
+        );
+    }
+
+    #[test]
+    fn long_text_streams_in_bounded_chunks() {
+        let body = "x&amp;y]]&gt;é\n".repeat(400_000); // about 6 MB
+        let cdata = "<&>]]".repeat(300_000);
+        let xml = format!(
+            "<testsuite><system-out>{body}</system-out><system-err><![CDATA[{cdata}]]></system-err></testsuite>"
+        );
+        let mut reader = JunitReader::new(xml.as_bytes());
+        let mut texts = Vec::new();
+        let mut current = String::new();
+        let mut largest = 0;
+        loop {
+            match reader.next_event().unwrap() {
+                Event::Eof => break,
+                Event::Text(t) => {
+                    largest = largest.max(t.len());
+                    current.push_str(t);
+                }
+                Event::End { .. } => texts.push(std::mem::take(&mut current)),
+                Event::Start { .. } => {}
+            }
+        }
+        // Escaping CDATA may make a chunk up to five times longer (`&` is `&amp;`).
+        assert!(largest <= 5 * CHUNK, "a text event of {largest} bytes");
+        assert_eq!(texts[0], body);
+        assert_eq!(texts[1], "&lt;&amp;&gt;]]".repeat(300_000));
+    }
+
+    #[test]
+    fn bad_input_is_an_error_with_a_position() {
+        let err = |xml: &[u8]| events(xml).unwrap_err();
+        assert!(err(b"").message.contains("no root element"));
+        assert!(err(b"   \n").message.contains("no root element"));
+        assert!(
+            err(b"hello")
+                .message
+                .contains("text outside the root element")
+        );
+        let cut = err(b"<testsuite><testcase name=\"a\">");
+        assert!(
+            cut.truncated && cut.message.contains("ends inside <testcase>"),
+            "{}",
+            cut.message
+        );
+        let cut = err(b"<testsuite><system-out><![CDATA[abc");
+        assert!(cut.truncated, "{}", cut.message);
+        let cut = err(b"<testsuite><testcase name=\"a");
+        assert!(cut.truncated, "{}", cut.message);
+        let utf8 = err(b"<testsuite>ab\xffc</testsuite>");
+        assert_eq!(utf8.offset, 13);
+        assert!(utf8.message.contains("UTF-8"));
+        assert!(err(b"<a></b>").message.contains("not well-formed"));
+        assert!(err(b"<a/><b/>").message.contains("a second root element"));
+        let laughs = b"<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;&lol;&lol;\">]><testsuite name=\"&lol2;\">&lol2;</testsuite>";
+        let e = err(laughs);
+        assert!(
+            e.message.contains("lol2") && e.message.contains("never expanded"),
+            "{}",
+            e.message
+        );
+        let text_laughs = b"<!DOCTYPE l [<!ENTITY l \"x\">]><testsuite>&l;</testsuite>";
+        assert!(err(text_laughs).message.contains("never expanded"));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_recursion() {
+        let depth = 200_000;
+        let xml = format!(
+            "{}{}",
+            "<testsuite>".repeat(depth),
+            "</testsuite>".repeat(depth)
+        );
+        let e = events(xml.as_bytes()).unwrap_err();
+        assert!(
+            e.message.contains(&format!("more than {MAX_DEPTH} deep")),
+            "{}",
+            e.message
+        );
+        // Many comments in a row do not recurse either.
+        let xml = format!("<testsuite>{}</testsuite>", "<!-- c -->".repeat(200_000));
+        assert_eq!(events(xml.as_bytes()).unwrap().len(), 2);
+    }
+}
