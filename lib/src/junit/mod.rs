@@ -6,3 +6,4 @@ pub mod matching;
 pub mod reader;
 pub mod sanitize;
 pub mod time;
+pub mod writer;

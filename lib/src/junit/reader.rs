@@ -520,11 +520,23 @@ impl<R: Read> JunitReader<R> {
 /// The name and attributes of a start tag, attribute values decoded and made XML 1.0-safe.
 fn element(start: &BytesStart<'_>, position: u64) -> Result<(String, Vec<Attr>), ReadError> {
     let name = String::from_utf8_lossy(start.name().as_ref().as_bytes()).into_owned();
+    if !is_xml_name(&name) {
+        return Err(ReadError::new(
+            position,
+            format!("not well-formed XML: `{name}` is not an element name"),
+        ));
+    }
     let mut attrs = Vec::new();
     for attr in start.attributes() {
         let attr =
             attr.map_err(|e| ReadError::new(position, format!("<{name}>: bad attribute: {e}")))?;
         let key = String::from_utf8_lossy(attr.key.as_ref().as_bytes()).into_owned();
+        if !is_xml_name(&key) {
+            return Err(ReadError::new(
+                position,
+                format!("not well-formed XML: <{name}> has an attribute named `{key}`"),
+            ));
+        }
         let value = attr
             .normalized_value(quick_xml::XmlVersion::Implicit1_0)
             .map_err(|e| {
@@ -546,6 +558,14 @@ fn element(start: &BytesStart<'_>, position: u64) -> Result<(String, Vec<Attr>),
         attrs.push(Attr { name: key, value });
     }
     Ok((name, attrs))
+}
+
+/// Is `name` an XML name? (ASCII rules exactly; any character past ASCII is accepted.)
+fn is_xml_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    let start = |c: char| c.is_ascii_alphabetic() || c == '_' || c == ':' || !c.is_ascii();
+    chars.next().is_some_and(start)
+        && chars.all(|c| start(c) || c.is_ascii_digit() || c == '-' || c == '.')
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -675,6 +695,13 @@ mod tests {
         assert_eq!(utf8.offset, 13);
         assert!(utf8.message.contains("UTF-8"));
         assert!(err(b"<a></b>").message.contains("not well-formed"));
+        assert!(err(b"<\n/>").message.contains("is not an element name"));
+        let e = err(b"<a 1x=\"2\"/>");
+        assert!(
+            e.message.contains("has an attribute named `1x`"),
+            "{}",
+            e.message
+        );
         assert!(err(b"<a/><b/>").message.contains("a second root element"));
         let laughs = b"<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;&lol;&lol;\">]><testsuite name=\"&lol2;\">&lol2;</testsuite>";
         let e = err(laughs);
