@@ -560,6 +560,30 @@ fn element(start: &BytesStart<'_>, position: u64) -> Result<(String, Vec<Attr>),
     Ok((name, attrs))
 }
 
+/// The 1-based line and column (in bytes) of byte `offset` of `input`, for error messages: the
+/// reader reports offsets, and the input is read again to place them.
+pub fn locate(mut input: impl Read, offset: u64) -> io::Result<(u64, u64)> {
+    let mut line = 1u64;
+    let mut line_start = 0u64;
+    let mut at = 0u64;
+    let mut buf = vec![0u8; CHUNK];
+    while at < offset {
+        let want = usize::try_from(offset - at).map_or(buf.len(), |w| w.min(buf.len()));
+        let n = input.read(&mut buf[..want])?;
+        if n == 0 {
+            break;
+        }
+        for (i, &b) in buf[..n].iter().enumerate() {
+            if b == b'\n' {
+                line += 1;
+                line_start = at + i as u64 + 1;
+            }
+        }
+        at += n as u64;
+    }
+    Ok((line, at.min(offset) - line_start + 1))
+}
+
 /// Is `name` an XML name? (ASCII rules exactly; any character past ASCII is accepted.)
 fn is_xml_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -712,6 +736,15 @@ mod tests {
         );
         let text_laughs = b"<!DOCTYPE l [<!ENTITY l \"x\">]><testsuite>&l;</testsuite>";
         assert!(err(text_laughs).message.contains("never expanded"));
+    }
+
+    #[test]
+    fn offsets_become_lines_and_columns() {
+        let xml = b"<testsuite>\n  <testcase>\n    bad \xff\n</testsuite>";
+        let e = events(xml).unwrap_err();
+        assert_eq!(locate(&xml[..], e.offset).unwrap(), (3, 9));
+        assert_eq!(locate(&b"abc"[..], 0).unwrap(), (1, 1));
+        assert_eq!(locate(&b"a\nb"[..], 2).unwrap(), (2, 1));
     }
 
     #[test]
