@@ -5,18 +5,19 @@
 //! name `test_y[p]`; else `classname::name`.
 
 /// The `(classname, name)` that pytest's JUnit report gives the test with this node id, or
-/// `None` when the id is not a pytest node id (its first segment is not a `.py` file).
+/// `None` when the id has no `::` (no test item).
 ///
-/// Segments are split on `::` before the first `[`, as in shard-plan's grouping. The file's
-/// path loses `.py` and its `/`s (and Windows' `\`s) become dots; classes follow it, joined by
-/// dots; the last segment, with its parameters, is the name.
+/// As pytest does it: the id is split on `::` before the first `[`; the first segment (the
+/// file) has its `/`s (and Windows' `\`s) turned into dots and loses a `.py` suffix; the middle
+/// segments (classes) follow it, joined by dots; the last segment, with its parameters, is the
+/// name. Items from other files (`tests/a.yaml::item`) get `tests.a.yaml`.
 pub fn pytest_case(id: &str) -> Option<(String, &str)> {
     let head_len = id.find('[').unwrap_or(id.len());
     let cut = id[..head_len].rfind("::")?;
     let (path_and_classes, name) = (&id[..cut], &id[cut + 2..]);
     let mut segments = path_and_classes.split("::");
     let file = segments.next()?;
-    let module = file.strip_suffix(".py")?;
+    let module = file.strip_suffix(".py").unwrap_or(file);
     if module.is_empty() || name.is_empty() {
         return None;
     }
@@ -43,22 +44,28 @@ pub fn fallback_id(classname: Option<&str>, name: &str) -> String {
 /// The key under which a case is looked up among planned ids: `(classname, name)`.
 pub type CaseKey = (String, String);
 
-/// Every key a planned id may be reported under: pytest's `(classname, name)` when the id is
-/// a pytest node id, and the `classname::name` split of the id itself.
+/// Every key a planned id may be reported under: pytest's `(classname, name)`, the id split
+/// at its last `::` before any `[` and at its last `::` anywhere (so that the id
+/// [`fallback_id`] makes of any case names that case), and the whole id as a name with no
+/// classname.
 pub fn keys_of_id(id: &str) -> Vec<CaseKey> {
-    let mut keys = Vec::with_capacity(2);
-    if let Some((classname, name)) = pytest_case(id) {
-        keys.push((classname, name.to_string()));
-    }
-    let head_len = id.find('[').unwrap_or(id.len());
-    if let Some(cut) = id[..head_len].rfind("::") {
-        let key = (id[..cut].to_string(), id[cut + 2..].to_string());
+    let mut keys: Vec<CaseKey> = Vec::with_capacity(4);
+    let mut add = |key: CaseKey| {
         if !keys.contains(&key) {
             keys.push(key);
         }
-    } else {
-        keys.push((String::new(), id.to_string()));
+    };
+    if let Some((classname, name)) = pytest_case(id) {
+        add((classname, name.to_string()));
     }
+    let head_len = id.find('[').unwrap_or(id.len());
+    for cut in [id[..head_len].rfind("::"), id.rfind("::")]
+        .into_iter()
+        .flatten()
+    {
+        add((id[..cut].to_string(), id[cut + 2..].to_string()));
+    }
+    add((String::new(), id.to_string()));
     keys
 }
 
@@ -90,14 +97,11 @@ mod tests {
             case("tests\\win\\test_w.py::test_w"),
             Some(("tests.win.test_w".into(), "test_w".into()))
         );
-        for not_pytest in [
-            "crate::module::test",
-            "TestGo/sub",
-            "test_x.py",
-            "::test_x",
-            ".py::t",
-            "t.py::::x",
-        ] {
+        assert_eq!(
+            case("tests/a.yaml::item"),
+            Some(("tests.a.yaml".into(), "item".into()))
+        );
+        for not_pytest in ["TestGo/sub", "test_x.py", "::test_x", ".py::t", "t.py::::x"] {
             assert_eq!(pytest_case(not_pytest), None, "{not_pytest}");
         }
     }
@@ -110,20 +114,38 @@ mod tests {
         );
         assert_eq!(fallback_id(None, "TestGo"), "TestGo");
         assert_eq!(fallback_id(Some(""), "TestGo"), "TestGo");
+        let key = |c: &str, n: &str| (c.to_string(), n.to_string());
         assert_eq!(
             keys_of_id("crate::module::tests::works"),
-            [("crate::module::tests".to_string(), "works".to_string())]
+            [
+                key("crate.module.tests", "works"),
+                key("crate::module::tests", "works"),
+                key("", "crate::module::tests::works"),
+            ]
         );
-        assert_eq!(
-            keys_of_id("TestGo"),
-            [(String::new(), "TestGo".to_string())]
-        );
+        assert_eq!(keys_of_id("TestGo"), [key("", "TestGo")]);
         assert_eq!(
             keys_of_id("t/test_x.py::C::t[1]"),
             [
-                ("t.test_x.C".to_string(), "t[1]".to_string()),
-                ("t/test_x.py::C".to_string(), "t[1]".to_string()),
+                key("t.test_x.C", "t[1]"),
+                key("t/test_x.py::C", "t[1]"),
+                key("", "t/test_x.py::C::t[1]"),
             ]
         );
+        // Whatever case fallback_id names, the id's keys include that case.
+        for (classname, name) in [
+            (Some("parse [json]"), "works"),
+            (None, "tests::it_works"),
+            (Some("pkg.Class"), "test[a::b]"),
+            (Some(""), "TestGo"),
+        ] {
+            let id = fallback_id(classname, name);
+            let expected = key(classname.unwrap_or(""), name);
+            assert!(
+                keys_of_id(&id).contains(&expected),
+                "{id}: {:?}",
+                keys_of_id(&id)
+            );
+        }
     }
 }

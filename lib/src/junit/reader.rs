@@ -258,7 +258,12 @@ impl<R: Read> JunitReader<R> {
             let position = self.xml.buffer_position();
             let ahead = self.xml.get_mut().peek(9)?;
             if ahead.is_empty() {
-                self.end_text()?;
+                // A reference or character cut by the end of the file is a truncation too.
+                let inside = !self.stack.is_empty();
+                self.end_text().map_err(|e| ReadError {
+                    truncated: inside,
+                    ..e
+                })?;
                 if !self.text.is_empty() {
                     return self.text_event();
                 }
@@ -297,6 +302,16 @@ impl<R: Read> JunitReader<R> {
                 if !self.text.is_empty() {
                     return self.text_event();
                 }
+                continue;
+            }
+            // Comments and processing instructions are skipped in chunks, and a run of text
+            // goes on across them (`]]<!-- -->>` still needs its `>` escaped).
+            if ahead.starts_with(b"<!--") {
+                self.skip_until(4, b"-->")?;
+                continue;
+            }
+            if ahead.starts_with(b"<?") {
+                self.skip_until(2, b"?>")?;
                 continue;
             }
             // Markup: quick-xml's part. Text that ran up to here is finished first.
@@ -440,14 +455,30 @@ impl<R: Read> JunitReader<R> {
     /// DTD, a comment, a processing instruction).
     fn markup(&mut self, position: u64) -> Result<Option<Event<'static>>, ReadError> {
         self.buf.clear();
-        let event = self.xml.read_event_into(&mut self.buf).map_err(|e| {
-            let at = self.xml.error_position();
-            let truncated = matches!(e, quick_xml::Error::Syntax(_));
-            ReadError {
-                truncated,
-                ..ReadError::new(at, format!("not well-formed XML: {e}"))
+        // A tag is held whole (its attributes); the buffer does not stay large after a big one.
+        if self.buf.capacity() > CHUNK * 16 {
+            self.buf = Vec::new();
+        }
+        let result = self.xml.read_event_into(&mut self.buf);
+        let event = match result {
+            Ok(event) => event,
+            Err(e) => {
+                let at = self.xml.error_position();
+                let message = format!("not well-formed XML: {e}");
+                // Cut off, or wrong: only a syntax error at the very end is a truncation.
+                let at_end = matches!(e, quick_xml::Error::Syntax(_))
+                    && self
+                        .xml
+                        .get_mut()
+                        .peek(1)
+                        .map(<[u8]>::is_empty)
+                        .unwrap_or(false);
+                return Err(ReadError {
+                    truncated: at_end,
+                    ..ReadError::new(at, message)
+                });
             }
-        })?;
+        };
         let event = match event {
             XmlEvent::Start(start) => {
                 let (name, attrs) = element(&start, position)?;
@@ -503,6 +534,37 @@ impl<R: Read> JunitReader<R> {
             }
         };
         Ok(Some(event))
+    }
+
+    /// Skips a comment or processing instruction: `prefix` bytes, then up to and including
+    /// `end`, in chunks.
+    fn skip_until(&mut self, prefix: usize, end: &[u8]) -> Result<(), ReadError> {
+        let position = self.xml.buffer_position();
+        self.xml.stream().consume(prefix);
+        loop {
+            if self.xml.get_mut().peek(end.len())?.len() < end.len() {
+                return Err(ReadError {
+                    truncated: !self.stack.is_empty(),
+                    ..ReadError::new(
+                        position,
+                        "the file ends inside a comment or processing instruction",
+                    )
+                });
+            }
+            let mut stream = self.xml.stream();
+            let available = stream.fill_buf()?;
+            match find(available, end) {
+                Some(at) => {
+                    stream.consume(at + end.len());
+                    return Ok(());
+                }
+                // Keep what could be the start of `end`.
+                None => {
+                    let used = available.len() + 1 - end.len();
+                    stream.consume(used);
+                }
+            }
+        }
     }
 
     /// A start tag outside every element must be the first root.
@@ -764,5 +826,33 @@ mod tests {
         // Many comments in a row do not recurse either.
         let xml = format!("<testsuite>{}</testsuite>", "<!-- c -->".repeat(200_000));
         assert_eq!(events(xml.as_bytes()).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn text_runs_on_across_comments_and_instructions() {
+        let xml = b"<?xml version=\"1.0\"?><!-- top --><s>]]<!-- c -->>x ]]<?pi x?>>y</s>";
+        assert_eq!(
+            events(xml).unwrap(),
+            ["<s Other >", "\"]]&gt;x ]]&gt;y", "</s>"]
+        );
+        // A long comment is skipped in chunks.
+        let xml = format!("<s>a<!--{}-->b</s>", "-x".repeat(200_000));
+        assert_eq!(
+            events(xml.as_bytes()).unwrap(),
+            ["<s Other >", "\"ab", "</s>"]
+        );
+    }
+
+    #[test]
+    fn truncation_is_told_from_damage() {
+        let cut = |xml: &[u8]| events(xml).unwrap_err().truncated;
+        assert!(cut(b"<testsuite><system-out>abc &am"));
+        assert!(cut(b"<testsuite><system-out>abc \xc3"));
+        assert!(cut(b"<testsuite><!-- unfinished"));
+        assert!(cut(b"<testsuite><testcase name=\"a"));
+        assert!(!cut(
+            b"<testsuite name=\"a\"><!foo><testcase name=\"a\"/></testsuite>"
+        ));
+        assert!(!cut(b"<testsuite>a & b</testsuite>"));
     }
 }

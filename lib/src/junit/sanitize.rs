@@ -306,7 +306,18 @@ fn reference(name: &[u8]) -> Reference {
 }
 
 fn code(digits: &[u8], radix: u32) -> Reference {
-    let Some(text) = std::str::from_utf8(digits).ok().filter(|t| !t.is_empty()) else {
+    let digit = |b: &u8| {
+        if radix == 16 {
+            b.is_ascii_hexdigit()
+        } else {
+            b.is_ascii_digit()
+        }
+    };
+    // Digits only: `from_str_radix` would also take a sign, which XML does not.
+    let Some(text) = std::str::from_utf8(digits)
+        .ok()
+        .filter(|t| !t.is_empty() && t.as_bytes().iter().all(digit))
+    else {
         return Reference::Malformed;
     };
     match u32::from_str_radix(text, radix) {

@@ -37,7 +37,11 @@ pub fn parse(text: &str) -> Result<f64, BadTime> {
     if (int.is_empty() && frac.is_empty()) || !all_digits(int) || !all_digits(frac) {
         return Err(BadTime::NotANumber);
     }
-    let value: f64 = digits.parse().map_err(|_| BadTime::NotANumber)?;
+    let value: f64 = digits
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
+        .ok_or(BadTime::NotANumber)?;
     if sign && value != 0.0 {
         return Err(BadTime::Negative);
     }
@@ -73,7 +77,10 @@ mod tests {
         assert_eq!(parse("5."), Ok(5.0));
         assert_eq!(parse("-0"), Ok(0.0));
         assert_eq!(parse("-1.5"), Err(BadTime::Negative));
-        for bad in ["", ".", "NaN", "inf", "1e3", "12ms", "abc", "1.2.3", "--1"] {
+        let huge = "9".repeat(400);
+        for bad in [
+            "", ".", "NaN", "inf", "1e3", "12ms", "abc", "1.2.3", "--1", &huge,
+        ] {
             assert_eq!(parse(bad), Err(BadTime::NotANumber), "{bad:?}");
         }
     }
