@@ -480,31 +480,24 @@ impl<R: Read> JunitReader<R> {
             }
         };
         let event = match event {
-            XmlEvent::Start(start) => {
-                let (name, attrs) = element(&start, position)?;
+            XmlEvent::Start(ref start) | XmlEvent::Empty(ref start) => {
+                let empty = matches!(event, XmlEvent::Empty(_));
+                let (name, attrs) = element(start, position)?;
                 self.open_root(position)?;
-                if self.stack.len() == MAX_DEPTH {
-                    return Err(ReadError::new(
-                        position,
-                        format!("elements nest more than {MAX_DEPTH} deep"),
-                    ));
+                if !empty {
+                    if self.stack.len() == MAX_DEPTH {
+                        return Err(ReadError::new(
+                            position,
+                            format!("elements nest more than {MAX_DEPTH} deep"),
+                        ));
+                    }
+                    self.stack.push(name.clone());
                 }
-                self.stack.push(name.clone());
                 Event::Start {
                     kind: Kind::of(&name),
                     name,
                     attrs,
-                    empty: false,
-                }
-            }
-            XmlEvent::Empty(start) => {
-                let (name, attrs) = element(&start, position)?;
-                self.open_root(position)?;
-                Event::Start {
-                    kind: Kind::of(&name),
-                    name,
-                    attrs,
-                    empty: true,
+                    empty,
                 }
             }
             XmlEvent::End(end) => {
