@@ -11,6 +11,7 @@ pub mod manifest;
 pub mod output;
 pub mod plan;
 pub mod ring;
+pub mod verify;
 
 pub use error::{Error, Location, Result};
 pub use ids::{GroupBy, Grouping, TestIds};
