@@ -11,7 +11,7 @@ use std::io::{self, BufRead, Read};
 
 use quick_xml::events::{BytesStart, Event as XmlEvent};
 
-use super::sanitize::{SanitizeError, TextSanitizer, is_xml_char, stand_in};
+use super::sanitize::{SanitizeError, TextSanitizer};
 
 /// Bytes of character data handed out at most at once.
 pub const CHUNK: usize = 64 * 1024;
@@ -592,27 +592,36 @@ fn element(start: &BytesStart<'_>, position: u64) -> Result<(String, Vec<Attr>),
                 format!("not well-formed XML: <{name}> has an attribute named `{key}`"),
             ));
         }
-        let value = attr
-            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-            .map_err(|e| {
-                ReadError::new(
-                    position,
-                    format!("<{name}> attribute {key}: {e} (DTD entities are never expanded)"),
-                )
-            })?;
-        let value = value
-            .chars()
-            .map(|c| {
-                if is_xml_char(u32::from(c)) {
-                    c
-                } else {
-                    stand_in(u32::from(c))
-                }
-            })
-            .collect();
+        let value = attribute_value(attr.value.as_bytes()).map_err(|reason| {
+            ReadError::new(position, format!("<{name}> attribute {key}: {reason}"))
+        })?;
         attrs.push(Attr { name: key, value });
     }
     Ok((name, attrs))
+}
+
+/// An attribute's value as a parser sees it, from its raw (escaped) bytes: the sanitizer's
+/// rules (forbidden characters and references to them become stand-ins, undefined entities are
+/// errors), then XML's normalization (literal tabs and line ends become spaces, references
+/// to them stay), then the references replaced.
+fn attribute_value(raw: &[u8]) -> Result<String, String> {
+    if raw.contains(&b'<') {
+        return Err("not well-formed XML: `<` in an attribute value".into());
+    }
+    let mut sanitized = Vec::with_capacity(raw.len());
+    let mut sanitizer = TextSanitizer::new();
+    sanitizer
+        .push(raw, &mut sanitized)
+        .and_then(|()| sanitizer.finish(&mut sanitized))
+        .map_err(|e| match e {
+            SanitizeError::Text(t) => t.to_string(),
+            SanitizeError::Io(e) => e.to_string(),
+        })?;
+    let text = String::from_utf8(sanitized).map_err(|_| "not valid UTF-8".to_string())?;
+    let normalized = text.replace("\r\n", " ").replace(['\t', '\n', '\r'], " ");
+    quick_xml::escape::unescape(&normalized)
+        .map(|v| v.into_owned())
+        .map_err(|e| e.to_string())
 }
 
 /// The 1-based line and column (in bytes) of byte `offset` of `input`, for error messages: the
@@ -791,6 +800,19 @@ mod tests {
         );
         let text_laughs = b"<!DOCTYPE l [<!ENTITY l \"x\">]><testsuite>&l;</testsuite>";
         assert!(err(text_laughs).message.contains("never expanded"));
+    }
+
+    #[test]
+    fn attribute_values_are_decoded_like_text() {
+        let xml = b"<failure message=\"&#0;a&#27;b&#10;c\td\r\ne &lt;&amp;&quot;\"/>";
+        assert_eq!(
+            events(xml).unwrap(),
+            ["<failure/ Failure message=\u{2400}a\u{241b}b\nc d e <&\">"]
+        );
+        let err = |xml: &[u8]| events(xml).unwrap_err().message;
+        assert!(err(b"<a v=\"x<y\"/>").contains("`<` in an attribute value"));
+        assert!(err(b"<a v=\"&lol;\"/>").contains("never expanded"));
+        assert!(err(b"<a v=\"\xff\"/>").contains("UTF-8"));
     }
 
     #[test]
