@@ -64,60 +64,126 @@ impl Verification {
 /// Matches every reported case to a planned id: its `shard.id` property; else any key the id
 /// could be reported under (pytest's classname and name, or `classname::name`).
 pub fn verify(manifest: &Manifest, reports: &[NodeReport<'_>]) -> Verification {
-    let mut index: HashMap<&str, usize> = HashMap::new();
-    let mut by_key: HashMap<(String, String), usize> = HashMap::new();
-    for (i, entry) in manifest.entries.iter().enumerate() {
-        index.insert(entry.id.as_str(), i);
-        for key in keys_of_id(&entry.id) {
-            // The first planned id wins a key two of them share: the manifest's order is fixed.
-            by_key.entry(key).or_insert(i);
+    let mut verifier = Verifier::new(manifest);
+    let labels: Vec<String> = reports.iter().map(|r| r.label.clone()).collect();
+    for (reporter, report) in reports.iter().enumerate() {
+        for case in report.cases {
+            verifier.observe(reporter, case);
         }
     }
-    let mut seen: Vec<Vec<String>> = vec![Vec::new(); manifest.entries.len()];
-    let mut result = Verification::default();
-    for report in reports {
-        for case in report.cases {
-            let planned = match case.property(ID_PROPERTY) {
-                Some(id) => index.get(id).copied(),
-                None => {
-                    let key = (
-                        case.classname.clone().unwrap_or_default(),
-                        case.name.clone(),
-                    );
-                    by_key.get(&key).copied()
-                }
-            };
-            let Some(i) = planned else {
-                result.unplanned.push(Unplanned {
-                    node: report.label.clone(),
-                    id: case.property(ID_PROPERTY).map_or_else(
-                        || fallback_id(case.classname.as_deref(), &case.name),
-                        str::to_string,
-                    ),
-                });
-                continue;
-            };
-            seen[i].push(report.label.clone());
-            let entry = &manifest.entries[i];
-            if let Some(node) = case.property(NODE_PROPERTY)
-                && node != entry.node.to_string()
-            {
-                result.misplaced.push(Misplaced {
-                    id: entry.id.clone(),
-                    planned: entry.node,
-                    reported: node.to_string(),
-                });
+    verifier.finish(&labels)
+}
+
+/// [`verify`], one case at a time, holding no case: reports are read as streams. Who reported
+/// a case is a number (`reporter`), turned into a label by [`Verifier::finish`], so that a label
+/// may be settled after the report's cases were read.
+#[derive(Debug)]
+pub struct Verifier<'m> {
+    manifest: &'m Manifest,
+    index: HashMap<&'m str, usize>,
+    by_key: HashMap<(String, String), usize>,
+    /// The first reporter of each planned id (`NOBODY` when none).
+    first: Vec<u32>,
+    /// Reporters after the first, by planned id.
+    again: HashMap<usize, Vec<u32>>,
+    unplanned: Vec<(u32, String)>,
+    misplaced: Vec<Misplaced>,
+}
+
+const NOBODY: u32 = u32::MAX;
+
+impl<'m> Verifier<'m> {
+    /// A verifier that has seen nothing yet.
+    pub fn new(manifest: &'m Manifest) -> Self {
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        let mut by_key: HashMap<(String, String), usize> = HashMap::new();
+        for (i, entry) in manifest.entries.iter().enumerate() {
+            index.insert(entry.id.as_str(), i);
+            for key in keys_of_id(&entry.id) {
+                // The first planned id wins a key two of them share: the manifest's order is fixed.
+                by_key.entry(key).or_insert(i);
             }
         }
-    }
-    for (entry, labels) in manifest.entries.iter().zip(seen) {
-        match labels.len() {
-            0 => result.missing.push(entry.id.clone()),
-            1 => {}
-            _ => result.duplicated.push((entry.id.clone(), labels)),
+        Verifier {
+            manifest,
+            index,
+            by_key,
+            first: vec![NOBODY; manifest.entries.len()],
+            again: HashMap::new(),
+            unplanned: Vec::new(),
+            misplaced: Vec::new(),
         }
     }
-    result
+
+    /// One reported case, from reporter number `reporter`.
+    pub fn observe(&mut self, reporter: usize, case: &Case) {
+        let reporter = u32::try_from(reporter).unwrap_or(NOBODY - 1);
+        let planned = match case.property(ID_PROPERTY) {
+            Some(id) => self.index.get(id).copied(),
+            None => {
+                let key = (
+                    case.classname.clone().unwrap_or_default(),
+                    case.name.clone(),
+                );
+                self.by_key.get(&key).copied()
+            }
+        };
+        let Some(i) = planned else {
+            let id = case.property(ID_PROPERTY).map_or_else(
+                || fallback_id(case.classname.as_deref(), &case.name),
+                str::to_string,
+            );
+            self.unplanned.push((reporter, id));
+            return;
+        };
+        if self.first[i] == NOBODY {
+            self.first[i] = reporter;
+        } else {
+            self.again.entry(i).or_default().push(reporter);
+        }
+        let entry = &self.manifest.entries[i];
+        if let Some(node) = case.property(NODE_PROPERTY)
+            && node != entry.node.to_string()
+        {
+            self.misplaced.push(Misplaced {
+                id: entry.id.clone(),
+                planned: entry.node,
+                reported: node.to_string(),
+            });
+        }
+    }
+
+    /// What did not match the plan; `labels[r]` names reporter `r`.
+    pub fn finish(mut self, labels: &[String]) -> Verification {
+        let label = |r: u32| {
+            labels
+                .get(r as usize)
+                .cloned()
+                .unwrap_or_else(|| format!("report {r}"))
+        };
+        let mut result = Verification {
+            unplanned: self
+                .unplanned
+                .iter()
+                .map(|(r, id)| Unplanned {
+                    node: label(*r),
+                    id: id.clone(),
+                })
+                .collect(),
+            misplaced: std::mem::take(&mut self.misplaced),
+            ..Verification::default()
+        };
+        for (i, entry) in self.manifest.entries.iter().enumerate() {
+            if self.first[i] == NOBODY {
+                result.missing.push(entry.id.clone());
+            } else if let Some(more) = self.again.get(&i) {
+                let mut all = vec![label(self.first[i])];
+                all.extend(more.iter().map(|&r| label(r)));
+                result.duplicated.push((entry.id.clone(), all));
+            }
+        }
+        result
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::io::Read;
 
-use super::reader::{Event, JunitReader, Kind, ReadError};
+use super::reader::{Attr, Event, JunitReader, Kind, ReadError};
 use super::time;
 
 /// How a test case ended, with Jenkins' precedence: a `<skipped>` child wins, then an
@@ -58,111 +58,150 @@ struct Open {
     failed: bool,
     flaky: bool,
     reruns: usize,
-    /// Depth of the `<properties>` directly in the case, while inside it.
+    /// Inside the `<properties>` directly in the case.
     in_properties: bool,
+}
+
+/// Turns a report's events into its test cases, one event at a time: what [`read_cases`] does
+/// for a whole report, for callers that need the events too.
+#[derive(Debug, Default)]
+pub struct CaseTracker {
+    /// Suite names, innermost last.
+    suites: Vec<String>,
+    open: Open,
+    /// Depth of the open `<testcase>`'s children, to tell them from deeper elements.
+    case_depth: usize,
+}
+
+impl CaseTracker {
+    /// A tracker outside any suite or case.
+    pub fn new() -> Self {
+        CaseTracker::default()
+    }
+
+    /// Whether a `<testcase>` is open.
+    pub fn in_case(&self) -> bool {
+        self.open.case.is_some()
+    }
+
+    /// An element opens at `depth` (the reader's depth before it), at byte `offset`. Returns
+    /// the case when it is an empty `<testcase/>`, which is complete at once.
+    pub fn start(
+        &mut self,
+        kind: Kind,
+        attrs: &[Attr],
+        empty: bool,
+        depth: usize,
+        offset: u64,
+    ) -> Option<Case> {
+        let attr = |name: &str| {
+            attrs
+                .iter()
+                .find(|a| a.name == name)
+                .map(|a| a.value.clone())
+        };
+        let open = &mut self.open;
+        match kind {
+            Kind::Suite if open.case.is_none() && !empty => {
+                self.suites.push(attr("name").unwrap_or_default());
+            }
+            Kind::Case if open.case.is_none() => {
+                let raw_time = attr("time");
+                let parsed = raw_time.as_deref().map(time::parse);
+                let case = Case {
+                    suite: self.suites.last().cloned().unwrap_or_default(),
+                    classname: attr("classname"),
+                    name: attr("name").unwrap_or_default(),
+                    status: Status::Passed,
+                    time: parsed.as_ref().and_then(|t| t.clone().ok()),
+                    bad_time: match parsed {
+                        Some(Err(_)) => raw_time,
+                        _ => None,
+                    },
+                    flaky: false,
+                    reruns: 0,
+                    properties: Vec::new(),
+                    offset,
+                };
+                if empty {
+                    return Some(case);
+                }
+                *open = Open {
+                    case: Some(case),
+                    ..Open::default()
+                };
+                self.case_depth = depth + 1;
+            }
+            _ if open.case.is_some() && depth == self.case_depth => match kind {
+                Kind::Skipped => open.skipped = true,
+                Kind::Error => open.errored = true,
+                Kind::Failure => open.failed = true,
+                Kind::FlakyFailure | Kind::FlakyError => open.flaky = true,
+                Kind::RerunFailure | Kind::RerunError => open.reruns += 1,
+                Kind::Properties if !empty => open.in_properties = true,
+                _ => {}
+            },
+            Kind::Property if open.in_properties && depth == self.case_depth + 1 => {
+                if let (Some(case), Some(name)) = (open.case.as_mut(), attr("name")) {
+                    case.properties
+                        .push((name, attr("value").unwrap_or_default()));
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// An element closes; `depth` is the reader's depth after it. Returns the case it
+    /// completes, if any.
+    pub fn end(&mut self, kind: Kind, depth: usize) -> Option<Case> {
+        match kind {
+            Kind::Case if self.open.case.is_some() && depth + 1 == self.case_depth => {
+                let finished = std::mem::take(&mut self.open);
+                let mut case = finished.case?;
+                case.status = if finished.skipped {
+                    Status::Skipped
+                } else if finished.errored {
+                    Status::Errored
+                } else if finished.failed {
+                    Status::Failed
+                } else {
+                    Status::Passed
+                };
+                case.flaky = finished.flaky && case.status == Status::Passed;
+                case.reruns = finished.reruns;
+                Some(case)
+            }
+            Kind::Properties if self.open.in_properties && depth == self.case_depth => {
+                self.open.in_properties = false;
+                None
+            }
+            Kind::Suite if self.open.case.is_none() => {
+                self.suites.pop();
+                None
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Reads every test case of a report.
 pub fn read_cases(input: impl Read) -> Result<Vec<Case>, ReadError> {
     let mut reader = JunitReader::new(input);
+    let mut tracker = CaseTracker::new();
     let mut cases = Vec::new();
-    // Suite names, innermost last.
-    let mut suites: Vec<String> = Vec::new();
-    let mut open = Open::default();
-    // Depth of the open <testcase>, to tell its own children from deeper elements.
-    let mut case_depth = 0usize;
     loop {
         let offset = reader.position();
         let depth = reader.depth();
-        match reader.next_event()? {
+        let done = match reader.next_event()? {
             Event::Eof => return Ok(cases),
-            Event::Text(_) => {}
+            Event::Text(_) => None,
             Event::Start {
                 kind, attrs, empty, ..
-            } => {
-                let attr = |name: &str| {
-                    attrs
-                        .iter()
-                        .find(|a| a.name == name)
-                        .map(|a| a.value.clone())
-                };
-                match kind {
-                    Kind::Suite if open.case.is_none() && !empty => {
-                        suites.push(attr("name").unwrap_or_default());
-                    }
-                    Kind::Case if open.case.is_none() => {
-                        let raw_time = attr("time");
-                        let parsed = raw_time.as_deref().map(time::parse);
-                        let case = Case {
-                            suite: suites.last().cloned().unwrap_or_default(),
-                            classname: attr("classname"),
-                            name: attr("name").unwrap_or_default(),
-                            status: Status::Passed,
-                            time: parsed.as_ref().and_then(|t| t.clone().ok()),
-                            bad_time: match parsed {
-                                Some(Err(_)) => raw_time,
-                                _ => None,
-                            },
-                            flaky: false,
-                            reruns: 0,
-                            properties: Vec::new(),
-                            offset,
-                        };
-                        if empty {
-                            cases.push(case);
-                        } else {
-                            open = Open {
-                                case: Some(case),
-                                ..Open::default()
-                            };
-                            case_depth = depth + 1;
-                        }
-                    }
-                    _ if open.case.is_some() && depth == case_depth => match kind {
-                        Kind::Skipped => open.skipped = true,
-                        Kind::Error => open.errored = true,
-                        Kind::Failure => open.failed = true,
-                        Kind::FlakyFailure | Kind::FlakyError => open.flaky = true,
-                        Kind::RerunFailure | Kind::RerunError => open.reruns += 1,
-                        Kind::Properties if !empty => open.in_properties = true,
-                        _ => {}
-                    },
-                    Kind::Property if open.in_properties && depth == case_depth + 1 => {
-                        if let (Some(case), Some(name)) = (open.case.as_mut(), attr("name")) {
-                            case.properties
-                                .push((name, attr("value").unwrap_or_default()));
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            Event::End { kind, .. } => match kind {
-                Kind::Case if open.case.is_some() && depth == case_depth => {
-                    let finished = std::mem::take(&mut open);
-                    if let Some(mut case) = finished.case {
-                        case.status = if finished.skipped {
-                            Status::Skipped
-                        } else if finished.errored {
-                            Status::Errored
-                        } else if finished.failed {
-                            Status::Failed
-                        } else {
-                            Status::Passed
-                        };
-                        case.flaky = finished.flaky && case.status == Status::Passed;
-                        case.reruns = finished.reruns;
-                        cases.push(case);
-                    }
-                }
-                Kind::Properties if open.in_properties && depth == case_depth + 1 => {
-                    open.in_properties = false;
-                }
-                Kind::Suite if open.case.is_none() => {
-                    suites.pop();
-                }
-                _ => {}
-            },
-        }
+            } => tracker.start(kind, &attrs, empty, depth, offset),
+            Event::End { kind, .. } => tracker.end(kind, depth - 1),
+        };
+        cases.extend(done);
     }
 }
 
