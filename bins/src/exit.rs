@@ -5,8 +5,13 @@
 pub enum Exit {
     /// Everything asked for was done.
     Success = 0,
+    /// Done, and some tests failed or errored.
+    TestsFailed = 1,
     /// Bad usage or bad input: nothing was written.
     Usage = 2,
+    /// Done, but the result is not what was expected: a test or node missing, twice, or not
+    /// planned, or an input salvaged.
+    Unverified = 3,
 }
 
 impl Exit {

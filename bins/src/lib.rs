@@ -2,6 +2,7 @@
 //! people on stderr and put data on stdout.
 
 pub mod exit;
+pub mod merge;
 pub mod plan;
 
 use std::io::{self, Write};

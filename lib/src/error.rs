@@ -63,6 +63,15 @@ pub enum Error {
     #[error("{at}: {reason}")]
     Manifest { at: Location, reason: String },
 
+    /// A report that cannot be read, and where: 1-based line and column (in bytes).
+    #[error("{source_name}:{line}:{column}: {message}")]
+    Report {
+        source_name: String,
+        line: u64,
+        column: u64,
+        message: String,
+    },
+
     #[error("cannot write {}", path.display())]
     Write {
         path: PathBuf,

@@ -8,6 +8,7 @@ pub mod error;
 pub mod ids;
 pub mod junit;
 pub mod manifest;
+pub mod merge;
 pub mod output;
 pub mod plan;
 pub mod ring;
