@@ -256,10 +256,12 @@ fn write_report(r: &GenReport) -> String {
 
 /// A case as compared: what the merge must keep, times as they read after normalization.
 fn comparable(case: &Case) -> String {
-    let time = case.time.or(match case.bad_time.as_deref().map(time::parse) {
-        Some(Err(time::BadTime::Negative)) => Some(0.0),
-        _ => None,
-    });
+    let time = case
+        .time
+        .or(match case.bad_time.as_deref().map(time::parse) {
+            Some(Err(time::BadTime::Negative)) => Some(0.0),
+            _ => None,
+        });
     let properties: Vec<_> = case
         .properties
         .iter()

@@ -1,14 +1,16 @@
 //! Drives the real binaries: exit code, stdout and stderr together.
 
 #[allow(dead_code)]
-#[path = "../../lib/tests/support/suite.rs"]
+#[path = "../../../lib/tests/support/suite.rs"]
 mod suite;
+
+mod merge;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-fn testdata() -> PathBuf {
+pub(crate) fn testdata() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata")
 }
 
@@ -23,13 +25,13 @@ fn plan_cmd() -> Command {
     cmd
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
-fn finish(output: Output) -> Run {
+pub(crate) fn finish(output: Output) -> Run {
     Run {
         code: output.status.code().expect("exit code"),
         stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
@@ -74,7 +76,7 @@ fn fails_with(run: &Run, needle: &str) {
     );
 }
 
-fn path_str(p: &Path) -> &str {
+pub(crate) fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
