@@ -355,10 +355,7 @@ impl<R: Read> JunitReader<R> {
         self.begin_text(position);
         let mut stream = self.xml.stream();
         let available = stream.fill_buf()?;
-        let n = available
-            .iter()
-            .position(|&b| b == b'<')
-            .unwrap_or(available.len());
+        let n = memchr::memchr(b'<', available).unwrap_or(available.len());
         let chunk = &available[..n];
         if self.stack.is_empty() {
             // Outside the root only whitespace may stand; it is not reported.
@@ -574,7 +571,7 @@ impl<R: Read> JunitReader<R> {
 
 /// The name and attributes of a start tag, attribute values decoded and made XML 1.0-safe.
 fn element(start: &BytesStart<'_>, position: u64) -> Result<(String, Vec<Attr>), ReadError> {
-    let name = String::from_utf8_lossy(start.name().as_ref().as_bytes()).into_owned();
+    let name = utf8_lossy(start.name().as_ref().as_bytes());
     if !is_xml_name(&name) {
         return Err(ReadError::new(
             position,
@@ -585,7 +582,7 @@ fn element(start: &BytesStart<'_>, position: u64) -> Result<(String, Vec<Attr>),
     for attr in start.attributes() {
         let attr =
             attr.map_err(|e| ReadError::new(position, format!("<{name}>: bad attribute: {e}")))?;
-        let key = String::from_utf8_lossy(attr.key.as_ref().as_bytes()).into_owned();
+        let key = utf8_lossy(attr.key.as_ref().as_bytes());
         if !is_xml_name(&key) {
             return Err(ReadError::new(
                 position,
@@ -607,6 +604,10 @@ fn element(start: &BytesStart<'_>, position: u64) -> Result<(String, Vec<Attr>),
 fn attribute_value(raw: &[u8]) -> Result<String, String> {
     if raw.contains(&b'<') {
         return Err("not well-formed XML: `<` in an attribute value".into());
+    }
+    // Most values are plain ASCII with nothing to decode.
+    if raw.iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'&') {
+        return Ok(utf8_lossy(raw));
     }
     let mut sanitized = Vec::with_capacity(raw.len());
     let mut sanitizer = TextSanitizer::new();
@@ -646,6 +647,14 @@ pub fn locate(mut input: impl Read, offset: u64) -> io::Result<(u64, u64)> {
         at += n as u64;
     }
     Ok((line, at.min(offset) - line_start + 1))
+}
+
+/// Bytes as text; a name that is not UTF-8 gets U+FFFD and is then refused as a name.
+fn utf8_lossy(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_string(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
 }
 
 /// Is `name` an XML name? (ASCII rules exactly; any character past ASCII is accepted.)

@@ -154,6 +154,14 @@ impl TextSanitizer {
         // Bytes data[run..i] are fine as they are and not yet written.
         let mut run = 0;
         while i < data.len() {
+            if self.brackets == 0 {
+                let plain = plain_prefix(&data[i..]);
+                if plain > 0 {
+                    i += plain;
+                    self.column += plain as u64;
+                    continue;
+                }
+            }
             let b = data[i];
             match b {
                 b'&' => {
@@ -208,6 +216,20 @@ impl TextSanitizer {
                     i += 1;
                     run = i;
                     self.column += 1;
+                }
+                // Seen whole, a `]` that does not start `]]>` is plain; near the end of the
+                // data, brackets are counted across chunks.
+                b']' if self.brackets == 0 && i + 2 < data.len() => {
+                    if data[i + 1] == b']' && data[i + 2] == b'>' {
+                        out.write_all(&data[run..i + 2])?;
+                        out.write_all(b"&gt;")?;
+                        i += 3;
+                        run = i;
+                        self.column += 3;
+                    } else {
+                        i += 1;
+                        self.column += 1;
+                    }
                 }
                 b']' => {
                     self.brackets = (self.brackets + 1).min(2);
@@ -265,6 +287,32 @@ impl TextSanitizer {
     fn after_other(&mut self) {
         self.brackets = 0;
     }
+}
+
+/// How many bytes at the start of `data` need nothing done: ASCII from space on, except `&`
+/// (a reference) and `]` (maybe `]]>`). Eight bytes at a time: this is where text spends its
+/// time.
+fn plain_prefix(data: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // For each test, the lowest flagged byte is exact (carries only flag bytes above it).
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let mut i = 0;
+    while let Some(word) = data.get(i..i + 8) {
+        let v = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        let special = (v & HIGH)
+            | (v.wrapping_sub(ONES * 0x20) & !v & HIGH)
+            | zero_byte(v ^ (ONES * u64::from(b'&')))
+            | zero_byte(v ^ (ONES * u64::from(b']')));
+        if special != 0 {
+            return i + (special.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + data[i..]
+        .iter()
+        .position(|&b| !(0x20..0x80).contains(&b) || b == b'&' || b == b']')
+        .unwrap_or(data.len() - i)
 }
 
 /// The length of the UTF-8 sequence that `first` starts, or 0 if it starts none.
@@ -359,6 +407,18 @@ mod tests {
     fn good_text_is_unchanged() {
         let text = "tab\there\r\nline 2 &lt;tag&gt; &amp; &quot;q&quot; &apos; &#233; &#x1F600; é 😀 \u{7f} \u{85}";
         assert_eq!(clean(text.as_bytes()).unwrap(), text);
+    }
+
+    #[test]
+    fn only_a_cdata_end_is_escaped_among_brackets() {
+        let text = b"[a] ]] x]]> ]]]> ] ]>]]";
+        assert_eq!(clean(text).unwrap(), "[a] ]] x]]&gt; ]]]&gt; ] ]>]]");
+        // Long plain runs around the special bytes, for the word-at-a-time scan.
+        let long = format!("{0}]]>{0}\u{1b}{0}&amp;{0}", "abcdefghijklmnopq");
+        assert_eq!(
+            clean(long.as_bytes()).unwrap(),
+            format!("{0}]]&gt;{0}\u{241b}{0}&amp;{0}", "abcdefghijklmnopq")
+        );
     }
 
     #[test]

@@ -10,6 +10,8 @@ use super::sanitize::{is_xml_char, stand_in};
 pub struct JunitWriter<W: Write> {
     out: W,
     open: Vec<String>,
+    /// Reused for escaping.
+    scratch: String,
 }
 
 impl<W: Write> JunitWriter<W> {
@@ -19,6 +21,7 @@ impl<W: Write> JunitWriter<W> {
         Ok(JunitWriter {
             out,
             open: Vec::new(),
+            scratch: String::new(),
         })
     }
 
@@ -42,9 +45,9 @@ impl<W: Write> JunitWriter<W> {
         self.out.write_all(b" ")?;
         self.out.write_all(name.as_bytes())?;
         self.out.write_all(b"=\"")?;
-        let mut escaped = String::with_capacity(value.len());
-        escape_attribute(value, &mut escaped);
-        self.out.write_all(escaped.as_bytes())?;
+        self.scratch.clear();
+        escape_attribute(value, &mut self.scratch);
+        self.out.write_all(self.scratch.as_bytes())?;
         self.out.write_all(b"\"")
     }
 
@@ -99,7 +102,12 @@ impl<W: Write> JunitWriter<W> {
 /// and carriage return as character references (a parser would turn them into spaces
 /// otherwise), forbidden characters as their stand-ins.
 pub fn escape_attribute(value: &str, out: &mut String) {
-    for c in value.chars() {
+    let plain = value
+        .bytes()
+        .position(|b| !(0x20..0x80).contains(&b) || matches!(b, b'&' | b'<' | b'>' | b'"'))
+        .unwrap_or(value.len());
+    out.push_str(&value[..plain]);
+    for c in value[plain..].chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -117,7 +125,16 @@ pub fn escape_attribute(value: &str, out: &mut String) {
 /// Appends `text` escaped as character data: `& < >` as entities (so `]]>` cannot appear),
 /// forbidden characters as their stand-ins.
 pub fn escape_text(text: &str, out: &mut String) {
-    for c in text.chars() {
+    let plain = text
+        .bytes()
+        .position(|b| {
+            (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+                || b >= 0x80
+                || matches!(b, b'&' | b'<' | b'>')
+        })
+        .unwrap_or(text.len());
+    out.push_str(&text[..plain]);
+    for c in text[plain..].chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
