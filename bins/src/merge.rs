@@ -164,7 +164,8 @@ pub fn run(cli: Cli) -> Result<Exit> {
         salvage: cli.salvage,
         expect_nodes: cli.expect_nodes,
         plan: manifest.as_ref(),
-        slowest: cli.slowest,
+        // The slowest tests are only shown in the summary.
+        slowest: if cli.summary { cli.slowest } else { 0 },
     };
     let merged = merge::scan(inputs, &options)?;
     let report = merged.report();

@@ -390,8 +390,13 @@ pub fn scan(inputs: Vec<Input>, options: &Options<'_>) -> Result<Merge> {
             if let Some(v) = verifier.as_mut() {
                 v.observe(slot, &case);
             }
+            // Past the first few, only a case slower than the slowest kept can enter.
             if options.slowest > 0
                 && let Some(t) = case.time
+                && (slowest.len() < options.slowest
+                    || slowest
+                        .iter()
+                        .any(|s: &(f64, usize, Option<String>, String)| s.0 < t))
             {
                 slowest.push((t, slot, case.classname, case.name));
                 if slowest.len() >= options.slowest * 4 {
