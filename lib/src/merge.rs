@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::junit::cases::{Case, CaseTracker, Status};
-use crate::junit::reader::{Attr, Event, JunitReader, Kind, ReadError, locate};
+use crate::junit::reader::{Attr, Event, JunitReader, Kind, ReadError, locate_all};
 use crate::junit::time;
 use crate::junit::writer::JunitWriter;
 use crate::manifest::Manifest;
@@ -416,7 +416,7 @@ pub fn scan(inputs: Vec<Input>, options: &Options<'_>) -> Result<Merge> {
             Ok(scan) => scan,
             Err(failure) => {
                 let (error, lost_element, scan) = *failure;
-                let (line, column) = place(input, error.offset)?;
+                let (line, column) = place(input, &[error.offset])?[0];
                 if !options.salvage {
                     return Err(Error::Report {
                         source_name: input.source.clone(),
@@ -468,7 +468,8 @@ pub fn scan(inputs: Vec<Input>, options: &Options<'_>) -> Result<Merge> {
         }
         let more = warnings.len().saturating_sub(MAX_WARNINGS);
         warnings.truncate(MAX_WARNINGS);
-        let places = place_all(input, warnings.iter().map(|w| w.0).collect())?;
+        let offsets: Vec<u64> = warnings.iter().map(|w| w.0).collect();
+        let places = place(input, &offsets)?;
         for ((_, message), (line, column)) in warnings.into_iter().zip(places) {
             report.warnings.push(Warning {
                 source: input.source.clone(),
@@ -558,43 +559,15 @@ fn open(input: &Input) -> Result<File> {
     })
 }
 
-/// Line and column of `offset` in the input.
-fn place(input: &Input, offset: u64) -> Result<(u64, u64)> {
-    locate(open(input)?, offset).map_err(|source| Error::Read {
-        source_name: input.source.clone(),
-        source,
-    })
-}
-
-/// Lines and columns of ascending-or-not offsets, reading the input once.
-fn place_all(input: &Input, offsets: Vec<u64>) -> Result<Vec<(u64, u64)>> {
+/// Lines and columns of offsets in the input, reading it once.
+fn place(input: &Input, offsets: &[u64]) -> Result<Vec<(u64, u64)>> {
     if offsets.is_empty() {
         return Ok(Vec::new());
     }
-    let mut order: Vec<usize> = (0..offsets.len()).collect();
-    order.sort_by_key(|&i| offsets[i]);
-    let mut places = vec![(0, 0); offsets.len()];
-    let fail = |source| Error::Read {
+    locate_all(open(input)?, offsets).map_err(|source| Error::Read {
         source_name: input.source.clone(),
         source,
-    };
-    let mut file = io::BufReader::new(open(input)?);
-    let (mut line, mut line_start, mut at) = (1u64, 0u64, 0u64);
-    let mut byte = [0u8; 1];
-    for i in order {
-        while at < offsets[i] {
-            if file.read(&mut byte).map_err(fail)? == 0 {
-                break;
-            }
-            if byte[0] == b'\n' {
-                line += 1;
-                line_start = at + 1;
-            }
-            at += 1;
-        }
-        places[i] = (line, at - line_start + 1);
-    }
-    Ok(places)
+    })
 }
 
 /// A `time` attribute as written: kept when it is a plain decimal already, normalized when it
@@ -976,10 +949,8 @@ fn copy_input<W: Write>(
         let depth = reader.depth();
         let event = match reader.next_event() {
             Ok(event) => event,
-            Err(error) if scan.broken.is_some() => {
-                let _ = error;
-                break;
-            }
+            // A salvaged input ends where it broke.
+            Err(_) if scan.broken.is_some() => break,
             Err(error) => return Err(Copy::Changed(error.message)),
         };
         if let Some(at) = skip {
@@ -1103,11 +1074,8 @@ fn copy_input<W: Write>(
                             if in_case == 0 {
                                 cases += 1;
                             }
-                            let mut props = Vec::new();
-                            if flags & HAS_NODE == 0 {
-                                props.push((NODE_PROPERTY.to_string(), scan.label.clone()));
-                            }
-                            props
+                            // A case gets the node, never the source.
+                            suite_properties(flags | HAS_SOURCE, None)
                         };
                         if flags & HAS_PROPERTIES != 0 {
                             writer.start(&name, &attrs, false)?;

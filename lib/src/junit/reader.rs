@@ -627,26 +627,38 @@ fn attribute_value(raw: &[u8]) -> Result<String, String> {
 
 /// The 1-based line and column (in bytes) of byte `offset` of `input`, for error messages: the
 /// reader reports offsets, and the input is read again to place them.
-pub fn locate(mut input: impl Read, offset: u64) -> io::Result<(u64, u64)> {
+pub fn locate(input: impl Read, offset: u64) -> io::Result<(u64, u64)> {
+    Ok(locate_all(input, &[offset])?[0])
+}
+
+/// [`locate`] for several offsets, in any order, reading the input once.
+pub fn locate_all(mut input: impl Read, offsets: &[u64]) -> io::Result<Vec<(u64, u64)>> {
+    let mut order: Vec<usize> = (0..offsets.len()).collect();
+    order.sort_by_key(|&i| offsets[i]);
+    let mut places = vec![(0, 0); offsets.len()];
     let mut line = 1u64;
     let mut line_start = 0u64;
     let mut at = 0u64;
     let mut buf = vec![0u8; CHUNK];
-    while at < offset {
-        let want = usize::try_from(offset - at).map_or(buf.len(), |w| w.min(buf.len()));
-        let n = input.read(&mut buf[..want])?;
-        if n == 0 {
-            break;
-        }
-        for (i, &b) in buf[..n].iter().enumerate() {
-            if b == b'\n' {
-                line += 1;
-                line_start = at + i as u64 + 1;
+    for i in order {
+        let offset = offsets[i];
+        while at < offset {
+            let want = usize::try_from(offset - at).map_or(buf.len(), |w| w.min(buf.len()));
+            let n = input.read(&mut buf[..want])?;
+            if n == 0 {
+                break;
             }
+            for (j, &b) in buf[..n].iter().enumerate() {
+                if b == b'\n' {
+                    line += 1;
+                    line_start = at + j as u64 + 1;
+                }
+            }
+            at += n as u64;
         }
-        at += n as u64;
+        places[i] = (line, at.min(offset) - line_start + 1);
     }
-    Ok((line, at.min(offset) - line_start + 1))
+    Ok(places)
 }
 
 /// Bytes as text; a name that is not UTF-8 gets U+FFFD and is then refused as a name.
