@@ -46,8 +46,14 @@ fn plan(args: &[&str], env: &[(&str, &str)]) -> Run {
 }
 
 fn plan_stdin(args: &[&str], input: &[u8]) -> Run {
-    let mut child = plan_cmd()
-        .args(args)
+    let mut cmd = plan_cmd();
+    cmd.args(args);
+    with_stdin(cmd, input)
+}
+
+/// Runs `cmd` with `input` on its stdin.
+pub(crate) fn with_stdin(mut cmd: Command, input: &[u8]) -> Run {
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use shardkit::junit::cases::{Case, Status, read_cases};
 use shardkit::junit::matching::pytest_case;
 
-use super::{Run, finish, path_str, suite, testdata};
+use super::{Run, finish, path_str, suite, testdata, with_stdin};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -565,21 +565,10 @@ fn directories_stdin_labels_and_the_summary() {
     );
 
     // Standard input, beside a file.
-    let mut child = merge_cmd()
-        .current_dir(dir.path())
-        .args(["-", "reports/node-2/TEST-b.xml"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&fs::read(reports.join("node-1/TEST-a.xml")).unwrap())
-        .unwrap();
-    let run = finish(child.wait_with_output().unwrap());
+    let mut cmd = merge_cmd();
+    cmd.current_dir(dir.path())
+        .args(["-", "reports/node-2/TEST-b.xml"]);
+    let run = with_stdin(cmd, &fs::read(reports.join("node-1/TEST-a.xml")).unwrap());
     expect(&run, 0);
     let cases = cases_of(run.stdout.as_bytes());
     assert_eq!(cases[0].property("shard.node"), Some("stdin"));
