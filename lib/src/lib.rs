@@ -5,6 +5,7 @@
 
 pub mod ci;
 pub mod error;
+pub mod exec;
 pub mod ids;
 pub mod junit;
 pub mod manifest;

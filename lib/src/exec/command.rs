@@ -1,0 +1,286 @@
+//! The test command and its placeholders: what each process is started with.
+//!
+//! Placeholders, also inside a larger argument (`--junitxml={junit}`):
+//! - `{}`: one id; every id runs in a process of its own.
+//! - `{ids}`: the ids of one batch, each as an argument of its own (so it must be a whole
+//!   argument).
+//! - `{junit}`: a fresh path where the command writes its own JUnit report.
+//! - `{slot}`: the process's slot, from 1 to the number of jobs.
+//! - `{node}`: this node's number (1 when no node was given).
+//!
+//! `{{` and `}}` stand for literal braces. A command with neither `{}` nor `{ids}` gets the
+//! batch's ids appended, as xargs does. The arguments go to the program as argv: no shell ever
+//! reads them.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// One piece of an argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Text(String),
+    Id,
+    Junit,
+    Slot,
+    Node,
+}
+
+/// One argument of the template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Arg {
+    /// Expands to one argument.
+    Pieces(Vec<Piece>),
+    /// `{ids}`: expands to one argument per id.
+    Ids,
+}
+
+/// How ids reach the command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `{}`: one process per id.
+    PerId,
+    /// `{ids}` (or ids appended): one process per batch.
+    Batch,
+}
+
+/// A command with placeholders, checked once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    args: Vec<Arg>,
+    mode: Mode,
+    junit: bool,
+}
+
+/// What one process's placeholders stand for.
+#[derive(Debug, Clone, Copy)]
+pub struct Fill<'a> {
+    pub ids: &'a [&'a str],
+    pub junit: Option<&'a Path>,
+    pub slot: usize,
+    pub node: u32,
+}
+
+impl Template {
+    /// Checks `argv` (the program first). Errors name the argument and what is wrong with it.
+    pub fn parse(argv: &[String]) -> Result<Self> {
+        let bad = |value: &str, reason: &str| Error::InvalidParameter {
+            what: "command argument",
+            value: value.to_string(),
+            reason: reason.to_string(),
+        };
+        if argv.is_empty() {
+            return Err(Error::InvalidParameter {
+                what: "command",
+                value: String::new(),
+                reason: "no command given: put it after `--`, as in `shard-exec -- pytest {ids}`"
+                    .to_string(),
+            });
+        }
+        let mut args = Vec::with_capacity(argv.len() + 1);
+        let (mut per_id, mut batch, mut junit) = (false, false, false);
+        for (i, raw) in argv.iter().enumerate() {
+            if raw == "{ids}" {
+                if i == 0 {
+                    return Err(bad(raw, "the program itself cannot be a placeholder"));
+                }
+                batch = true;
+                args.push(Arg::Ids);
+                continue;
+            }
+            let pieces = pieces(raw).map_err(|reason| bad(raw, &reason))?;
+            for piece in &pieces {
+                match piece {
+                    Piece::Id => per_id = true,
+                    Piece::Junit => junit = true,
+                    _ => {}
+                }
+            }
+            args.push(Arg::Pieces(pieces));
+        }
+        if per_id && batch {
+            return Err(bad(
+                "{}",
+                "`{}` (one id per process) and `{ids}` (a batch per process) cannot be used together",
+            ));
+        }
+        let mode = if per_id { Mode::PerId } else { Mode::Batch };
+        if mode == Mode::Batch && !batch {
+            args.push(Arg::Ids);
+        }
+        Ok(Template { args, mode, junit })
+    }
+
+    /// One process per id, or one per batch.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Whether the command writes its own report to `{junit}`.
+    pub fn uses_junit(&self) -> bool {
+        self.junit
+    }
+
+    /// The argv of one process.
+    pub fn expand(&self, fill: &Fill<'_>) -> Vec<OsString> {
+        let mut argv = Vec::with_capacity(self.args.len() + fill.ids.len());
+        for arg in &self.args {
+            match arg {
+                Arg::Ids => argv.extend(fill.ids.iter().map(OsString::from)),
+                Arg::Pieces(pieces) => {
+                    let mut out = OsString::new();
+                    for piece in pieces {
+                        match piece {
+                            Piece::Text(text) => out.push(text),
+                            Piece::Id => out.push(fill.ids.first().copied().unwrap_or_default()),
+                            Piece::Junit => {
+                                if let Some(path) = fill.junit {
+                                    out.push(path.as_os_str());
+                                }
+                            }
+                            Piece::Slot => out.push(fill.slot.to_string()),
+                            Piece::Node => out.push(fill.node.to_string()),
+                        }
+                    }
+                    argv.push(out);
+                }
+            }
+        }
+        argv
+    }
+}
+
+/// Splits an argument into text and placeholders.
+fn pieces(raw: &str) -> Result<Vec<Piece>, String> {
+    let mut pieces = Vec::new();
+    let mut text = String::new();
+    let mut rest = raw;
+    while let Some(at) = rest.find(['{', '}']) {
+        text.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        if let Some(after) = tail.strip_prefix("{{") {
+            text.push('{');
+            rest = after;
+            continue;
+        }
+        if let Some(after) = tail.strip_prefix("}}") {
+            text.push('}');
+            rest = after;
+            continue;
+        }
+        if tail.starts_with('}') {
+            return Err("a lone `}`: write `}}` for a literal brace".to_string());
+        }
+        let close = tail
+            .find('}')
+            .ok_or("an unclosed `{`: write `{{` for a literal brace")?;
+        let piece = match &tail[1..close] {
+            "" => Piece::Id,
+            "junit" => Piece::Junit,
+            "slot" => Piece::Slot,
+            "node" => Piece::Node,
+            "ids" => {
+                return Err("`{ids}` must be an argument of its own".to_string());
+            }
+            other => {
+                return Err(format!(
+                    "unknown placeholder `{{{other}}}`: expected {{}}, {{ids}}, {{junit}}, {{slot}} or {{node}} (`{{{{` for a literal brace)"
+                ));
+            }
+        };
+        if !text.is_empty() {
+            pieces.push(Piece::Text(std::mem::take(&mut text)));
+        }
+        pieces.push(piece);
+        rest = &tail[close + 1..];
+    }
+    text.push_str(rest);
+    if !text.is_empty() || pieces.is_empty() {
+        pieces.push(Piece::Text(text));
+    }
+    Ok(pieces)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template(args: &[&str]) -> Result<Template> {
+        Template::parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    fn expand(t: &Template, ids: &[&str]) -> Vec<String> {
+        let fill = Fill {
+            ids,
+            junit: Some(Path::new("/tmp/r.xml")),
+            slot: 2,
+            node: 3,
+        };
+        t.expand(&fill)
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn placeholders_expand_inside_larger_arguments() {
+        let t = template(&[
+            "pytest",
+            "--junitxml={junit}",
+            "-p",
+            "slot{slot}-{node}",
+            "{ids}",
+        ])
+        .unwrap();
+        assert_eq!(t.mode(), Mode::Batch);
+        assert!(t.uses_junit());
+        assert_eq!(
+            expand(&t, &["a b", "$(touch pwned)"]),
+            [
+                "pytest",
+                "--junitxml=/tmp/r.xml",
+                "-p",
+                "slot2-3",
+                "a b",
+                "$(touch pwned)"
+            ]
+        );
+    }
+
+    #[test]
+    fn one_id_per_process_with_braces() {
+        let t = template(&["sh", "-c", "echo {{{}}}; exit 1", "_", "{}"]).unwrap();
+        assert_eq!(t.mode(), Mode::PerId);
+        assert!(!t.uses_junit());
+        assert_eq!(
+            expand(&t, &["x;y"]),
+            ["sh", "-c", "echo {x;y}; exit 1", "_", "x;y"]
+        );
+    }
+
+    #[test]
+    fn ids_are_appended_when_no_placeholder_takes_them() {
+        let t = template(&["true"]).unwrap();
+        assert_eq!(t.mode(), Mode::Batch);
+        assert_eq!(expand(&t, &["a", "b"]), ["true", "a", "b"]);
+        let t = template(&["echo", ""]).unwrap();
+        assert_eq!(expand(&t, &["a"]), ["echo", "", "a"]);
+    }
+
+    #[test]
+    fn bad_templates_say_what_is_wrong() {
+        for (args, says) in [
+            (&[][..], "no command given"),
+            (&["x", "{}", "{ids}"][..], "cannot be used together"),
+            (&["x", "--k={ids}"][..], "an argument of its own"),
+            (&["{ids}"][..], "the program itself"),
+            (&["x", "{id}"][..], "unknown placeholder `{id}`"),
+            (&["x", "{junit"][..], "unclosed"),
+            (&["x", "a}b"][..], "lone"),
+        ] {
+            let err = template(args).unwrap_err().to_string();
+            assert!(err.contains(says), "{args:?}: {err}");
+        }
+    }
+}

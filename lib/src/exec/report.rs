@@ -1,0 +1,313 @@
+//! The node's JUnit report: exactly one `<testcase>` per input id, each with its `shard.id`,
+//! whatever happened to it; retries as `<flakyFailure>`/`<rerunFailure>`; every text
+//! sanitized to XML 1.0.
+
+use std::io::{self, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::junit::matching::pytest_case;
+use crate::junit::reader::Attr;
+use crate::junit::time;
+use crate::junit::writer::JunitWriter;
+use crate::verify::{ID_PROPERTY, NODE_PROPERTY};
+
+use super::{Attempt, Outcome, RunResult, TestResult};
+
+/// The suite property with the number of nodes.
+pub const NODES_PROPERTY: &str = "shard.nodes";
+/// The suite property with the plan's fingerprint.
+pub const PLAN_PROPERTY: &str = "shard.plan";
+/// A case property: how many times the id ran, when more than once.
+pub const ATTEMPTS_PROPERTY: &str = "shard.attempts";
+/// A case property: `not-run` for an id that never ran to its end.
+pub const OUTCOME_PROPERTY: &str = "shard.outcome";
+/// A case property on a case of a command's report that named none of its batch's ids.
+pub const UNMATCHED_PROPERTY: &str = "shard.unmatched";
+
+/// Who wrote the report.
+#[derive(Debug, Clone)]
+pub struct Identity<'a> {
+    pub node: u32,
+    pub nodes: u32,
+    /// The manifest's fingerprint, when the ids came from one.
+    pub plan: Option<&'a str>,
+    pub hostname: String,
+}
+
+/// The counts of a run, as the report gives them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub tests: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub errors: usize,
+    /// Skipped by the test itself.
+    pub skipped: usize,
+    pub not_run: usize,
+    pub flaky: usize,
+}
+
+impl Counts {
+    pub fn of(run: &RunResult) -> Self {
+        let mut c = Counts {
+            tests: run.results.len() + run.unmatched.len(),
+            ..Counts::default()
+        };
+        let outcomes = run
+            .results
+            .iter()
+            .map(TestResult::outcome)
+            .chain(run.unmatched.iter().map(|u| u.outcome));
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Passed => c.passed += 1,
+                Outcome::Failed => c.failed += 1,
+                Outcome::Errored => c.errors += 1,
+                Outcome::Skipped => c.skipped += 1,
+                Outcome::NotRun => c.not_run += 1,
+            }
+        }
+        c.flaky = run.results.iter().filter(|r| r.flaky()).count();
+        c
+    }
+}
+
+fn attrs(pairs: &[(&str, &str)]) -> Vec<Attr> {
+    pairs
+        .iter()
+        .map(|(name, value)| Attr {
+            name: name.to_string(),
+            value: value.to_string(),
+        })
+        .collect()
+}
+
+/// Writes the report of `run` to `out`.
+pub fn write(run: &RunResult, who: &Identity<'_>, out: impl Write) -> io::Result<()> {
+    let counts = Counts::of(run);
+    let (tests, failures, errors, skipped) = (
+        counts.tests.to_string(),
+        counts.failed.to_string(),
+        counts.errors.to_string(),
+        (counts.skipped + counts.not_run).to_string(),
+    );
+    let seconds = time::format(run.seconds);
+    let stamp = timestamp(run.started);
+    let node = who.node.to_string();
+    let suite = format!("shard-exec node {} of {}", who.node, who.nodes);
+    let mut w = JunitWriter::new(out)?;
+    w.start(
+        "testsuites",
+        &attrs(&[
+            ("name", "shard-exec"),
+            ("tests", &tests),
+            ("failures", &failures),
+            ("errors", &errors),
+            ("skipped", &skipped),
+            ("time", &seconds),
+            ("timestamp", &stamp),
+        ]),
+        false,
+    )?;
+    w.start(
+        "testsuite",
+        &attrs(&[
+            ("name", &suite),
+            ("tests", &tests),
+            ("failures", &failures),
+            ("errors", &errors),
+            ("skipped", &skipped),
+            ("time", &seconds),
+            ("timestamp", &stamp),
+            ("hostname", &who.hostname),
+        ]),
+        false,
+    )?;
+    w.start("properties", &[], false)?;
+    w.property(NODE_PROPERTY, &node)?;
+    w.property(NODES_PROPERTY, &who.nodes.to_string())?;
+    if let Some(plan) = who.plan {
+        w.property(PLAN_PROPERTY, plan)?;
+    }
+    w.property("hostname", &who.hostname)?;
+    w.property("timestamp", &stamp)?;
+    w.end()?;
+    for result in &run.results {
+        write_case(&mut w, result, &node)?;
+    }
+    for case in &run.unmatched {
+        w.escaped_text(&case.head)?;
+        if !case.has_properties {
+            w.escaped_text("<properties>")?;
+        }
+        w.property(NODE_PROPERTY, &node)?;
+        w.property(UNMATCHED_PROPERTY, "true")?;
+        if !case.has_properties {
+            w.escaped_text("</properties>")?;
+        }
+        w.escaped_text(&case.body)?;
+        w.escaped_text("</testcase>")?;
+    }
+    w.finish()?;
+    Ok(())
+}
+
+fn write_case<W: Write>(w: &mut JunitWriter<W>, result: &TestResult, node: &str) -> io::Result<()> {
+    let last = result.attempts.last();
+    let attempts = result.attempts.len().to_string();
+    let mut properties: Vec<(&str, &str)> = vec![(ID_PROPERTY, &result.id), (NODE_PROPERTY, node)];
+    if result.attempts.len() > 1 {
+        properties.push((ATTEMPTS_PROPERTY, &attempts));
+    }
+    let not_run = last.is_none_or(|a| a.outcome == Outcome::NotRun);
+    if not_run {
+        properties.push((OUTCOME_PROPERTY, "not-run"));
+    }
+    if let Some(case) = last.and_then(|a| a.case.as_ref()) {
+        w.escaped_text(&case.head)?;
+        if !case.has_properties {
+            w.escaped_text("<properties>")?;
+        }
+        for (name, value) in &properties {
+            w.property(name, value)?;
+        }
+        if !case.has_properties {
+            w.escaped_text("</properties>")?;
+        }
+        w.escaped_text(&case.body)?;
+        write_earlier(w, result)?;
+        return w.escaped_text("</testcase>");
+    }
+    let (classname, name) = match pytest_case(&result.id) {
+        Some((classname, name)) => (Some(classname), name.to_string()),
+        None => (None, result.id.clone()),
+    };
+    let seconds = time::format(last.map_or(0.0, |a| a.seconds));
+    let mut case_attrs = Vec::new();
+    if let Some(classname) = &classname {
+        case_attrs.push(("classname", classname.as_str()));
+    }
+    case_attrs.push(("name", name.as_str()));
+    case_attrs.push(("time", seconds.as_str()));
+    w.start("testcase", &attrs(&case_attrs), false)?;
+    w.start("properties", &[], false)?;
+    for (name, value) in &properties {
+        w.property(name, value)?;
+    }
+    w.end()?;
+    let message = match last {
+        None => format!(
+            "not run: {}",
+            result.not_run.as_deref().unwrap_or("the run ended first")
+        ),
+        Some(a) if a.outcome == Outcome::NotRun => format!(
+            "not run: {}",
+            a.message.as_deref().unwrap_or("the run ended first")
+        ),
+        Some(a) => a.message.clone().unwrap_or_default(),
+    };
+    let element = match last.map_or(Outcome::NotRun, |a| a.outcome) {
+        Outcome::Passed => None,
+        Outcome::Failed => Some("failure"),
+        Outcome::Errored => Some("error"),
+        Outcome::Skipped | Outcome::NotRun => Some("skipped"),
+    };
+    if let Some(element) = element {
+        w.start(element, &attrs(&[("message", &message)]), true)?;
+    }
+    write_earlier(w, result)?;
+    if let Some(last) = last
+        && last.outcome != Outcome::Passed
+    {
+        write_output(w, last)?;
+    }
+    w.end()
+}
+
+/// The attempts before the last: `<flakyFailure>` (or `<flakyError>`) each when the id passed
+/// in the end, `<rerunFailure>` (or `<rerunError>`) each when it did not.
+fn write_earlier<W: Write>(w: &mut JunitWriter<W>, result: &TestResult) -> io::Result<()> {
+    let Some((_, earlier)) = result.attempts.split_last() else {
+        return Ok(());
+    };
+    let passed = result.outcome() == Outcome::Passed;
+    for attempt in earlier {
+        let element = match (passed, attempt.outcome) {
+            (true, Outcome::Errored) => "flakyError",
+            (true, _) => "flakyFailure",
+            (false, Outcome::Errored) => "rerunError",
+            (false, _) => "rerunFailure",
+        };
+        let number = attempt.number.to_string();
+        let seconds = time::format(attempt.seconds);
+        let message = attempt.message.clone().unwrap_or_default();
+        w.start(
+            element,
+            &attrs(&[
+                ("message", &message),
+                ("type", attempt.outcome.as_str()),
+                ("attempt", &number),
+                ("time", &seconds),
+            ]),
+            false,
+        )?;
+        write_output(w, attempt)?;
+        w.end()?;
+    }
+    Ok(())
+}
+
+/// The output of an attempt's process, when it ran without a report of its own.
+fn write_output<W: Write>(w: &mut JunitWriter<W>, attempt: &Attempt) -> io::Result<()> {
+    if attempt.case.is_some() {
+        return Ok(());
+    }
+    for (element, text) in [
+        ("system-out", &attempt.output.stdout),
+        ("system-err", &attempt.output.stderr),
+    ] {
+        if !text.is_empty() {
+            w.start(element, &[], false)?;
+            w.text(text)?;
+            w.end()?;
+        }
+    }
+    Ok(())
+}
+
+/// `2024-05-01T12:00:00Z` (UTC, whole seconds).
+pub fn timestamp(at: SystemTime) -> String {
+    let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps_are_utc_iso_8601() {
+        let at = |s: u64| timestamp(UNIX_EPOCH + Duration::from_secs(s));
+        assert_eq!(at(0), "1970-01-01T00:00:00Z");
+        assert_eq!(at(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(at(1_714_564_800), "2024-05-01T12:00:00Z");
+        assert_eq!(at(4_102_444_799), "2099-12-31T23:59:59Z");
+    }
+}

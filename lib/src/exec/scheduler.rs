@@ -1,0 +1,693 @@
+//! The run: units started on free slots, watched until they end, their ids given results,
+//! failures retried, and every id accounted for however the run ends.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::io;
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Instant, SystemTime};
+
+use nix::sys::signal::Signal;
+
+use super::command::Fill;
+use super::duration;
+use super::process::{self, Note};
+use super::results::{self, ChildCase};
+use super::units::{self, Unit};
+use super::{
+    Attempt, Config, Finished, Interrupter, Observer, Outcome, Output, RunResult, TestResult,
+};
+
+/// Where a run's notes arrive: made before the run so that a signal handler can hold the
+/// [`Interrupter`] from the start.
+#[derive(Debug)]
+pub struct Inbox {
+    sender: Sender<Note>,
+    receiver: Receiver<Note>,
+}
+
+/// A new inbox and the interrupter that writes to it.
+pub fn inbox() -> (Inbox, Interrupter) {
+    let (sender, receiver) = mpsc::channel();
+    (
+        Inbox {
+            sender: sender.clone(),
+            receiver,
+        },
+        Interrupter(sender),
+    )
+}
+
+/// Work waiting for a slot.
+#[derive(Debug)]
+struct Work {
+    ids: Vec<usize>,
+    attempt: u32,
+    /// The slot a retry keeps.
+    slot: Option<usize>,
+    /// A re-run of a batch's rest after its process crashed: not re-run again.
+    crash_rerun: bool,
+}
+
+/// A process being watched.
+#[derive(Debug)]
+struct Job {
+    id: u64,
+    work: Work,
+    slot: usize,
+    child: process::Child,
+    started: Instant,
+    /// When SIGTERM goes to its group (its timeout).
+    term_at: Option<Instant>,
+    /// When SIGKILL goes to its group.
+    kill_at: Option<Instant>,
+    timed_out: bool,
+    interrupted: bool,
+    status: Option<io::Result<ExitStatus>>,
+    exited_at: Option<Instant>,
+    open_pipes: u8,
+    leaked: bool,
+    junit: Option<PathBuf>,
+}
+
+/// Why no new work starts.
+#[derive(Debug, Clone)]
+enum Stop {
+    MaxFail(usize),
+    Signal(i32),
+}
+
+/// Runs `ids` (this node's, in order) as `config` says, telling `observer` as it goes.
+/// Every id comes back with a result: passed, failed, errored, skipped or not run.
+pub fn run(
+    config: &Config,
+    ids: &[String],
+    inbox: Inbox,
+    observer: &mut dyn Observer,
+) -> io::Result<RunResult> {
+    let started_at = SystemTime::now();
+    let clock = Instant::now();
+    let mut state = State {
+        config,
+        ids,
+        results: ids
+            .iter()
+            .map(|id| TestResult {
+                id: id.clone(),
+                attempts: Vec::new(),
+                not_run: None,
+            })
+            .collect(),
+        unmatched: Vec::new(),
+        stop: None,
+        failed: 0,
+        second_signal: false,
+        junit_dir: None,
+    };
+    if config.template.uses_junit() {
+        state.junit_dir = Some(tempfile::Builder::new().prefix("shard-exec-").tempdir()?);
+    }
+
+    let setup_failed = config
+        .setup
+        .as_ref()
+        .and_then(|setup| run_fixture(setup, config).err());
+    // A signal during the setup stops the run before it starts.
+    while let Ok(note) = inbox.receiver.try_recv() {
+        if let Note::Signal(sig) = note {
+            state.stop.get_or_insert(Stop::Signal(sig));
+        }
+    }
+    if let Some(why) = &setup_failed {
+        for result in &mut state.results {
+            result.attempts.push(Attempt {
+                number: 1,
+                outcome: Outcome::Errored,
+                message: Some(format!("--setup failed: {why}")),
+                seconds: 0.0,
+                output: Arc::new(Output::default()),
+                case: None,
+            });
+        }
+    } else if state.stop.is_none() {
+        let units = units::pack(ids, &config.packing);
+        state.drive(units, &inbox, observer)?;
+    }
+    let reason = match &state.stop {
+        Some(Stop::Signal(sig)) => format!("interrupted by {}", signal_name(*sig)),
+        Some(Stop::MaxFail(n)) => format!(
+            "the run stopped after {n} failed test{}",
+            if *n == 1 { "" } else { "s" }
+        ),
+        None => "the run ended before it started".to_string(),
+    };
+    for result in &mut state.results {
+        if result.attempts.is_empty() && result.not_run.is_none() {
+            result.not_run = Some(reason.clone());
+        }
+    }
+    let teardown_failed = match &config.teardown {
+        Some(teardown) => run_fixture(teardown, config).err(),
+        None => None,
+    };
+    Ok(RunResult {
+        results: state.results,
+        unmatched: state.unmatched,
+        started: started_at,
+        seconds: clock.elapsed().as_secs_f64(),
+        interrupted: match state.stop {
+            Some(Stop::Signal(sig)) => Some(sig),
+            _ => None,
+        },
+        setup_failed,
+        teardown_failed,
+    })
+}
+
+/// Runs a `--setup` or `--teardown` command to its end, its output passed through to
+/// shard-exec's stderr. Errors say how it ended.
+fn run_fixture(argv: &[String], config: &Config) -> Result<(), String> {
+    let mut command = Command::new(&argv[0]);
+    command
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        .env("SHARD_NODE", config.node.to_string())
+        .env("SHARD_NODES", config.nodes.to_string());
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let shown = argv.join(" ");
+    match command.status() {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(format!("`{shown}`: {}", process::describe(&status))),
+        Err(e) => Err(format!("cannot start `{shown}`: {e}")),
+    }
+}
+
+struct State<'a> {
+    config: &'a Config,
+    ids: &'a [String],
+    results: Vec<TestResult>,
+    unmatched: Vec<Arc<ChildCase>>,
+    stop: Option<Stop>,
+    /// Ids that failed for good.
+    failed: usize,
+    second_signal: bool,
+    junit_dir: Option<tempfile::TempDir>,
+}
+
+impl State<'_> {
+    fn drive(
+        &mut self,
+        units: Vec<Unit>,
+        inbox: &Inbox,
+        observer: &mut dyn Observer,
+    ) -> io::Result<()> {
+        let jobs = self.config.jobs.max(1);
+        let mut queue: VecDeque<Work> = units
+            .into_iter()
+            .map(|u| Work {
+                ids: u.ids,
+                attempt: 1,
+                slot: None,
+                crash_rerun: false,
+            })
+            .collect();
+        let mut slots = vec![false; jobs];
+        let mut running: Vec<Job> = Vec::new();
+        let mut next_job = 0u64;
+        loop {
+            while self.stop.is_none() && running.len() < jobs {
+                let Some(work) = queue.pop_front() else { break };
+                let slot = match work.slot {
+                    Some(s) if !slots[s] => s,
+                    _ => slots.iter().position(|busy| !busy).unwrap_or(0),
+                };
+                next_job += 1;
+                match self.start(next_job, work, slot, &inbox.sender, observer) {
+                    Ok(job) => {
+                        slots[slot] = true;
+                        running.push(job);
+                    }
+                    Err((work, why)) => {
+                        // It cannot even start: every id errors, with no retry.
+                        let output = Output::default();
+                        self.settle(
+                            &work,
+                            slot,
+                            0.0,
+                            &why,
+                            &output,
+                            |_| (Outcome::Errored, Some(why.clone()), None),
+                            &mut queue,
+                            true,
+                            observer,
+                        );
+                    }
+                }
+            }
+            if running.is_empty() && (queue.is_empty() || self.stop.is_some()) {
+                return Ok(());
+            }
+            let now = Instant::now();
+            let wake = running
+                .iter()
+                .flat_map(|j| {
+                    [
+                        j.term_at,
+                        j.kill_at,
+                        j.exited_at.map(|t| t + self.config.leak_timeout),
+                    ]
+                })
+                .flatten()
+                .min();
+            let note = match wake {
+                Some(at) if at <= now => None,
+                Some(at) => match inbox.receiver.recv_timeout(at - now) {
+                    Ok(note) => Some(note),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => unreachable_channel()?,
+                },
+                None => match inbox.receiver.recv() {
+                    Ok(note) => Some(note),
+                    Err(_) => unreachable_channel()?,
+                },
+            };
+            match note {
+                Some(Note::Exited { job, status }) => {
+                    if let Some(j) = running.iter_mut().find(|j| j.id == job) {
+                        j.status = Some(status);
+                        j.exited_at = Some(Instant::now());
+                    }
+                }
+                Some(Note::Closed { job }) => {
+                    if let Some(j) = running.iter_mut().find(|j| j.id == job) {
+                        j.open_pipes = j.open_pipes.saturating_sub(1);
+                    }
+                }
+                Some(Note::Signal(sig)) => self.on_signal(sig, &mut running, observer),
+                None => {}
+            }
+            let now = Instant::now();
+            for job in &mut running {
+                self.check_deadlines(job, now, observer);
+            }
+            let mut i = 0;
+            while i < running.len() {
+                let job = &running[i];
+                if job.status.is_some() && (job.open_pipes == 0 || job.leaked) {
+                    let job = running.swap_remove(i);
+                    slots[job.slot] = false;
+                    self.finish(job, &mut queue, observer);
+                } else {
+                    i += 1;
+                }
+            }
+        }
+    }
+
+    fn start(
+        &mut self,
+        job_id: u64,
+        work: Work,
+        slot: usize,
+        sender: &Sender<Note>,
+        observer: &mut dyn Observer,
+    ) -> Result<Job, (Work, String)> {
+        let config = self.config;
+        let ids: Vec<&str> = work.ids.iter().map(|&i| self.ids[i].as_str()).collect();
+        let junit = self
+            .junit_dir
+            .as_ref()
+            .map(|dir| dir.path().join(format!("job-{job_id}.xml")));
+        let argv: Vec<OsString> = config.template.expand(&Fill {
+            ids: &ids,
+            junit: junit.as_deref(),
+            slot: slot + 1,
+            node: config.node,
+        });
+        let env = [
+            ("SHARD_SLOT", (slot + 1).to_string()),
+            ("SHARD_ATTEMPT", work.attempt.to_string()),
+            ("SHARD_NODE", config.node.to_string()),
+            ("SHARD_NODES", config.nodes.to_string()),
+        ];
+        let child = match process::spawn(job_id, &argv, &env, config.capture_limit, sender) {
+            Ok(child) => child,
+            Err(e) => {
+                let why = format!("cannot start `{}`: {e}", argv[0].to_string_lossy());
+                return Err((work, why));
+            }
+        };
+        observer.started(&ids, slot + 1, work.attempt);
+        let now = Instant::now();
+        let mut job = Job {
+            id: job_id,
+            work,
+            slot,
+            child,
+            started: now,
+            term_at: config.timeout.map(|t| now + t),
+            kill_at: None,
+            timed_out: false,
+            interrupted: false,
+            status: None,
+            exited_at: None,
+            open_pipes: 2,
+            leaked: false,
+            junit,
+        };
+        if let Some(Stop::Signal(_)) = self.stop {
+            // Started just as a signal came: it is stopped at once too.
+            job.interrupted = true;
+            job.term_at = Some(now);
+        }
+        Ok(job)
+    }
+
+    fn on_signal(&mut self, sig: i32, running: &mut [Job], observer: &mut dyn Observer) {
+        let now = Instant::now();
+        let name = signal_name(sig);
+        if matches!(self.stop, Some(Stop::Signal(_))) {
+            if !self.second_signal {
+                observer.warning(&format!("{name} again: killing every test process now"));
+            }
+            self.second_signal = true;
+            for job in running.iter_mut() {
+                process::kill_group(job.child.pgid, Signal::SIGKILL);
+                job.kill_at = None;
+                job.term_at = None;
+            }
+            return;
+        }
+        observer.warning(&format!(
+            "{name}: starting no more tests; passing it on to {} running process{} (SIGKILL after {}; again to kill now)",
+            running.len(),
+            if running.len() == 1 { "" } else { "es" },
+            duration::display(self.config.grace),
+        ));
+        self.stop = Some(Stop::Signal(sig));
+        let signal = Signal::try_from(sig).unwrap_or(Signal::SIGTERM);
+        for job in running.iter_mut() {
+            job.interrupted = true;
+            if job.status.is_none() {
+                process::kill_group(job.child.pgid, signal);
+                job.term_at = None;
+                job.kill_at = Some(now + self.config.grace);
+            }
+        }
+    }
+
+    fn check_deadlines(&self, job: &mut Job, now: Instant, observer: &mut dyn Observer) {
+        if job.term_at.is_some_and(|t| t <= now) {
+            job.term_at = None;
+            if job.status.is_none() {
+                if !job.interrupted {
+                    job.timed_out = true;
+                }
+                process::kill_group(job.child.pgid, Signal::SIGTERM);
+                job.kill_at = Some(now + self.config.grace);
+            }
+        }
+        if job.kill_at.is_some_and(|t| t <= now) {
+            job.kill_at = None;
+            process::kill_group(job.child.pgid, Signal::SIGKILL);
+        }
+        if let Some(exited) = job.exited_at
+            && job.open_pipes > 0
+            && !job.leaked
+            && exited + self.config.leak_timeout <= now
+        {
+            job.leaked = true;
+            let ids: Vec<&str> = job.work.ids.iter().map(|&i| self.ids[i].as_str()).collect();
+            observer.warning(&format!(
+                "{}: the process ended but something it started still holds its output {} later; killed its process group",
+                shown_ids(&ids),
+                duration::display(self.config.leak_timeout),
+            ));
+            process::kill_group(job.child.pgid, Signal::SIGKILL);
+        }
+    }
+
+    /// A process ended and its pipes closed (or were given up on): its ids get results.
+    fn finish(&mut self, job: Job, queue: &mut VecDeque<Work>, observer: &mut dyn Observer) {
+        let seconds = job.started.elapsed().as_secs_f64();
+        let take = |c: &std::sync::Mutex<super::capture::Capture>| {
+            c.lock().unwrap_or_else(|p| p.into_inner()).text()
+        };
+        let mut output = Output {
+            stdout: take(&job.child.stdout),
+            stderr: take(&job.child.stderr),
+        };
+        let exit = match job.status.as_ref() {
+            Some(Ok(status)) => process::describe(status),
+            Some(Err(e)) => format!("could not be awaited: {e}"),
+            None => "still running".to_string(),
+        };
+        let success = matches!(job.status, Some(Ok(s)) if s.success());
+        let crashed = matches!(job.status, Some(Ok(s)) if s.code().is_none());
+        let mut status = exit.clone();
+        if job.leaked {
+            status.push_str("; a process it left behind kept its output open and was killed");
+            output
+                .stderr
+                .push_str("\n[shard-exec: a process left behind kept this output open; its group was killed]\n");
+        }
+        let timeout_message = self
+            .config
+            .timeout
+            .map(|t| format!("timed out after {} ({exit})", duration::display(t)));
+
+        // Without {junit}, the process's end is every id's result.
+        let Some(path) = job.junit.clone() else {
+            let (outcome, message) = if job.timed_out {
+                (Outcome::Errored, timeout_message)
+            } else if job.interrupted && !success {
+                (
+                    Outcome::NotRun,
+                    Some(format!("interrupted while running ({exit})")),
+                )
+            } else if success {
+                (Outcome::Passed, None)
+            } else if crashed {
+                (Outcome::Errored, Some(exit.clone()))
+            } else {
+                (Outcome::Failed, Some(exit.clone()))
+            };
+            self.settle(
+                &job.work,
+                job.slot,
+                seconds,
+                &status,
+                &output,
+                |_| (outcome, message.clone(), None),
+                queue,
+                false,
+                observer,
+            );
+            return;
+        };
+
+        let ids: Vec<&str> = job.work.ids.iter().map(|&i| self.ids[i].as_str()).collect();
+        let (batch, report_error) = results::read(&path, &ids);
+        let _ = std::fs::remove_file(&path);
+        let abnormal = job.timed_out || crashed || job.interrupted;
+        let why_missing = {
+            let mut why = format!("no result reported ({exit}");
+            if let Some(e) = &report_error {
+                why.push_str("; ");
+                why.push_str(e);
+            }
+            why.push(')');
+            why
+        };
+        // The first id without a result in a batch that died is the one that was running.
+        let blamed = if abnormal {
+            batch.cases.iter().position(Option::is_none)
+        } else {
+            None
+        };
+        let mut rerun: Vec<usize> = Vec::new();
+        let mut decided: Vec<(Outcome, Option<String>, Option<Arc<ChildCase>>)> =
+            Vec::with_capacity(ids.len());
+        for (k, case) in batch.cases.iter().enumerate() {
+            let decision = if let Some(case) = case {
+                (case.outcome, case_message(case), Some(Arc::clone(case)))
+            } else if Some(k) == blamed {
+                if job.timed_out {
+                    (Outcome::Errored, timeout_message.clone(), None)
+                } else if job.interrupted {
+                    (
+                        Outcome::NotRun,
+                        Some(format!("interrupted while running ({exit})")),
+                        None,
+                    )
+                } else {
+                    (
+                        Outcome::Errored,
+                        Some(format!("the process crashed while running it ({exit})")),
+                        None,
+                    )
+                }
+            } else if abnormal && !job.interrupted && !job.work.crash_rerun {
+                rerun.push(job.work.ids[k]);
+                continue;
+            } else if job.interrupted {
+                (
+                    Outcome::NotRun,
+                    Some(format!("interrupted before it ran ({exit})")),
+                    None,
+                )
+            } else {
+                (Outcome::Errored, Some(why_missing.clone()), None)
+            };
+            decided.push(decision);
+        }
+        for case in batch.unmatched {
+            observer.warning(&format!(
+                "the report of {} holds a case that names none of its ids: {}; kept in the report, flagged",
+                shown_ids(&ids),
+                crate::junit::matching::fallback_id(case.classname.as_deref(), &case.name)
+            ));
+            self.unmatched.push(case);
+        }
+        if !rerun.is_empty() {
+            queue.push_front(Work {
+                ids: rerun.clone(),
+                attempt: job.work.attempt,
+                slot: None,
+                crash_rerun: true,
+            });
+        }
+        let settled = Work {
+            ids: job
+                .work
+                .ids
+                .iter()
+                .copied()
+                .filter(|i| !rerun.contains(i))
+                .collect(),
+            attempt: job.work.attempt,
+            slot: job.work.slot,
+            crash_rerun: job.work.crash_rerun,
+        };
+        let mut decisions = decided.into_iter();
+        self.settle(
+            &settled,
+            job.slot,
+            seconds,
+            &status,
+            &output,
+            |_| decisions.next().unwrap_or((Outcome::Errored, None, None)),
+            queue,
+            false,
+            observer,
+        );
+    }
+
+    /// Records the attempt of every id of `work` (`decide` gives each its outcome, message
+    /// and child case, in order), queues retries, counts failures for `--max-fail`.
+    #[allow(clippy::too_many_arguments)]
+    fn settle(
+        &mut self,
+        work: &Work,
+        slot: usize,
+        seconds: f64,
+        status: &str,
+        output: &Output,
+        mut decide: impl FnMut(usize) -> (Outcome, Option<String>, Option<Arc<ChildCase>>),
+        queue: &mut VecDeque<Work>,
+        no_retry: bool,
+        observer: &mut dyn Observer,
+    ) {
+        let shared = Arc::new(output.clone());
+        let mut retry = Vec::new();
+        for (k, &i) in work.ids.iter().enumerate() {
+            let (outcome, message, case) = decide(k);
+            let time = case.as_ref().and_then(|c| c.time).unwrap_or(seconds);
+            self.results[i].attempts.push(Attempt {
+                number: work.attempt,
+                outcome,
+                message,
+                seconds: time,
+                output: Arc::clone(&shared),
+                case,
+            });
+            if outcome.is_failure() {
+                if !no_retry && work.attempt <= self.config.retries && self.stop.is_none() {
+                    retry.push(i);
+                } else {
+                    self.failed += 1;
+                }
+            }
+        }
+        let finished = Finished {
+            slot: slot + 1,
+            attempt: work.attempt,
+            ids: work
+                .ids
+                .iter()
+                .map(|&i| {
+                    let last = self.results[i].attempts.last();
+                    (
+                        self.ids[i].as_str(),
+                        last.map_or(Outcome::NotRun, |a| a.outcome),
+                        last.and_then(|a| a.message.as_deref()),
+                    )
+                })
+                .collect(),
+            retrying: retry.iter().map(|&i| self.ids[i].as_str()).collect(),
+            seconds,
+            status,
+            output,
+        };
+        observer.finished(&finished);
+        if !retry.is_empty() {
+            queue.push_front(Work {
+                ids: retry,
+                attempt: work.attempt + 1,
+                slot: Some(slot),
+                crash_rerun: false,
+            });
+        }
+        if let Some(max) = self.config.max_fail
+            && self.failed >= max
+            && self.stop.is_none()
+        {
+            self.stop = Some(Stop::MaxFail(self.failed));
+        }
+    }
+}
+
+/// The one-line reason a child case gives for not passing.
+fn case_message(case: &ChildCase) -> Option<String> {
+    match case.outcome {
+        Outcome::Passed => None,
+        _ => Some(
+            case.message
+                .clone()
+                .unwrap_or_else(|| case.outcome.as_str().to_string()),
+        ),
+    }
+}
+
+/// Ids for a message: the first, and how many more.
+pub fn shown_ids(ids: &[&str]) -> String {
+    match ids {
+        [] => "(no ids)".to_string(),
+        [one] => one.to_string(),
+        [first, rest @ ..] => format!("{first} and {} more", rest.len()),
+    }
+}
+
+/// `SIGTERM`, or `signal N`.
+pub fn signal_name(sig: i32) -> String {
+    Signal::try_from(sig).map_or_else(|_| format!("signal {sig}"), |s| s.as_str().to_string())
+}
+
+fn unreachable_channel<T>() -> io::Result<T> {
+    Err(io::Error::other("the run's note channel closed"))
+}

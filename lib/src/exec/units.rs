@@ -1,0 +1,176 @@
+//! Units of work: which ids run together in one process.
+//!
+//! nose's multiprocess plugin dispatched a context (a class, a module) to one worker as a
+//! whole, so that its fixtures ran once, in the same process as its tests. Here a group (see
+//! [`Grouping`]) is never split across processes unless its key matches a `--split` pattern
+//! (nose's `_multiprocess_can_split_`), and small groups are packed together, up to the batch
+//! size, so that a suite of many small classes does not pay one start-up per class.
+
+use std::collections::HashMap;
+
+use crate::error::{Error, Result};
+use crate::ids::Grouping;
+
+use super::command::Mode;
+
+/// The ids one process runs, as indices into the node's ids, in their order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unit {
+    pub ids: Vec<usize>,
+}
+
+/// A `--split` pattern: a glob over group keys (`*` and `?` match any character, `/` too;
+/// `[abc]` a set).
+#[derive(Debug, Clone)]
+pub struct SplitPattern(glob::Pattern);
+
+impl SplitPattern {
+    pub fn new(text: &str) -> Result<Self> {
+        glob::Pattern::new(text)
+            .map(SplitPattern)
+            .map_err(|e| Error::InvalidParameter {
+                what: "split pattern",
+                value: text.to_string(),
+                reason: e.to_string(),
+            })
+    }
+
+    pub fn matches(&self, key: &str) -> bool {
+        self.0.matches(key)
+    }
+}
+
+/// How ids are gathered into units.
+#[derive(Debug, Clone)]
+pub struct Packing {
+    pub mode: Mode,
+    pub grouping: Grouping,
+    pub split: Vec<SplitPattern>,
+    /// The most ids in one batch, unless one group alone has more.
+    pub batch_size: usize,
+}
+
+/// A batch size that gives every job about four batches: big enough to spread start-up
+/// costs, small enough that the last batches finish close together.
+pub fn auto_batch_size(ids: usize, jobs: usize) -> usize {
+    ids.div_ceil(jobs.max(1) * 4).clamp(1, 256)
+}
+
+/// Gathers `ids` into units, in the order the ids came.
+pub fn pack(ids: &[String], packing: &Packing) -> Vec<Unit> {
+    if packing.mode == Mode::PerId {
+        return (0..ids.len()).map(|i| Unit { ids: vec![i] }).collect();
+    }
+    // Groups in the order of their first id.
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for (i, id) in ids.iter().enumerate() {
+        let key = packing.grouping.key(id);
+        if key == id.as_str() || packing.split.iter().any(|p| p.matches(key)) {
+            groups.push(vec![i]);
+            continue;
+        }
+        match index.get(key) {
+            Some(&g) => groups[g].push(i),
+            None => {
+                index.insert(key, groups.len());
+                groups.push(vec![i]);
+            }
+        }
+    }
+    let size = packing.batch_size.max(1);
+    let mut units = Vec::new();
+    let mut batch: Vec<usize> = Vec::new();
+    for group in groups {
+        if !batch.is_empty() && batch.len() + group.len() > size {
+            units.push(Unit {
+                ids: std::mem::take(&mut batch),
+            });
+        }
+        batch.extend(group);
+    }
+    if !batch.is_empty() {
+        units.push(Unit { ids: batch });
+    }
+    units
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::GroupBy;
+
+    fn ids(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn packing(by: GroupBy, split: &[&str], batch_size: usize) -> Packing {
+        Packing {
+            mode: Mode::Batch,
+            grouping: Grouping::new(by, "::").unwrap(),
+            split: split
+                .iter()
+                .map(|p| SplitPattern::new(p).unwrap())
+                .collect(),
+            batch_size,
+        }
+    }
+
+    const SUITE: &[&str] = &[
+        "t/a.py::A::x",
+        "t/a.py::f",
+        "t/a.py::A::y",
+        "t/b.py::B::x",
+        "t/b.py::B::y",
+        "t/b.py::B::z",
+        "t/c.py::g",
+    ];
+
+    #[test]
+    fn a_class_stays_in_one_process_and_small_groups_share_one() {
+        let units = pack(&ids(SUITE), &packing(GroupBy::Class, &[], 2));
+        // A (x, y) first; f alone; B (3 ids) is never split, even past the batch size.
+        assert_eq!(
+            units.iter().map(|u| u.ids.clone()).collect::<Vec<_>>(),
+            vec![vec![0, 2], vec![1], vec![3, 4, 5], vec![6]]
+        );
+        let units = pack(&ids(SUITE), &packing(GroupBy::Class, &[], 3));
+        assert_eq!(
+            units.iter().map(|u| u.ids.clone()).collect::<Vec<_>>(),
+            vec![vec![0, 2, 1], vec![3, 4, 5], vec![6]]
+        );
+    }
+
+    #[test]
+    fn a_split_group_spreads_over_batches() {
+        let units = pack(&ids(SUITE), &packing(GroupBy::Class, &["*::B"], 2));
+        assert_eq!(
+            units.iter().map(|u| u.ids.clone()).collect::<Vec<_>>(),
+            vec![vec![0, 2], vec![1, 3], vec![4, 5], vec![6]]
+        );
+    }
+
+    #[test]
+    fn every_id_is_in_exactly_one_unit() {
+        for by in [GroupBy::None, GroupBy::Class, GroupBy::File] {
+            for size in 1..=8 {
+                let units = pack(&ids(SUITE), &packing(by, &[], size));
+                let mut seen: Vec<usize> = units.iter().flat_map(|u| u.ids.clone()).collect();
+                seen.sort();
+                assert_eq!(seen, (0..SUITE.len()).collect::<Vec<_>>());
+            }
+        }
+        let mut per_id = packing(GroupBy::Class, &[], 4);
+        per_id.mode = Mode::PerId;
+        assert_eq!(pack(&ids(SUITE), &per_id).len(), SUITE.len());
+    }
+
+    #[test]
+    fn the_automatic_batch_size_gives_each_job_about_four_batches() {
+        assert_eq!(auto_batch_size(0, 2), 1);
+        assert_eq!(auto_batch_size(7, 2), 1);
+        assert_eq!(auto_batch_size(800, 2), 100);
+        assert_eq!(auto_batch_size(1_000_000, 2), 256);
+        assert!(SplitPattern::new("[").is_err());
+    }
+}
