@@ -10,8 +10,15 @@ pub enum Exit {
     /// Bad usage or bad input: nothing was written.
     Usage = 2,
     /// Done, but the result is not what was expected: a test or node missing, twice, or not
-    /// planned, or an input salvaged.
+    /// planned, or an input salvaged (shard-merge); the setup failed or the report could not
+    /// be written (shard-exec).
     Unverified = 3,
+    /// Stopped by SIGHUP (128 + 1).
+    Hangup = 129,
+    /// Stopped by SIGINT (128 + 2).
+    Interrupted = 130,
+    /// Stopped by SIGTERM (128 + 15).
+    Terminated = 143,
 }
 
 impl Exit {

@@ -9,14 +9,13 @@ use crate::junit::matching::pytest_case;
 use crate::junit::reader::Attr;
 use crate::junit::time;
 use crate::junit::writer::JunitWriter;
+use crate::merge::PLAN_PROPERTY;
 use crate::verify::{ID_PROPERTY, NODE_PROPERTY};
 
 use super::{Attempt, Outcome, RunResult, TestResult};
 
 /// The suite property with the number of nodes.
 pub const NODES_PROPERTY: &str = "shard.nodes";
-/// The suite property with the plan's fingerprint.
-pub const PLAN_PROPERTY: &str = "shard.plan";
 /// A case property: how many times the id ran, when more than once.
 pub const ATTEMPTS_PROPERTY: &str = "shard.attempts";
 /// A case property: `not-run` for an id that never ran to its end.
@@ -29,7 +28,7 @@ pub const UNMATCHED_PROPERTY: &str = "shard.unmatched";
 pub struct Identity<'a> {
     pub node: u32,
     pub nodes: u32,
-    /// The manifest's fingerprint, when the ids came from one.
+    /// The manifest's fingerprint (`sha256:...`), when the ids came from one.
     pub plan: Option<&'a str>,
     pub hostname: String,
 }
@@ -273,6 +272,15 @@ fn write_output<W: Write>(w: &mut JunitWriter<W>, attempt: &Attempt) -> io::Resu
         }
     }
     Ok(())
+}
+
+/// This machine's name, or `localhost` when it has none that can be read.
+pub fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .map(|h| h.to_string_lossy().into_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
 }
 
 /// `2024-05-01T12:00:00Z` (UTC, whole seconds).

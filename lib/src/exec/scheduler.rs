@@ -434,6 +434,11 @@ impl State<'_> {
 
     /// A process ended and its pipes closed (or were given up on): its ids get results.
     fn finish(&mut self, job: Job, queue: &mut VecDeque<Work>, observer: &mut dyn Observer) {
+        if job.timed_out || job.interrupted {
+            // Whatever of its group outlived the signal (a grandchild that ignores SIGTERM)
+            // goes now: nothing of a stopped test survives it.
+            process::kill_group(job.child.pgid, Signal::SIGKILL);
+        }
         let seconds = job.started.elapsed().as_secs_f64();
         let take = |c: &std::sync::Mutex<super::capture::Capture>| {
             c.lock().unwrap_or_else(|p| p.into_inner()).text()
