@@ -4,6 +4,7 @@
 #[path = "../../../lib/tests/support/suite.rs"]
 mod suite;
 
+mod exec;
 mod merge;
 
 use std::io::Write;
@@ -79,6 +80,27 @@ fn fails_with(run: &Run, needle: &str) {
         run.stderr.contains(needle),
         "stderr lacks {needle:?}: {}",
         run.stderr
+    );
+}
+
+/// Asserts that Jenkins' parser and the output profile schema accept each file
+/// (../shared/tools/check-junit: java and xmllint, which `.ci/run` installs).
+pub(crate) fn check_junit(files: &[&Path]) {
+    let tool = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/tools/check-junit");
+    let output = Command::new(&tool)
+        .args(files)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (run .ci/run, which installs java and xmllint)",
+                tool.display()
+            )
+        });
+    assert!(
+        output.status.success(),
+        "check-junit refused {files:?}:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
     );
 }
 

@@ -1,0 +1,772 @@
+//! shard-exec, driven as a user would: real processes that pass, fail, hang, crash, leak and
+//! get interrupted; ids no shell may read; a real pytest suite run in class batches.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use shardkit::junit::cases::{Case, Status, read_cases};
+
+use crate::{Run, finish, path_str, testdata};
+
+fn exec_dir() -> PathBuf {
+    testdata().join("exec")
+}
+
+/// shard-exec in `work`, with a clean environment but PATH and WORK=`work`.
+fn exec_cmd(work: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shard-exec"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("WORK", work)
+        .current_dir(work)
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn exec(work: &Path, args: &[&str]) -> Run {
+    finish(exec_cmd(work).args(args).output().unwrap())
+}
+
+fn write_ids(work: &Path, ids: &[&str]) -> PathBuf {
+    let path = work.join("ids.txt");
+    fs::write(
+        &path,
+        ids.iter().map(|id| format!("{id}\n")).collect::<String>(),
+    )
+    .unwrap();
+    path
+}
+
+/// The report's cases by their shard.id, each id exactly once (cases flagged as matching no
+/// id left out).
+fn cases_by_id(report: &Path) -> BTreeMap<String, Case> {
+    let cases = read_cases(fs::File::open(report).unwrap()).unwrap();
+    let mut by_id = BTreeMap::new();
+    for case in cases {
+        if case.property("shard.unmatched") == Some("true") {
+            continue;
+        }
+        let id = case
+            .property("shard.id")
+            .unwrap_or_else(|| panic!("a case without shard.id: {case:?}"))
+            .to_string();
+        assert!(by_id.insert(id.clone(), case).is_none(), "{id} twice");
+    }
+    by_id
+}
+
+/// Whether process `pid` is gone (or a zombie waiting to be reaped): waits up to 10 s for it.
+fn gone(pid_file: &Path) -> bool {
+    let pid = fs::read_to_string(pid_file)
+        .unwrap_or_else(|e| panic!("{}: {e}", pid_file.display()))
+        .trim()
+        .to_string();
+    let stat = PathBuf::from(format!("/proc/{pid}/stat"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match fs::read_to_string(&stat) {
+            Err(_) => return true,
+            Ok(s)
+                if s.rsplit(')')
+                    .next()
+                    .is_some_and(|rest| rest.trim_start().starts_with('Z')) =>
+            {
+                return true;
+            }
+            Ok(_) if Instant::now() > deadline => return false,
+            Ok(_) => thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+fn behave() -> String {
+    path_str(&exec_dir().join("behave.sh")).to_string()
+}
+
+#[test]
+fn every_way_a_test_ends_is_reported_and_no_grandchild_survives() {
+    let work = tempfile::tempdir().unwrap();
+    let ids = write_ids(
+        work.path(),
+        &[
+            "pass", "fail", "flaky", "signal", "hang", "leak", "stubborn",
+        ],
+    );
+    let behave = behave();
+    let run = exec(
+        work.path(),
+        &[
+            "--tests",
+            path_str(&ids),
+            "--junit",
+            "node.xml",
+            "-j3",
+            "--retries",
+            "1",
+            "--timeout",
+            "2s",
+            "--grace",
+            "500ms",
+            "--",
+            &behave,
+            "{}",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    // stdout: exactly the ids that did not pass, ready for a rerun.
+    let mut not_passed: Vec<&str> = run.stdout.lines().collect();
+    not_passed.sort();
+    assert_eq!(not_passed, ["fail", "hang", "signal", "stubborn"]);
+
+    let cases = cases_by_id(&work.path().join("node.xml"));
+    assert_eq!(cases.len(), 7);
+    let status = |id: &str| cases[id].status;
+    assert_eq!(status("pass"), Status::Passed);
+    assert_eq!(status("leak"), Status::Passed);
+    assert_eq!(status("fail"), Status::Failed);
+    assert_eq!(cases["fail"].reruns, 1);
+    assert_eq!(status("flaky"), Status::Passed);
+    assert!(cases["flaky"].flaky, "flaky: {:?}", cases["flaky"]);
+    assert_eq!(status("signal"), Status::Errored);
+    assert_eq!(status("hang"), Status::Errored);
+    assert_eq!(status("stubborn"), Status::Errored);
+    assert!(
+        run.stderr.contains("hang: timed out after 2s"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("stubborn: timed out after 2s"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("signal: killed by signal 11 (SIGSEGV)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("leak: the process ended but something it started still holds its output"),
+        "{}",
+        run.stderr
+    );
+    for grandchild in ["hang", "stubborn", "leak"] {
+        assert!(
+            gone(&work.path().join(format!("{grandchild}.grandchild"))),
+            "the grandchild of {grandchild} is still running"
+        );
+    }
+    // A retry keeps its slot; attempts are counted.
+    let runs = fs::read_to_string(work.path().join("runs")).unwrap();
+    let slots = |id: &str| -> Vec<String> {
+        runs.lines()
+            .filter(|l| l.split(' ').next() == Some(id))
+            .map(|l| l.split(' ').nth(1).unwrap().to_string())
+            .collect()
+    };
+    let flaky_slots = slots("flaky");
+    assert_eq!(flaky_slots.len(), 2, "{runs}");
+    assert_eq!(flaky_slots[0], flaky_slots[1], "{runs}");
+    assert!(
+        runs.contains("flaky slot=") && runs.contains("attempt=2 node=1/1"),
+        "{runs}"
+    );
+    assert!(
+        runs.lines().all(|l| ["slot=1 ", "slot=2 ", "slot=3 "]
+            .iter()
+            .any(|s| l.contains(s))),
+        "{runs}"
+    );
+    crate::check_junit(&[&work.path().join("node.xml")]);
+}
+
+#[test]
+fn ids_reach_the_command_as_arguments_that_no_shell_reads() {
+    let work = tempfile::tempdir().unwrap();
+    let odd = [
+        "with space",
+        "quote\"d 'both'",
+        "semi;colon",
+        "$(touch pwned)",
+        "`touch pwned2`",
+        "star *",
+    ];
+    let ids = write_ids(work.path(), &odd);
+    // One process per id.
+    let run = exec(
+        work.path(),
+        &[
+            "--tests",
+            path_str(&ids),
+            "--",
+            "sh",
+            "-c",
+            "printf '%s\\n' \"$1\" >> seen",
+            "_",
+            "{}",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut seen: Vec<String> = fs::read_to_string(work.path().join("seen"))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    seen.sort();
+    let mut expected: Vec<String> = odd.iter().map(|s| s.to_string()).collect();
+    expected.sort();
+    assert_eq!(seen, expected);
+    // Batches: each id one argument.
+    let run = exec(
+        work.path(),
+        &[
+            "--tests",
+            path_str(&ids),
+            "--batch-size",
+            "100",
+            "--",
+            "sh",
+            "-c",
+            "printf '%s\\n' \"$@\" > batch",
+            "_",
+            "{ids}",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let batch: Vec<String> = fs::read_to_string(work.path().join("batch"))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(batch, odd);
+    assert!(!work.path().join("pwned").exists() && !work.path().join("pwned2").exists());
+}
+
+#[test]
+fn sigterm_mid_run_still_writes_a_complete_report() {
+    let work = tempfile::tempdir().unwrap();
+    let ids = write_ids(
+        work.path(),
+        &["pass-1", "hang", "stubborn", "pass-2", "pass-3"],
+    );
+    let behave = behave();
+    let child: Child = exec_cmd(work.path())
+        .args([
+            "--tests",
+            path_str(&ids),
+            "--junit",
+            "node.xml",
+            "-j2",
+            "--grace",
+            "1s",
+            "--",
+            &behave,
+            "{}",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until both long tests are running (their grandchildren written down).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(work.path().join("hang.grandchild").exists()
+        && work.path().join("stubborn.grandchild").exists())
+    {
+        assert!(Instant::now() < deadline, "the tests never started");
+        thread::sleep(Duration::from_millis(20));
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    let run = finish(output);
+    assert_eq!(run.code, 143, "{}", run.stderr);
+    let cases = cases_by_id(&work.path().join("node.xml"));
+    assert_eq!(cases.len(), 5, "every id is in the report");
+    assert_eq!(cases["pass-1"].status, Status::Passed);
+    for id in ["hang", "stubborn", "pass-2", "pass-3"] {
+        assert_eq!(cases[id].status, Status::Skipped, "{id}");
+        assert_eq!(cases[id].property("shard.outcome"), Some("not-run"), "{id}");
+    }
+    let mut not_passed: Vec<&str> = run.stdout.lines().collect();
+    not_passed.sort();
+    assert_eq!(not_passed, ["hang", "pass-2", "pass-3", "stubborn"]);
+    for grandchild in ["hang", "stubborn"] {
+        assert!(
+            gone(&work.path().join(format!("{grandchild}.grandchild"))),
+            "{grandchild}"
+        );
+    }
+    assert!(
+        run.stderr.contains("SIGTERM: starting no more tests"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_batch_takes_each_result_from_the_commands_report_and_survives_a_crash() {
+    let work = tempfile::tempdir().unwrap();
+    let ids = write_ids(
+        work.path(),
+        &["a", "fail-b", "crash-c", "d", "silent-e", "stray-f", "g"],
+    );
+    let runner = path_str(&exec_dir().join("fake-runner.sh")).to_string();
+    let run = exec(
+        work.path(),
+        &[
+            "--tests",
+            path_str(&ids),
+            "--junit",
+            "node.xml",
+            "-j1",
+            "--batch-size",
+            "10",
+            "--",
+            &runner,
+            "{junit}",
+            "{ids}",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let cases = cases_by_id(&work.path().join("node.xml"));
+    // The first process: a and fail-b reported, then it died running crash-c: crash-c is
+    // blamed, the rest ran again in a second process.
+    assert_eq!(cases["a"].status, Status::Passed);
+    assert_eq!(cases["a"].time, Some(0.25), "the case's own time");
+    assert_eq!(cases["fail-b"].status, Status::Failed);
+    assert_eq!(cases["crash-c"].status, Status::Errored);
+    assert_eq!(cases["d"].status, Status::Passed);
+    assert_eq!(cases["g"].status, Status::Passed);
+    assert_eq!(cases["silent-e"].status, Status::Errored);
+    assert_eq!(cases["stray-f"].status, Status::Errored);
+    assert!(
+        run.stderr.contains(
+            "crash-c: the process crashed while running it (killed by signal 9 (SIGKILL))"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("silent-e: no result reported (exit status 0)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("names none of its ids: fake::stray-f-unrelated"),
+        "{}",
+        run.stderr
+    );
+    let runs = fs::read_to_string(work.path().join("runs")).unwrap();
+    assert_eq!(
+        runs.lines().collect::<Vec<_>>(),
+        ["a", "fail-b", "crash-c", "d", "silent-e", "stray-f", "g"]
+    );
+    // The stray case is kept, flagged, beside exactly one case per id.
+    let all = read_cases(fs::File::open(work.path().join("node.xml")).unwrap()).unwrap();
+    assert_eq!(all.len(), 8);
+    let stray: Vec<&Case> = all
+        .iter()
+        .filter(|c| c.property("shard.unmatched") == Some("true"))
+        .collect();
+    assert_eq!(stray.len(), 1);
+    assert_eq!(stray[0].name, "stray-f-unrelated");
+    crate::check_junit(&[&work.path().join("node.xml")]);
+}
+
+#[test]
+fn fail_fast_stops_starting_work_and_reports_the_rest_as_not_run() {
+    let work = tempfile::tempdir().unwrap();
+    let ids = write_ids(work.path(), &["pass-1", "fail-2", "pass-3", "pass-4"]);
+    let behave = behave();
+    let run = exec(
+        work.path(),
+        &[
+            "--tests",
+            path_str(&ids),
+            "--junit",
+            "node.xml",
+            "-j1",
+            "--fail-fast",
+            "--",
+            &behave,
+            "{}",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.stdout, "fail-2\npass-3\npass-4\n");
+    let cases = cases_by_id(&work.path().join("node.xml"));
+    assert_eq!(cases["pass-3"].property("shard.outcome"), Some("not-run"));
+    assert_eq!(cases["pass-4"].status, Status::Skipped);
+    let runs = fs::read_to_string(work.path().join("runs")).unwrap();
+    assert_eq!(runs.lines().count(), 2, "{runs}");
+}
+
+#[test]
+fn a_failed_setup_makes_every_id_an_error_and_teardown_still_runs() {
+    let work = tempfile::tempdir().unwrap();
+    let ids = write_ids(work.path(), &["pass-1", "pass-2"]);
+    let behave = behave();
+    let run = exec(
+        work.path(),
+        &[
+            "--tests",
+            path_str(&ids),
+            "--junit",
+            "node.xml",
+            "--setup",
+            "echo setting up; exit 7",
+            "--teardown",
+            "touch torn-down",
+            "--",
+            &behave,
+            "{}",
+        ],
+    );
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("--setup failed: `sh -c echo setting up; exit 7`: exit status 7"),
+        "{}",
+        run.stderr
+    );
+    assert!(work.path().join("torn-down").exists());
+    assert!(!work.path().join("runs").exists(), "no test ran");
+    let cases = cases_by_id(&work.path().join("node.xml"));
+    assert!(cases.values().all(|c| c.status == Status::Errored));
+}
+
+#[test]
+fn the_ids_of_a_manifest_are_this_nodes_share_and_must_agree_with_a_list() {
+    let work = tempfile::tempdir().unwrap();
+    let all: Vec<String> = (0..40).map(|i| format!("pass-{i}")).collect();
+    let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    let ids = write_ids(work.path(), &all_refs);
+    let plan = finish(
+        Command::new(env!("CARGO_BIN_EXE_shard-plan"))
+            .env_clear()
+            .args([
+                "--nodes",
+                "2",
+                "--manifest",
+                path_str(&work.path().join("plan.tsv")),
+                path_str(&ids),
+            ])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let node2 = finish(
+        Command::new(env!("CARGO_BIN_EXE_shard-plan"))
+            .env_clear()
+            .args(["--nodes", "2", "--node", "2", path_str(&ids)])
+            .output()
+            .unwrap(),
+    );
+    let behave = behave();
+    let run = finish(
+        exec_cmd(work.path())
+            .env("SHARD_NODE", "2")
+            .env("SHARD_NODES", "2")
+            .args([
+                "--manifest",
+                "plan.tsv",
+                "--junit",
+                "node-2.xml",
+                "--",
+                &behave,
+                "{}",
+            ])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut ran: Vec<String> = fs::read_to_string(work.path().join("runs"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            assert!(l.ends_with("node=2/2"), "{l}");
+            l.split(' ').next().unwrap().to_string()
+        })
+        .collect();
+    ran.sort();
+    let mut planned: Vec<String> = node2.stdout.lines().map(String::from).collect();
+    planned.sort();
+    assert_eq!(ran, planned);
+    let report = fs::read_to_string(work.path().join("node-2.xml")).unwrap();
+    let fingerprint = finish(
+        Command::new(env!("CARGO_BIN_EXE_shard-plan"))
+            .env_clear()
+            .args(["--nodes", "2", "--fingerprint", path_str(&ids)])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        report.contains(&format!(
+            "<property name=\"shard.plan\" value=\"{}\"/>",
+            fingerprint.stdout.trim()
+        )),
+        "{report}"
+    );
+    // Node 1 runs its share too (nodes from --shard this time); the merged report verifies.
+    let run = exec(
+        work.path(),
+        &[
+            "--manifest",
+            "plan.tsv",
+            "--shard",
+            "1/2",
+            "--junit",
+            "node-1.xml",
+            "--",
+            &behave,
+            "{}",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let merged = finish(
+        Command::new(env!("CARGO_BIN_EXE_shard-merge"))
+            .env_clear()
+            .current_dir(work.path())
+            .args([
+                "--plan",
+                "plan.tsv",
+                "--expect-nodes",
+                "2",
+                "-o",
+                "merged.xml",
+                "node-1.xml",
+                "node-2.xml",
+            ])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(merged.code, 0, "{}", merged.stderr);
+    // A list that is not node 2's share is refused before anything runs.
+    let wrong = write_ids(work.path(), &["pass-0", "pass-1"]);
+    let run = exec(
+        work.path(),
+        &[
+            "--manifest",
+            "plan.tsv",
+            "--node",
+            "2",
+            "--nodes",
+            "2",
+            "--tests",
+            path_str(&wrong),
+            "--",
+            &behave,
+            "{}",
+        ],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("differ from node 2's share in plan.tsv"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn usage_errors_say_what_is_wrong_and_run_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let ids = write_ids(work.path(), &["pass"]);
+    let behave = behave();
+    for (args, says) in [
+        (vec!["--tests", path_str(&ids)], "required"),
+        (
+            vec!["--tests", path_str(&ids), "--", &behave, "{id}"],
+            "unknown placeholder `{id}`",
+        ),
+        (
+            vec![
+                "--tests",
+                path_str(&ids),
+                "--timeout",
+                "5",
+                "--",
+                &behave,
+                "{}",
+            ],
+            "a unit is needed",
+        ),
+        (
+            vec!["--tests", "missing.txt", "--", &behave, "{}"],
+            "cannot open missing.txt",
+        ),
+        (
+            vec!["--tests", path_str(&ids), "--", &behave, "{}", "{ids}"],
+            "cannot be used together",
+        ),
+        (
+            vec!["--manifest", "missing.tsv", "--", &behave, "{}"],
+            "cannot open missing.tsv",
+        ),
+    ] {
+        let run = exec(work.path(), &args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+        assert!(!work.path().join("runs").exists());
+    }
+    // A command that cannot start: every id an error, no retry, the report still written.
+    let run = exec(
+        work.path(),
+        &[
+            "--tests",
+            path_str(&ids),
+            "--junit",
+            "node.xml",
+            "--retries",
+            "3",
+            "--",
+            "./no-such-program",
+            "{}",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("cannot start `./no-such-program`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        cases_by_id(&work.path().join("node.xml"))["pass"].status,
+        Status::Errored
+    );
+}
+
+/// The pytest of the virtualenv that `.ci/run` makes (or $SHARDKIT_PYTEST).
+fn pytest() -> PathBuf {
+    if let Some(p) = std::env::var_os("SHARDKIT_PYTEST") {
+        return PathBuf::from(p);
+    }
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/.venv/bin/pytest");
+    assert!(
+        p.exists(),
+        "{} is missing: run .ci/run, or `python3 -m venv scripts/.venv && scripts/.venv/bin/pip install pytest==8.3.4`",
+        p.display()
+    );
+    p
+}
+
+#[test]
+fn a_pytest_suite_runs_in_class_batches_with_per_test_results() {
+    let work = tempfile::tempdir().unwrap();
+    let suite = exec_dir().join("pytest-suite");
+    let pytest = pytest();
+    let collected = Command::new(&pytest)
+        .args(["--collect-only", "-q", "-p", "no:cacheprovider"])
+        .current_dir(&suite)
+        .output()
+        .unwrap();
+    let ids: Vec<String> = String::from_utf8(collected.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("::"))
+        .map(String::from)
+        .collect();
+    assert_eq!(ids.len(), 14, "{ids:?}");
+    let id_file = work.path().join("ids.txt");
+    fs::write(&id_file, ids.join("\n")).unwrap();
+    let log = work.path().join("fixtures.log");
+    let marker = work.path().join("setup-marker");
+    let report = work.path().join("node.xml");
+    let run = finish(
+        exec_cmd(&suite)
+            .env("FIXTURE_LOG", &log)
+            .env("SETUP_MARKER", &marker)
+            .args([
+                "--tests",
+                path_str(&id_file),
+                "--junit",
+                path_str(&report),
+                "--group-by",
+                "class",
+                "--batch-size",
+                "2",
+                "-j2",
+                "--setup",
+                &format!("touch '{}'", marker.display()),
+                "--teardown",
+                &format!("rm '{}'", marker.display()),
+                "--",
+                path_str(&pytest),
+                "-p",
+                "no:cacheprovider",
+                "-q",
+                "--junitxml={junit}",
+                "{ids}",
+            ])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(!marker.exists(), "--teardown ran");
+    // Each class's setup ran once, in the process that ran all its tests.
+    let log = fs::read_to_string(&log).unwrap();
+    for class in ["TestAccounts", "TestLedger"] {
+        let setups: Vec<&str> = log
+            .lines()
+            .filter(|l| l.starts_with(&format!("setup_class {class} ")))
+            .collect();
+        assert_eq!(setups.len(), 1, "{log}");
+        let pid = setups[0].rsplit(' ').next().unwrap();
+        assert!(
+            log.lines()
+                .filter(|l| l.starts_with(&format!("test {class} ")))
+                .all(|l| l.ends_with(pid)),
+            "{log}"
+        );
+    }
+    let cases = cases_by_id(&report);
+    assert_eq!(cases.len(), 14);
+    let status = |id: &str| cases[&format!("tests/{id}")].status;
+    assert_eq!(
+        status("test_accounts.py::TestAccounts::test_overdraft"),
+        Status::Failed
+    );
+    assert_eq!(
+        status("test_accounts.py::TestAccounts::test_open"),
+        Status::Passed
+    );
+    assert_eq!(
+        status("test_accounts.py::TestLedger::test_audit"),
+        Status::Skipped
+    );
+    assert_eq!(status("test_accounts.py::test_param[a b]"), Status::Passed);
+    assert_eq!(
+        status("test_accounts.py::test_param[$(touch pwned)]"),
+        Status::Passed
+    );
+    assert_eq!(
+        status("test_shared.py::test_setup_ran"),
+        Status::Passed,
+        "--setup ran before the tests"
+    );
+    assert_eq!(
+        status("test_shared.py::test_error_in_fixture"),
+        Status::Errored
+    );
+    // The case is pytest's own: its classname and name.
+    let overdraft = &cases["tests/test_accounts.py::TestAccounts::test_overdraft"];
+    assert_eq!(
+        overdraft.classname.as_deref(),
+        Some("tests.test_accounts.TestAccounts")
+    );
+    assert_eq!(
+        run.stdout,
+        "tests/test_accounts.py::TestAccounts::test_overdraft\ntests/test_shared.py::test_error_in_fixture\n"
+    );
+    crate::check_junit(&[&report]);
+}
