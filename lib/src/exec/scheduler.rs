@@ -68,7 +68,7 @@ struct Job {
     interrupted: bool,
     status: Option<io::Result<ExitStatus>>,
     exited_at: Option<Instant>,
-    open_pipes: u8,
+    pipes_open: bool,
     leaked: bool,
     junit: Option<PathBuf>,
 }
@@ -259,7 +259,9 @@ impl State<'_> {
                     [
                         j.term_at,
                         j.kill_at,
-                        j.exited_at.map(|t| t + self.config.leak_timeout),
+                        j.exited_at
+                            .filter(|_| j.pipes_open)
+                            .map(|t| t + self.config.leak_timeout),
                     ]
                 })
                 .flatten()
@@ -277,6 +279,13 @@ impl State<'_> {
                 },
             };
             match note {
+                Some(Note::Done { job, status }) => {
+                    if let Some(j) = running.iter_mut().find(|j| j.id == job) {
+                        j.status = Some(status);
+                        j.exited_at = Some(Instant::now());
+                        j.pipes_open = false;
+                    }
+                }
                 Some(Note::Exited { job, status }) => {
                     if let Some(j) = running.iter_mut().find(|j| j.id == job) {
                         j.status = Some(status);
@@ -285,7 +294,7 @@ impl State<'_> {
                 }
                 Some(Note::Closed { job }) => {
                     if let Some(j) = running.iter_mut().find(|j| j.id == job) {
-                        j.open_pipes = j.open_pipes.saturating_sub(1);
+                        j.pipes_open = false;
                     }
                 }
                 Some(Note::Signal(sig)) => self.on_signal(sig, &mut running, observer),
@@ -298,7 +307,7 @@ impl State<'_> {
             let mut i = 0;
             while i < running.len() {
                 let job = &running[i];
-                if job.status.is_some() && (job.open_pipes == 0 || job.leaked) {
+                if job.status.is_some() && (!job.pipes_open || job.leaked) {
                     let job = running.swap_remove(i);
                     slots[job.slot] = false;
                     self.finish(job, &mut queue, observer);
@@ -356,7 +365,7 @@ impl State<'_> {
             interrupted: false,
             status: None,
             exited_at: None,
-            open_pipes: 2,
+            pipes_open: true,
             leaked: false,
             junit,
         };
@@ -417,7 +426,7 @@ impl State<'_> {
             process::kill_group(job.child.pgid, Signal::SIGKILL);
         }
         if let Some(exited) = job.exited_at
-            && job.open_pipes > 0
+            && job.pipes_open
             && !job.leaked
             && exited + self.config.leak_timeout <= now
         {
