@@ -90,7 +90,7 @@ pub struct Cli {
     pub separator: String,
 
     /// Pack small groups into one process up to N ids (a group is never split)
-    /// [default: about four batches per job, at most 256].
+    /// [default: about two batches per job, at most 1000].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Units")]
     pub batch_size: Option<u32>,
 

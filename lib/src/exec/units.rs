@@ -50,10 +50,15 @@ pub struct Packing {
     pub batch_size: usize,
 }
 
-/// A batch size that gives every job about four batches: big enough to spread start-up
-/// costs, small enough that the last batches finish close together.
+/// The most bytes of ids in one batch (a group alone may have more): far below the kernel's
+/// limit on a command line.
+pub const BATCH_BYTES: usize = 256 * 1024;
+
+/// A batch size that gives every job about two batches: start-up (~0.4 s for pytest) is paid
+/// twice per job, and a job that drew slow tests leaves the other jobs one batch each to
+/// take over. Durations from earlier runs (a time budget) balance better.
 pub fn auto_batch_size(ids: usize, jobs: usize) -> usize {
-    ids.div_ceil(jobs.max(1) * 4).clamp(1, 256)
+    ids.div_ceil(jobs.max(1) * 2).clamp(1, 1000)
 }
 
 /// Gathers `ids` into units, in the order the ids came.
@@ -81,13 +86,20 @@ pub fn pack(ids: &[String], packing: &Packing) -> Vec<Unit> {
     let size = packing.batch_size.max(1);
     let mut units = Vec::new();
     let mut batch: Vec<usize> = Vec::new();
+    let mut bytes = 0;
+    let bytes_of = |group: &[usize]| group.iter().map(|&i| ids[i].len() + 1).sum::<usize>();
     for group in groups {
-        if !batch.is_empty() && batch.len() + group.len() > size {
+        let group_bytes = bytes_of(&group);
+        if !batch.is_empty()
+            && (batch.len() + group.len() > size || bytes + group_bytes > BATCH_BYTES)
+        {
             units.push(Unit {
                 ids: std::mem::take(&mut batch),
             });
+            bytes = 0;
         }
         batch.extend(group);
+        bytes += group_bytes;
     }
     if !batch.is_empty() {
         units.push(Unit { ids: batch });
@@ -166,11 +178,22 @@ mod tests {
     }
 
     #[test]
-    fn the_automatic_batch_size_gives_each_job_about_four_batches() {
+    fn the_automatic_batch_size_gives_each_job_about_two_batches() {
         assert_eq!(auto_batch_size(0, 2), 1);
-        assert_eq!(auto_batch_size(7, 2), 1);
-        assert_eq!(auto_batch_size(800, 2), 100);
-        assert_eq!(auto_batch_size(1_000_000, 2), 256);
+        assert_eq!(auto_batch_size(3, 2), 1);
+        assert_eq!(auto_batch_size(664, 2), 166);
+        assert_eq!(auto_batch_size(1_000_000, 2), 1000);
         assert!(SplitPattern::new("[").is_err());
+    }
+
+    #[test]
+    fn a_batch_stays_far_below_the_command_line_limit() {
+        let long: Vec<String> = (0..100).map(|i| format!("{i:0>10000}")).collect();
+        let units = pack(&long, &packing(GroupBy::None, &[], 1000));
+        assert!(units.len() >= 4, "{}", units.len());
+        for unit in &units {
+            let bytes: usize = unit.ids.iter().map(|&i| long[i].len() + 1).sum();
+            assert!(bytes <= BATCH_BYTES, "{bytes}");
+        }
     }
 }
