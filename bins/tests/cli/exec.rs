@@ -770,3 +770,180 @@ fn a_pytest_suite_runs_in_class_batches_with_per_test_results() {
     );
     crate::check_junit(&[&report]);
 }
+
+#[test]
+fn a_batch_that_times_out_blames_the_running_test_and_runs_the_rest_again() {
+    let work = tempfile::tempdir().unwrap();
+    let ids = write_ids(work.path(), &["a", "hang-b", "c", "d"]);
+    let runner = path_str(&exec_dir().join("fake-runner.sh")).to_string();
+    let run = exec(
+        work.path(),
+        &[
+            "--tests",
+            path_str(&ids),
+            "--junit",
+            "node.xml",
+            "-j1",
+            "--timeout",
+            "1s",
+            "--grace",
+            "200ms",
+            "--",
+            &runner,
+            "{junit}",
+            "{ids}",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.stdout, "hang-b\n");
+    let cases = cases_by_id(&work.path().join("node.xml"));
+    assert_eq!(cases["a"].status, Status::Passed);
+    assert_eq!(cases["hang-b"].status, Status::Errored);
+    assert_eq!(cases["c"].status, Status::Passed);
+    assert_eq!(cases["d"].status, Status::Passed);
+    assert!(
+        run.stderr.contains("hang-b: timed out after 1s"),
+        "{}",
+        run.stderr
+    );
+    let runs = fs::read_to_string(work.path().join("runs")).unwrap();
+    assert_eq!(runs.lines().collect::<Vec<_>>(), ["a", "hang-b", "c", "d"]);
+}
+
+#[test]
+fn a_second_signal_kills_at_once() {
+    use std::io::{BufRead, BufReader};
+    let work = tempfile::tempdir().unwrap();
+    let ids = write_ids(work.path(), &["stubborn", "pass-1"]);
+    let behave = behave();
+    let mut child = exec_cmd(work.path())
+        .args([
+            "--tests",
+            path_str(&ids),
+            "--junit",
+            "node.xml",
+            "-j1",
+            "--grace",
+            "1h",
+            "--",
+            &behave,
+            "{}",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !work.path().join("stubborn.grandchild").exists() {
+        assert!(Instant::now() < deadline, "the test never started");
+        thread::sleep(Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    let signal = |sig: &str| {
+        assert!(
+            Command::new("kill")
+                .args([sig, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    signal("-INT");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("SIGINT: starting no more tests") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "no word of the first signal"
+        );
+    }
+    signal("-INT");
+    // With a grace period of an hour, only the second signal ends this run.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second SIGINT did not kill at once"
+        );
+        thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130));
+    let cases = cases_by_id(&work.path().join("node.xml"));
+    assert_eq!(cases.len(), 2);
+    assert_eq!(cases["stubborn"].property("shard.outcome"), Some("not-run"));
+    assert!(gone(&work.path().join("stubborn.grandchild")));
+}
+
+#[test]
+fn flaky_tests_can_count_as_failures_and_max_fail_stops_after_n() {
+    let work = tempfile::tempdir().unwrap();
+    let behave = behave();
+    let ids = write_ids(work.path(), &["flaky", "pass"]);
+    let run = exec(
+        work.path(),
+        &[
+            "--tests",
+            path_str(&ids),
+            "--retries",
+            "2",
+            "--",
+            &behave,
+            "{}",
+        ],
+    );
+    assert_eq!((run.code, run.stdout.as_str()), (0, ""), "{}", run.stderr);
+    let run = exec(
+        work.path(),
+        &[
+            "--tests",
+            path_str(&ids),
+            "--retries",
+            "2",
+            "--flaky-result",
+            "fail",
+            "--",
+            &behave,
+            "{}",
+        ],
+    );
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (1, "flaky\n"),
+        "{}",
+        run.stderr
+    );
+
+    let ids = write_ids(
+        work.path(),
+        &["fail-1", "pass-2", "fail-3", "pass-4", "fail-5"],
+    );
+    let run = exec(
+        work.path(),
+        &[
+            "--tests",
+            path_str(&ids),
+            "-j1",
+            "--max-fail",
+            "2",
+            "--junit",
+            "node.xml",
+            "--",
+            &behave,
+            "{}",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.stdout, "fail-1\nfail-3\npass-4\nfail-5\n");
+    let report = fs::read_to_string(work.path().join("node.xml")).unwrap();
+    assert_eq!(
+        report
+            .matches("not run: the run stopped after 2 failed tests")
+            .count(),
+        2,
+        "{report}"
+    );
+}
