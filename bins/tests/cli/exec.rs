@@ -440,6 +440,11 @@ fn a_failed_setup_makes_every_id_an_error_and_teardown_still_runs() {
         run.stderr
     );
     assert!(work.path().join("torn-down").exists());
+    assert!(
+        run.stderr.contains("failed; its stdout:\nsetting up"),
+        "{}",
+        run.stderr
+    );
     assert!(!work.path().join("runs").exists(), "no test ran");
     let cases = cases_by_id(&work.path().join("node.xml"));
     assert!(cases.values().all(|c| c.status == Status::Errored));
@@ -946,4 +951,56 @@ fn flaky_tests_can_count_as_failures_and_max_fail_stops_after_n() {
         2,
         "{report}"
     );
+}
+
+#[test]
+fn a_signal_during_the_setup_stops_the_run_and_the_teardown_still_runs() {
+    let work = tempfile::tempdir().unwrap();
+    let ids = write_ids(work.path(), &["pass-1", "pass-2"]);
+    let behave = behave();
+    let child = exec_cmd(work.path())
+        .args([
+            "--tests",
+            path_str(&ids),
+            "--junit",
+            "node.xml",
+            "--grace",
+            "1s",
+            "--setup",
+            "echo $$ > setup.pid; exec sleep 300",
+            "--teardown",
+            "touch torn-down",
+            "--",
+            &behave,
+            "{}",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while fs::read_to_string(work.path().join("setup.pid")).map_or(true, |s| !s.ends_with('\n')) {
+        assert!(Instant::now() < deadline, "the setup never started");
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let run = finish(child.wait_with_output().unwrap());
+    assert_eq!(run.code, 143, "{}", run.stderr);
+    assert!(gone(&work.path().join("setup.pid")), "the setup still runs");
+    assert!(work.path().join("torn-down").exists(), "{}", run.stderr);
+    assert!(!work.path().join("runs").exists(), "no test ran");
+    let cases = cases_by_id(&work.path().join("node.xml"));
+    assert!(
+        cases
+            .values()
+            .all(|c| c.property("shard.outcome") == Some("not-run")),
+        "{cases:?}"
+    );
+    assert_eq!(run.stdout, "pass-1\npass-2\n");
 }

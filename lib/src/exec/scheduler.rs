@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io;
 use std::path::PathBuf;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Instant, SystemTime};
@@ -111,17 +111,12 @@ pub fn run(
         state.junit_dir = Some(tempfile::Builder::new().prefix("shard-exec-").tempdir()?);
     }
 
-    let setup_failed = config
-        .setup
-        .as_ref()
-        .and_then(|setup| run_fixture(setup, config).err());
-    // A signal during the setup stops the run before it starts.
-    while let Ok(note) = inbox.receiver.try_recv() {
-        if let Note::Signal(sig) = note {
-            state.stop.get_or_insert(Stop::Signal(sig));
-        }
-    }
-    if let Some(why) = &setup_failed {
+    let setup_failed = match &config.setup {
+        Some(setup) => state.fixture("--setup", setup, &inbox, observer).err(),
+        None => None,
+    };
+    let interrupted = matches!(state.stop, Some(Stop::Signal(_)));
+    if let Some(why) = setup_failed.as_ref().filter(|_| !interrupted) {
         for result in &mut state.results {
             result.attempts.push(Attempt {
                 number: 1,
@@ -150,7 +145,9 @@ pub fn run(
         }
     }
     let teardown_failed = match &config.teardown {
-        Some(teardown) => run_fixture(teardown, config).err(),
+        Some(teardown) => state
+            .fixture("--teardown", teardown, &inbox, observer)
+            .err(),
         None => None,
     };
     Ok(RunResult {
@@ -167,26 +164,6 @@ pub fn run(
     })
 }
 
-/// Runs a `--setup` or `--teardown` command to its end, its output passed through to
-/// shard-exec's stderr. Errors say how it ended.
-fn run_fixture(argv: &[String], config: &Config) -> Result<(), String> {
-    let mut command = Command::new(&argv[0]);
-    command
-        .args(&argv[1..])
-        .stdin(Stdio::null())
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit())
-        .env("SHARD_NODE", config.node.to_string())
-        .env("SHARD_NODES", config.nodes.to_string());
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let shown = argv.join(" ");
-    match command.status() {
-        Ok(status) if status.success() => Ok(()),
-        Ok(status) => Err(format!("`{shown}`: {}", process::describe(&status))),
-        Err(e) => Err(format!("cannot start `{shown}`: {e}")),
-    }
-}
-
 struct State<'a> {
     config: &'a Config,
     ids: &'a [String],
@@ -200,6 +177,135 @@ struct State<'a> {
 }
 
 impl State<'_> {
+    /// Runs a `--setup` or `--teardown` command to its end, in its own process group, its
+    /// output captured and shown when it fails. `--timeout` applies; a signal stops it as it
+    /// stops tests (and stops the run); one that comes while a stop is under way kills it at
+    /// once. Errors say how it ended.
+    fn fixture(
+        &mut self,
+        what: &str,
+        argv: &[String],
+        inbox: &Inbox,
+        observer: &mut dyn Observer,
+    ) -> Result<(), String> {
+        let config = self.config;
+        let shown = argv.join(" ");
+        let argv: Vec<OsString> = argv.iter().map(OsString::from).collect();
+        let env = [
+            ("SHARD_NODE", config.node.to_string()),
+            ("SHARD_NODES", config.nodes.to_string()),
+        ];
+        const FIXTURE_JOB: u64 = 0;
+        let child = process::spawn(
+            FIXTURE_JOB,
+            &argv,
+            &env,
+            config.capture_limit,
+            &inbox.sender,
+        )
+        .map_err(|e| format!("cannot start `{shown}`: {e}"))?;
+        let started = Instant::now();
+        let mut term_at = config.timeout.map(|t| started + t);
+        let mut kill_at = None;
+        let mut timed_out = false;
+        let mut status = None;
+        let mut pipes_open = true;
+        let mut exited_at = None;
+        if matches!(self.stop, Some(Stop::Signal(_))) {
+            // The run was interrupted: the teardown runs, but a signal now kills it.
+            self.second_signal = true;
+        }
+        while status.is_none() || pipes_open {
+            let now = Instant::now();
+            let leak_at = exited_at.map(|t: Instant| t + config.leak_timeout);
+            if leak_at.is_some_and(|t| t <= now) {
+                process::kill_group(child.pgid, Signal::SIGKILL);
+                break;
+            }
+            let wake = [term_at, kill_at, leak_at].into_iter().flatten().min();
+            let note = match wake {
+                Some(at) if at <= now => None,
+                Some(at) => inbox.receiver.recv_timeout(at - now).ok(),
+                None => inbox.receiver.recv().ok(),
+            };
+            match note {
+                Some(Note::Done {
+                    job: FIXTURE_JOB,
+                    status: s,
+                }) => {
+                    status = Some(s);
+                    pipes_open = false;
+                }
+                Some(Note::Exited {
+                    job: FIXTURE_JOB,
+                    status: s,
+                }) => {
+                    status = Some(s);
+                    exited_at = Some(Instant::now());
+                }
+                Some(Note::Closed { job: FIXTURE_JOB }) => pipes_open = false,
+                Some(Note::Signal(sig)) => {
+                    if self.second_signal || matches!(self.stop, Some(Stop::Signal(_))) {
+                        process::kill_group(child.pgid, Signal::SIGKILL);
+                    } else {
+                        observer.warning(&format!(
+                            "{}: stopping {what} and the run (SIGKILL after {}; again to kill now)",
+                            signal_name(sig),
+                            duration::display(config.grace)
+                        ));
+                        self.stop = Some(Stop::Signal(sig));
+                        let signal = Signal::try_from(sig).unwrap_or(Signal::SIGTERM);
+                        process::kill_group(child.pgid, signal);
+                        kill_at = Some(Instant::now() + config.grace);
+                    }
+                    self.second_signal = true;
+                }
+                _ => {}
+            }
+            let now = Instant::now();
+            if term_at.is_some_and(|t| t <= now) {
+                term_at = None;
+                timed_out = true;
+                process::kill_group(child.pgid, Signal::SIGTERM);
+                kill_at = Some(now + config.grace);
+            }
+            if kill_at.is_some_and(|t| t <= now) {
+                kill_at = None;
+                process::kill_group(child.pgid, Signal::SIGKILL);
+            }
+        }
+        let ended = match &status {
+            Some(Ok(s)) if s.success() && !timed_out => return Ok(()),
+            Some(Ok(s)) => process::describe(s),
+            Some(Err(e)) => format!("could not be awaited: {e}"),
+            None => "ended in an unknown way".to_string(),
+        };
+        process::kill_group(child.pgid, Signal::SIGKILL);
+        let why = match (timed_out, config.timeout) {
+            (true, Some(t)) => format!(
+                "`{shown}`: timed out after {} ({ended})",
+                duration::display(t)
+            ),
+            _ => format!("`{shown}`: {ended}"),
+        };
+        let take = |c: &std::sync::Mutex<super::capture::Capture>| {
+            c.lock().unwrap_or_else(|p| p.into_inner()).text()
+        };
+        let output = Output {
+            stdout: take(&child.stdout),
+            stderr: take(&child.stderr),
+        };
+        for (name, text) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
+            if !text.trim().is_empty() {
+                observer.warning(&format!(
+                    "{what} `{shown}` failed; its {name}:\n{}",
+                    text.trim_end()
+                ));
+            }
+        }
+        Err(why)
+    }
+
     fn drive(
         &mut self,
         units: Vec<Unit>,
