@@ -337,8 +337,8 @@ fn a_batch_takes_each_result_from_the_commands_report_and_survives_a_crash() {
     );
     assert_eq!(run.code, 1, "{}", run.stderr);
     let cases = cases_by_id(&work.path().join("node.xml"));
-    // The first process: a and fail-b reported, then it died running crash-c: crash-c is
-    // blamed, the rest ran again in a second process.
+    // a and fail-b keep what the first process reported before it died; the test that
+    // crashed it is found and blamed; the others ran again and have their own results.
     assert_eq!(cases["a"].status, Status::Passed);
     assert_eq!(cases["a"].time, Some(0.25), "the case's own time");
     assert_eq!(cases["fail-b"].status, Status::Failed);
@@ -369,7 +369,11 @@ fn a_batch_takes_each_result_from_the_commands_report_and_survives_a_crash() {
     let runs = fs::read_to_string(work.path().join("runs")).unwrap();
     assert_eq!(
         runs.lines().collect::<Vec<_>>(),
-        ["a", "fail-b", "crash-c", "d", "silent-e", "stray-f", "g"]
+        // Died at crash-c; the five without a result again together: died at once; then
+        // each alone: crash-c is the one.
+        [
+            "a", "fail-b", "crash-c", "crash-c", "crash-c", "d", "silent-e", "stray-f", "g"
+        ]
     );
     // The stray case is kept, flagged, beside exactly one case per id.
     let all = read_cases(fs::File::open(work.path().join("node.xml")).unwrap()).unwrap();
@@ -777,7 +781,7 @@ fn a_pytest_suite_runs_in_class_batches_with_per_test_results() {
 }
 
 #[test]
-fn a_batch_that_times_out_blames_the_running_test_and_runs_the_rest_again() {
+fn a_batch_that_times_out_finds_the_test_that_hangs_and_runs_the_rest_again() {
     let work = tempfile::tempdir().unwrap();
     let ids = write_ids(work.path(), &["a", "hang-b", "c", "d"]);
     let runner = path_str(&exec_dir().join("fake-runner.sh")).to_string();
@@ -789,6 +793,8 @@ fn a_batch_that_times_out_blames_the_running_test_and_runs_the_rest_again() {
             "--junit",
             "node.xml",
             "-j1",
+            "--batch-size",
+            "10",
             "--timeout",
             "1s",
             "--grace",
@@ -812,7 +818,10 @@ fn a_batch_that_times_out_blames_the_running_test_and_runs_the_rest_again() {
         run.stderr
     );
     let runs = fs::read_to_string(work.path().join("runs")).unwrap();
-    assert_eq!(runs.lines().collect::<Vec<_>>(), ["a", "hang-b", "c", "d"]);
+    assert_eq!(
+        runs.lines().collect::<Vec<_>>(),
+        ["a", "hang-b", "hang-b", "hang-b", "c", "d"]
+    );
 }
 
 #[test]

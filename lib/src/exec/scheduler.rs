@@ -48,8 +48,21 @@ struct Work {
     attempt: u32,
     /// The slot a retry keeps.
     slot: Option<usize>,
-    /// A re-run of a batch's rest after its process crashed: not re-run again.
-    crash_rerun: bool,
+    /// How far a crashed batch's ids without results have been narrowed down.
+    isolation: Isolation,
+}
+
+/// Finding the test that crashed (or hung) a batch, when its report does not say: the ids
+/// without a result run again together once; if that crashes too, each alone. A process of
+/// one id that crashes blames that id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isolation {
+    /// A batch as packed.
+    Batch,
+    /// The ids without a result of a batch that crashed, run again together.
+    Again,
+    /// One id of a batch that crashed twice.
+    Alone,
 }
 
 /// A process being watched.
@@ -319,7 +332,7 @@ impl State<'_> {
                 ids: u.ids,
                 attempt: 1,
                 slot: None,
-                crash_rerun: false,
+                isolation: Isolation::Batch,
             })
             .collect();
         let mut slots = vec![false; jobs];
@@ -624,11 +637,14 @@ impl State<'_> {
             why.push(')');
             why
         };
-        // The first id without a result in a batch that died is the one that was running.
-        let blamed = if abnormal {
-            batch.cases.iter().position(Option::is_none)
-        } else {
-            None
+        let missing: Vec<usize> = (0..ids.len())
+            .filter(|&k| batch.cases[k].is_none())
+            .collect();
+        // Which test was running when the process died: the only one without a result, if
+        // there is one; otherwise it is found by running the others again (see Isolation).
+        let blamed = match missing.as_slice() {
+            [only] if abnormal => Some(*only),
+            _ => None,
         };
         let mut rerun: Vec<usize> = Vec::new();
         let mut decided: Vec<(Outcome, Option<String>, Option<Arc<ChildCase>>)> =
@@ -636,15 +652,15 @@ impl State<'_> {
         for (k, case) in batch.cases.iter().enumerate() {
             let decision = if let Some(case) = case {
                 (case.outcome, case_message(case), Some(Arc::clone(case)))
+            } else if job.interrupted {
+                (
+                    Outcome::NotRun,
+                    Some(format!("interrupted before it reported a result ({exit})")),
+                    None,
+                )
             } else if Some(k) == blamed {
                 if job.timed_out {
                     (Outcome::Errored, timeout_message.clone(), None)
-                } else if job.interrupted {
-                    (
-                        Outcome::NotRun,
-                        Some(format!("interrupted while running ({exit})")),
-                        None,
-                    )
                 } else {
                     (
                         Outcome::Errored,
@@ -652,15 +668,9 @@ impl State<'_> {
                         None,
                     )
                 }
-            } else if abnormal && !job.interrupted && !job.work.crash_rerun {
+            } else if abnormal {
                 rerun.push(job.work.ids[k]);
                 continue;
-            } else if job.interrupted {
-                (
-                    Outcome::NotRun,
-                    Some(format!("interrupted before it ran ({exit})")),
-                    None,
-                )
             } else {
                 (Outcome::Errored, Some(why_missing.clone()), None)
             };
@@ -675,12 +685,41 @@ impl State<'_> {
             self.unmatched.push(case);
         }
         if !rerun.is_empty() {
-            queue.push_front(Work {
-                ids: rerun.clone(),
-                attempt: job.work.attempt,
-                slot: None,
-                crash_rerun: true,
-            });
+            let how = if job.timed_out {
+                "timed out"
+            } else {
+                "crashed"
+            };
+            let again = match job.work.isolation {
+                Isolation::Batch => {
+                    observer.warning(&format!(
+                        "the process of {} {how} ({exit}) with {} of its ids not reported; running those again together",
+                        shown_ids(&ids),
+                        rerun.len()
+                    ));
+                    vec![rerun.clone()]
+                }
+                Isolation::Again | Isolation::Alone => {
+                    observer.warning(&format!(
+                        "the process of {} {how} again ({exit}); running each of its {} unreported ids alone",
+                        shown_ids(&ids),
+                        rerun.len()
+                    ));
+                    rerun.iter().map(|&i| vec![i]).collect()
+                }
+            };
+            let isolation = match job.work.isolation {
+                Isolation::Batch => Isolation::Again,
+                _ => Isolation::Alone,
+            };
+            for ids in again.into_iter().rev() {
+                queue.push_front(Work {
+                    ids,
+                    attempt: job.work.attempt,
+                    slot: None,
+                    isolation,
+                });
+            }
         }
         let settled = Work {
             ids: job
@@ -692,7 +731,7 @@ impl State<'_> {
                 .collect(),
             attempt: job.work.attempt,
             slot: job.work.slot,
-            crash_rerun: job.work.crash_rerun,
+            isolation: job.work.isolation,
         };
         let mut decisions = decided.into_iter();
         self.settle(
@@ -770,7 +809,7 @@ impl State<'_> {
                 ids: retry,
                 attempt: work.attempt + 1,
                 slot: Some(slot),
-                crash_rerun: false,
+                isolation: Isolation::Batch,
             });
         }
         if let Some(max) = self.config.max_fail
