@@ -335,6 +335,10 @@ pub fn run(cli: Cli) -> Result<Exit> {
         teardown: cli.teardown.as_ref().map(|c| shell(c)),
     };
 
+    // The report's temporary file is made now: a directory that is not there is found before
+    // anything runs, not after.
+    let pending = cli.junit.as_deref().map(PendingFile::create).transpose()?;
+
     let (inbox, interrupter) = scheduler::inbox();
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
@@ -367,14 +371,14 @@ pub fn run(cli: Cli) -> Result<Exit> {
     let result = result.context("the run failed")?;
 
     let mut write_failed = false;
-    if let Some(path) = &cli.junit {
+    if let (Some(path), Some(mut file)) = (&cli.junit, pending) {
         let who = Identity {
             node: share.node,
             nodes: share.nodes,
             plan: share.plan.as_deref(),
             hostname: report::hostname(),
         };
-        let written = PendingFile::create(path).and_then(|mut file| {
+        let written = (|| {
             report::write(&result, &who, file.writer()).map_err(|source| {
                 shardkit::Error::Write {
                     path: path.clone(),
@@ -382,7 +386,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
                 }
             })?;
             file.commit()
-        });
+        })();
         if let Err(e) = written {
             write_failed = true;
             say(&format!("error: {}", anyhow::Error::from(e)));

@@ -1013,3 +1013,30 @@ fn a_signal_during_the_setup_stops_the_run_and_the_teardown_still_runs() {
     );
     assert_eq!(run.stdout, "pass-1\npass-2\n");
 }
+
+#[test]
+fn a_report_that_cannot_be_written_is_found_before_anything_runs() {
+    let work = tempfile::tempdir().unwrap();
+    let ids = write_ids(work.path(), &["pass-1", "fail-2"]);
+    let behave = behave();
+    let run = exec(
+        work.path(),
+        &[
+            "--tests",
+            path_str(&ids),
+            "--junit",
+            "no-such-dir/node.xml",
+            "--",
+            &behave,
+            "{}",
+        ],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+    assert!(
+        run.stderr.contains("cannot write no-such-dir/node.xml"),
+        "{}",
+        run.stderr
+    );
+    assert!(!work.path().join("runs").exists(), "nothing ran");
+}
