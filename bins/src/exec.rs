@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use shardkit::ci::{self, NodeFlags, ShardSpec};
+use shardkit::ci;
 use shardkit::exec::report::{self, Counts, Identity};
 use shardkit::exec::scheduler::{self, shown_ids, signal_name};
 use shardkit::exec::units::{Packing, SplitPattern, auto_batch_size};
@@ -19,8 +19,8 @@ use shardkit::exec::{Config, Finished, Mode, Observer, Outcome, RunResult, Templ
 use shardkit::output::PendingFile;
 use shardkit::{GroupBy, Grouping, Manifest, TestIds};
 
+use crate::args::{self, GroupByArg, NodeArgs};
 use crate::exit::Exit;
-use crate::plan::GroupByArg;
 use crate::{say, say_raw, warn};
 
 const AFTER_HELP: &str = "\
@@ -68,17 +68,8 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", help_heading = "Ids")]
     pub manifest: Option<PathBuf>,
 
-    /// The number of nodes, N (also SHARD_NODES).
-    #[arg(long, value_name = "N", help_heading = "Ids")]
-    pub nodes: Option<u32>,
-
-    /// This node's number K, from 1 to N (also SHARD_NODE).
-    #[arg(long, value_name = "K", help_heading = "Ids")]
-    pub node: Option<u32>,
-
-    /// This node as K/N: `--shard 2/4`.
-    #[arg(long, value_name = "K/N", value_parser = parse_shard, help_heading = "Ids")]
-    pub shard: Option<ShardSpec>,
+    #[command(flatten, next_help_heading = "Node selection")]
+    pub node_args: NodeArgs,
 
     /// Keep a class's or a file's ids in one process, so that its fixtures run once (also
     /// SHARD_GROUP_BY) [default: none].
@@ -166,11 +157,6 @@ pub enum FlakyResult {
     Fail,
 }
 
-fn parse_shard(s: &str) -> Result<ShardSpec, String> {
-    s.parse::<ShardSpec>()
-        .map_err(|_| ShardSpec::EXPECTED.to_string())
-}
-
 fn parse_duration(s: &str) -> Result<Duration, String> {
     duration::parse("duration", s).map_err(|e| match e {
         shardkit::Error::InvalidParameter { reason, .. } => reason,
@@ -199,11 +185,7 @@ fn read_list(path: &PathBuf) -> Result<TestIds> {
 }
 
 fn share(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Share> {
-    let flags = NodeFlags {
-        shard: cli.shard,
-        nodes: cli.nodes,
-        node: cli.node,
-    };
+    let flags = cli.node_args.flags();
     let selection = ci::resolve(&flags, env)?;
     let listed = match &cli.tests {
         Some(path) => Some(read_list(path)?),
@@ -277,15 +259,7 @@ fn share(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Share> {
 pub fn run(cli: Cli) -> Result<Exit> {
     let env = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
     let template = Template::parse(&cli.command)?;
-    let group_by = match cli.group_by {
-        Some(arg) => arg.into(),
-        None => match env("SHARD_GROUP_BY").filter(|v| !v.is_empty()) {
-            Some(value) => value
-                .parse::<GroupBy>()
-                .with_context(|| format!("SHARD_GROUP_BY={value}"))?,
-            None => GroupBy::None,
-        },
-    };
+    let group_by = args::group_by(cli.group_by, &env)?;
     let grouping = Grouping::new(group_by, &cli.separator)?;
     let split = cli
         .split

@@ -1,6 +1,7 @@
 //! The command-line front ends of shardkit: parse what was typed, call the library, talk to
 //! people on stderr and put data on stdout.
 
+pub mod args;
 pub mod exec;
 pub mod exit;
 pub mod merge;

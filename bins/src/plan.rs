@@ -5,15 +5,16 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 
-use shardkit::ci::{self, NodeFlags, Selection, ShardSpec};
+use shardkit::ci::{self, Selection};
 use shardkit::manifest;
 use shardkit::output::PendingFile;
 use shardkit::ring::DEFAULT_VNODES;
-use shardkit::{GroupBy, Grouping, LoadFactor, Plan, PlanParams, TestIds};
+use shardkit::{Grouping, LoadFactor, Plan, PlanParams, TestIds};
 
+use crate::args::{self, GroupByArg, NodeArgs};
 use crate::exit::Exit;
 use crate::{say, say_raw, warn};
 
@@ -48,28 +49,6 @@ Examples:
 
 Exit status: 0 planned (also when this node has nothing to do), 2 bad usage or input.";
 
-/// How ids are grouped (a group never spans nodes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub enum GroupByArg {
-    /// Every id is its own group.
-    #[default]
-    None,
-    /// Everything before the last segment, for ids of 3 or more segments.
-    Class,
-    /// The first segment.
-    File,
-}
-
-impl From<GroupByArg> for GroupBy {
-    fn from(arg: GroupByArg) -> Self {
-        match arg {
-            GroupByArg::None => GroupBy::None,
-            GroupByArg::Class => GroupBy::Class,
-            GroupByArg::File => GroupBy::File,
-        }
-    }
-}
-
 /// The arguments of shard-plan, as typed.
 #[derive(Debug, Parser)]
 #[command(
@@ -84,17 +63,8 @@ pub struct Cli {
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
-    /// The number of nodes, N (also SHARD_NODES).
-    #[arg(long, value_name = "N", help_heading = "Node selection")]
-    pub nodes: Option<u32>,
-
-    /// This node's number K, from 1 to N (also SHARD_NODE).
-    #[arg(long, value_name = "K", help_heading = "Node selection")]
-    pub node: Option<u32>,
-
-    /// This node as K/N, like nextest and Playwright: `--shard 2/4`.
-    #[arg(long, value_name = "K/N", value_parser = parse_shard, help_heading = "Node selection")]
-    pub shard: Option<ShardSpec>,
+    #[command(flatten, next_help_heading = "Node selection")]
+    pub node_args: NodeArgs,
 
     /// Plan every id on one node, whatever the node settings say (also SHARD_DISABLED=1).
     #[arg(long, help_heading = "Node selection")]
@@ -156,11 +126,6 @@ pub struct Cli {
     pub quiet: bool,
 }
 
-fn parse_shard(s: &str) -> Result<ShardSpec, String> {
-    s.parse::<ShardSpec>()
-        .map_err(|_| ShardSpec::EXPECTED.to_string())
-}
-
 fn parse_load_factor(s: &str) -> Result<LoadFactor, String> {
     s.parse::<LoadFactor>().map_err(|e| match e {
         shardkit::Error::InvalidParameter { reason, .. } => reason,
@@ -202,21 +167,9 @@ struct Request {
 impl Request {
     /// Settles the grouping, the node and the output from the flags and the environment.
     fn resolve(cli: Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Self> {
-        let group_by = match cli.group_by {
-            Some(arg) => arg.into(),
-            None => match env("SHARD_GROUP_BY").filter(|v| !v.is_empty()) {
-                Some(value) => value
-                    .parse::<GroupBy>()
-                    .with_context(|| format!("SHARD_GROUP_BY={value}"))?,
-                None => GroupBy::None,
-            },
-        };
+        let group_by = args::group_by(cli.group_by, env)?;
         let grouping = Grouping::new(group_by, &cli.separator)?;
-        let flags = NodeFlags {
-            shard: cli.shard,
-            nodes: cli.nodes,
-            node: cli.node,
-        };
+        let flags = cli.node_args.flags();
         let disabled = cli.disabled || ci::env_switch("SHARD_DISABLED", env)?;
         let selection = if disabled {
             if flags.any() {
