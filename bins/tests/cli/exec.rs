@@ -83,6 +83,24 @@ fn gone(pid_file: &Path) -> bool {
     }
 }
 
+/// Waits (up to 30 s) until `ready` holds; `what` names it in the failure.
+fn wait_until(what: &str, ready: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ready() {
+        assert!(Instant::now() < deadline, "{what} never happened");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends `signal` (`-TERM`) to process `pid` with kill(1).
+fn send(signal: &str, pid: u32) {
+    let sent = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill {signal} {pid}");
+}
+
 fn behave() -> String {
     path_str(&exec_dir().join("behave.sh")).to_string()
 }
@@ -273,18 +291,11 @@ fn sigterm_mid_run_still_writes_a_complete_report() {
         .spawn()
         .unwrap();
     // Wait until both long tests are running (their grandchildren written down).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !(work.path().join("hang.grandchild").exists()
-        && work.path().join("stubborn.grandchild").exists())
-    {
-        assert!(Instant::now() < deadline, "the tests never started");
-        thread::sleep(Duration::from_millis(20));
-    }
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    wait_until("both long tests starting", || {
+        work.path().join("hang.grandchild").exists()
+            && work.path().join("stubborn.grandchild").exists()
+    });
+    send("-TERM", child.id());
     let output = child.wait_with_output().unwrap();
     let run = finish(output);
     assert_eq!(run.code, 143, "{}", run.stderr);
@@ -847,21 +858,11 @@ fn a_second_signal_kills_at_once() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !work.path().join("stubborn.grandchild").exists() {
-        assert!(Instant::now() < deadline, "the test never started");
-        thread::sleep(Duration::from_millis(20));
-    }
-    let pid = child.id().to_string();
-    let signal = |sig: &str| {
-        assert!(
-            Command::new("kill")
-                .args([sig, &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-    };
+    wait_until("the stubborn test starting", || {
+        work.path().join("stubborn.grandchild").exists()
+    });
+    let pid = child.id();
+    let signal = |sig: &str| send(sig, pid);
     signal("-INT");
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
@@ -987,18 +988,10 @@ fn a_signal_during_the_setup_stops_the_run_and_the_teardown_still_runs() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while fs::read_to_string(work.path().join("setup.pid")).map_or(true, |s| !s.ends_with('\n')) {
-        assert!(Instant::now() < deadline, "the setup never started");
-        thread::sleep(Duration::from_millis(20));
-    }
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    wait_until("the setup starting", || {
+        fs::read_to_string(work.path().join("setup.pid")).is_ok_and(|s| s.ends_with('\n'))
+    });
+    send("-TERM", child.id());
     let run = finish(child.wait_with_output().unwrap());
     assert_eq!(run.code, 143, "{}", run.stderr);
     assert!(gone(&work.path().join("setup.pid")), "the setup still runs");
