@@ -96,7 +96,8 @@ pub struct Attempt {
     pub message: Option<String>,
     /// Seconds: the child report's own time for the case, else the process's wall time.
     pub seconds: f64,
-    /// The output of the process that ran it (shared by the ids of one batch).
+    /// The output of the process that ran it (shared by the ids of one batch); empty for an
+    /// attempt that passed or was skipped.
     pub output: Arc<Output>,
     /// The case as the command's own report wrote it (`{junit}`).
     pub case: Option<Arc<ChildCase>>,

@@ -762,7 +762,10 @@ impl State<'_> {
         no_retry: bool,
         observer: &mut dyn Observer,
     ) {
-        let shared = Arc::new(output.clone());
+        // Output is kept for the attempts whose report shows it (those that did not pass), so
+        // that a long run of passing, chatty processes does not pile up in memory.
+        let kept = Arc::new(output.clone());
+        let none = Arc::new(Output::default());
         let mut retry = Vec::new();
         for (k, &i) in work.ids.iter().enumerate() {
             let (outcome, message, case) = decide(k);
@@ -772,7 +775,11 @@ impl State<'_> {
                 outcome,
                 message,
                 seconds: time,
-                output: Arc::clone(&shared),
+                output: if matches!(outcome, Outcome::Passed | Outcome::Skipped) {
+                    Arc::clone(&none)
+                } else {
+                    Arc::clone(&kept)
+                },
                 case,
             });
             if outcome.is_failure() {
