@@ -1033,3 +1033,36 @@ fn a_report_that_cannot_be_written_is_found_before_anything_runs() {
     );
     assert!(!work.path().join("runs").exists(), "nothing ran");
 }
+
+#[test]
+fn on_a_terminal_a_progress_bar_shows_the_running_tests() {
+    let work = tempfile::tempdir().unwrap();
+    let ids = write_ids(work.path(), &["pass-1", "pass-2", "fail-3"]);
+    let command = format!(
+        "{} --tests {} -j1 -- {} {{}}",
+        env!("CARGO_BIN_EXE_shard-exec"),
+        path_str(&ids),
+        behave()
+    );
+    // script(1) gives the run a terminal.
+    let run = finish(
+        Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .env("WORK", work.path())
+            .current_dir(work.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    // The bar: position, total and the test running now.
+    assert!(run.stdout.contains("] 0/3 pass-1"), "{}", run.stdout);
+    assert!(run.stdout.contains("] 2/3 fail-3"), "{}", run.stdout);
+    assert!(run.stdout.contains("FAIL [  "), "{}", run.stdout);
+    // Without a terminal: no bar.
+    let plain = exec(
+        work.path(),
+        &["--tests", path_str(&ids), "-j1", "--", &behave(), "{}"],
+    );
+    assert!(!plain.stderr.contains("0/3"), "{}", plain.stderr);
+}
