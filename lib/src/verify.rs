@@ -4,11 +4,10 @@
 use std::collections::HashMap;
 
 use crate::junit::cases::Case;
-use crate::junit::matching::{fallback_id, keys_of_id};
+use crate::junit::matching::{Matcher, fallback_id};
 use crate::manifest::Manifest;
 
-/// The property naming the planned id a case ran (written by shardkit's runner).
-pub const ID_PROPERTY: &str = "shard.id";
+pub use crate::junit::matching::ID_PROPERTY;
 
 /// The property naming the node that ran a case.
 pub const NODE_PROPERTY: &str = "shard.node";
@@ -80,8 +79,7 @@ pub fn verify(manifest: &Manifest, reports: &[NodeReport<'_>]) -> Verification {
 #[derive(Debug)]
 pub struct Verifier<'m> {
     manifest: &'m Manifest,
-    index: HashMap<&'m str, usize>,
-    by_key: HashMap<(String, String), usize>,
+    matcher: Matcher<'m>,
     /// The first reporter of each planned id (`NOBODY` when none).
     first: Vec<u32>,
     /// Reporters after the first, by planned id.
@@ -95,19 +93,10 @@ const NOBODY: u32 = u32::MAX;
 impl<'m> Verifier<'m> {
     /// A verifier that has seen nothing yet.
     pub fn new(manifest: &'m Manifest) -> Self {
-        let mut index: HashMap<&str, usize> = HashMap::new();
-        let mut by_key: HashMap<(String, String), usize> = HashMap::new();
-        for (i, entry) in manifest.entries.iter().enumerate() {
-            index.insert(entry.id.as_str(), i);
-            for key in keys_of_id(&entry.id) {
-                // The first planned id wins a key two of them share: the manifest's order is fixed.
-                by_key.entry(key).or_insert(i);
-            }
-        }
         Verifier {
             manifest,
-            index,
-            by_key,
+            // The first planned id wins a key two of them share: the manifest's order is fixed.
+            matcher: Matcher::new(manifest.entries.iter().map(|e| e.id.as_str())),
             first: vec![NOBODY; manifest.entries.len()],
             again: HashMap::new(),
             unplanned: Vec::new(),
@@ -118,16 +107,11 @@ impl<'m> Verifier<'m> {
     /// One reported case, from reporter number `reporter`.
     pub fn observe(&mut self, reporter: usize, case: &Case) {
         let reporter = u32::try_from(reporter).unwrap_or(NOBODY - 1);
-        let planned = match case.property(ID_PROPERTY) {
-            Some(id) => self.index.get(id).copied(),
-            None => {
-                let key = (
-                    case.classname.clone().unwrap_or_default(),
-                    case.name.clone(),
-                );
-                self.by_key.get(&key).copied()
-            }
-        };
+        let planned = self.matcher.find(
+            case.property(ID_PROPERTY),
+            case.classname.as_deref(),
+            &case.name,
+        );
         let Some(i) = planned else {
             let id = case.property(ID_PROPERTY).map_or_else(
                 || fallback_id(case.classname.as_deref(), &case.name),

@@ -6,16 +6,14 @@
 //! loses nothing the runner said; shard-exec only adds its properties (into the case's own
 //! `<properties>` block when it has one).
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::junit::cases::{CaseTracker, Status};
-use crate::junit::matching::keys_of_id;
+use crate::junit::matching::{ID_PROPERTY, Matcher};
 use crate::junit::reader::{Attr, Event, JunitReader, Kind};
 use crate::junit::writer::escape_attribute;
-use crate::verify::ID_PROPERTY;
 
 use super::Outcome;
 
@@ -62,14 +60,7 @@ pub fn read(path: &Path, ids: &[&str]) -> (BatchResults, Option<String>) {
         }
         Err(e) => return (results, Some(format!("cannot read its report: {e}"))),
     };
-    let mut exact: HashMap<&str, usize> = HashMap::new();
-    let mut by_key: HashMap<(String, String), usize> = HashMap::new();
-    for (i, id) in ids.iter().enumerate() {
-        exact.insert(id, i);
-        for key in keys_of_id(id) {
-            by_key.entry(key).or_insert(i);
-        }
-    }
+    let matcher = Matcher::new(ids.iter().copied());
     let mut reader = JunitReader::new(file);
     let mut tracker = CaseTracker::new();
     let mut fragment = Fragment::default();
@@ -144,12 +135,11 @@ pub fn read(path: &Path, ids: &[&str]) -> (BatchResults, Option<String>) {
             classname: case.classname.clone(),
             name: case.name.clone(),
         });
-        let named = match case.property(ID_PROPERTY) {
-            Some(id) => exact.get(id).copied(),
-            None => by_key
-                .get(&(case.classname.unwrap_or_default(), case.name))
-                .copied(),
-        };
+        let named = matcher.find(
+            case.property(ID_PROPERTY),
+            case.classname.as_deref(),
+            &case.name,
+        );
         match named {
             Some(i) if results.cases[i].is_none() => results.cases[i] = Some(child),
             _ => results.unmatched.push(child),

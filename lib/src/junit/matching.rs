@@ -4,6 +4,50 @@
 //! rule, which names id `a/b/test_x.py::TestC::test_y[p]` as classname `a.b.test_x.TestC` and
 //! name `test_y[p]`; else `classname::name`.
 
+use std::collections::HashMap;
+
+/// The property naming the planned id a case ran (written by shardkit's runner).
+pub const ID_PROPERTY: &str = "shard.id";
+
+/// Finds which of a list of ids a reported case names: the one piece of matching that
+/// shard-merge's `--plan`, shard-exec's batches and durations from earlier reports share.
+#[derive(Debug, Clone, Default)]
+pub struct Matcher<'a> {
+    exact: HashMap<&'a str, usize>,
+    by_key: HashMap<CaseKey, usize>,
+}
+
+impl<'a> Matcher<'a> {
+    /// A matcher for `ids`; a key two ids share goes to the first.
+    pub fn new<I: IntoIterator<Item = &'a str>>(ids: I) -> Self {
+        let mut matcher = Matcher::default();
+        for (i, id) in ids.into_iter().enumerate() {
+            matcher.exact.entry(id).or_insert(i);
+            for key in keys_of_id(id) {
+                matcher.by_key.entry(key).or_insert(i);
+            }
+        }
+        matcher
+    }
+
+    /// The index of the id a case names: by its `shard.id` property (`shard_id`) when it has
+    /// one, else by its classname and name.
+    pub fn find(
+        &self,
+        shard_id: Option<&str>,
+        classname: Option<&str>,
+        name: &str,
+    ) -> Option<usize> {
+        match shard_id {
+            Some(id) => self.exact.get(id).copied(),
+            None => self
+                .by_key
+                .get(&(classname.unwrap_or_default().to_string(), name.to_string()))
+                .copied(),
+        }
+    }
+}
+
 /// The `(classname, name)` that pytest's JUnit report gives the test with this node id, or
 /// `None` when the id has no `::` (no test item).
 ///
