@@ -1,9 +1,12 @@
 //! Arguments that shard-plan and shard-exec share: which node this is, and how ids group.
 
-use anyhow::{Context, Result};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use shardkit::GroupBy;
 use shardkit::ci::{NodeFlags, ShardSpec};
+use shardkit::timings::Timings;
 
 /// `--nodes`, `--node`, `--shard`: this node, as typed (the environment is read later).
 #[derive(Debug, Clone, Args)]
@@ -69,4 +72,90 @@ pub fn group_by(arg: Option<GroupByArg>, env: &dyn Fn(&str) -> Option<String>) -
             None => GroupBy::None,
         },
     })
+}
+
+/// `--timings` and `--timings-strict`: durations from earlier JUnit reports.
+#[derive(Debug, Clone, Args)]
+pub struct TimingArgs {
+    /// A JUnit report of an earlier run, or a directory walked for `*.xml`, whose times weigh
+    /// the ids; repeatable (also SHARD_TIMINGS, paths separated by `:`).
+    #[arg(long, value_name = "PATH")]
+    pub timings: Vec<PathBuf>,
+
+    /// Fail (exit 2) on a timing report that cannot be read, instead of a warning.
+    #[arg(long)]
+    pub timings_strict: bool,
+}
+
+impl TimingArgs {
+    /// The paths to read: the flag's, else `SHARD_TIMINGS`'.
+    pub fn paths(&self, env: &dyn Fn(&str) -> Option<String>) -> Vec<PathBuf> {
+        if !self.timings.is_empty() {
+            return self.timings.clone();
+        }
+        env("SHARD_TIMINGS")
+            .map(|v| {
+                v.split(':')
+                    .filter(|p| !p.is_empty())
+                    .map(PathBuf::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Reads the durations of `ids`, or `None` without timing paths. A report that cannot be
+    /// read is a warning (its times unused), or with `--timings-strict` an error. Says on
+    /// stderr what was found unless `quiet`.
+    pub fn read<'a>(
+        &self,
+        ids: impl IntoIterator<Item = &'a str>,
+        env: &dyn Fn(&str) -> Option<String>,
+        quiet: bool,
+    ) -> Result<Option<Timings>> {
+        let paths = self.paths(env);
+        if paths.is_empty() {
+            return Ok(None);
+        }
+        let timings = Timings::read(ids, &paths);
+        if let Some(first) = timings.problems.first() {
+            if self.timings_strict {
+                bail!("timings: {} (--timings-strict)", with_causes(first));
+            }
+            for problem in &timings.problems {
+                crate::warn(&format!(
+                    "timings: {}; going on without it (--timings-strict makes this an error)",
+                    with_causes(problem)
+                ));
+            }
+        }
+        if !quiet {
+            let known = timings.known();
+            crate::say(&format!(
+                "durations for {known} of {} ids from {} report{}{}",
+                timings.durations.len(),
+                timings.files,
+                if timings.files == 1 { "" } else { "s" },
+                if known == 0 {
+                    ": none known, every id weighs the same"
+                } else if known < timings.durations.len() {
+                    "; the others weigh the median"
+                } else {
+                    ""
+                }
+            ));
+        }
+        Ok(Some(timings))
+    }
+}
+
+/// An error and its causes, as `what: why: ...`.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }

@@ -14,7 +14,7 @@ use shardkit::output::PendingFile;
 use shardkit::ring::DEFAULT_VNODES;
 use shardkit::{Grouping, LoadFactor, Plan, PlanParams, TestIds};
 
-use crate::args::{self, GroupByArg, NodeArgs};
+use crate::args::{self, GroupByArg, NodeArgs, TimingArgs};
 use crate::exit::Exit;
 use crate::{say, say_raw, warn};
 
@@ -87,15 +87,18 @@ pub struct Cli {
     #[arg(long, value_name = "V", default_value_t = DEFAULT_VNODES, help_heading = "Planning")]
     pub vnodes: u32,
 
-    /// A node's capacity as a multiple of the mean load, at least 1.
+    /// A node's capacity as a multiple of the mean load, at least 1 [default: 1.05; 1.02 with
+    /// --timings].
     #[arg(
         long,
         value_name = "C",
-        default_value = "1.05",
         value_parser = parse_load_factor,
         help_heading = "Planning"
     )]
-    pub load_factor: LoadFactor,
+    pub load_factor: Option<LoadFactor>,
+
+    #[command(flatten, next_help_heading = "Planning")]
+    pub timing: TimingArgs,
 
     #[arg(
         long,
@@ -156,7 +159,8 @@ struct Request {
     disabled: bool,
     grouping: Grouping,
     vnodes: u32,
-    load_factor: LoadFactor,
+    load_factor: Option<LoadFactor>,
+    timing: TimingArgs,
     output: Output,
     /// A manifest file to write (not `-`, which is an [`Output`]).
     manifest: Option<PathBuf>,
@@ -210,6 +214,7 @@ impl Request {
             grouping,
             vnodes: cli.vnodes,
             load_factor: cli.load_factor,
+            timing: cli.timing,
             output,
             manifest: cli.manifest.filter(|_| !manifest_on_stdout),
             summary: cli.summary,
@@ -223,13 +228,22 @@ pub fn run(cli: Cli) -> Result<Exit> {
     let env = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
     let request = Request::resolve(cli, &env)?;
     let ids = read_ids(&request.files)?;
+    let timings = request.timing.read(ids.iter(), &env, request.quiet)?;
+    let default_factor = if timings.as_ref().is_some_and(|t| t.known() > 0) {
+        LoadFactor::WITH_DURATIONS
+    } else {
+        LoadFactor::DEFAULT
+    };
     let params = PlanParams {
         nodes: request.selection.nodes,
         vnodes: request.vnodes,
-        load_factor: request.load_factor,
+        load_factor: request.load_factor.unwrap_or(default_factor),
         grouping: request.grouping.clone(),
     };
-    let plan = Plan::by_count(&ids, params)?;
+    let plan = match &timings {
+        Some(t) => Plan::new(&ids, t.weights(), params)?,
+        None => Plan::by_count(&ids, params)?,
+    };
 
     // Everything that can fail comes before anything is written where people look: the
     // manifest is renamed into place only once stdout is written.
@@ -268,7 +282,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         }
     }
     if request.summary {
-        say_raw(&summary(&plan));
+        say_raw(&summary(&plan, timings.is_some()));
     }
     Ok(Exit::Success)
 }
@@ -364,13 +378,14 @@ fn read_ids(files: &[PathBuf]) -> Result<TestIds> {
 }
 
 /// The --summary table: per node tests, groups, weight and weight / mean; then max/mean.
-fn summary(plan: &Plan<'_>) -> String {
+fn summary(plan: &Plan<'_>, timed: bool) -> String {
     let loads = plan.loads();
     let total: u64 = loads.iter().map(|l| l.weight).sum();
     let mean = total as f64 / loads.len() as f64;
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header(["node", "tests", "groups", "weight", "weight / mean"]);
+    let weight = if timed { "est. seconds" } else { "weight" };
+    table.set_header(["node", "tests", "groups", weight, "weight / mean"]);
     for l in &loads {
         let ratio = if mean > 0.0 {
             l.weight as f64 / mean
@@ -381,7 +396,12 @@ fn summary(plan: &Plan<'_>) -> String {
             Cell::new(l.node),
             Cell::new(l.tests),
             Cell::new(l.groups),
-            Cell::new(l.weight),
+            if timed {
+                // Weights are durations in microseconds.
+                Cell::new(format!("{:.1}", l.weight as f64 / 1e6))
+            } else {
+                Cell::new(l.weight)
+            },
             Cell::new(format!("{ratio:.3}")),
         ]);
     }
@@ -392,9 +412,13 @@ fn summary(plan: &Plan<'_>) -> String {
     }
     let max = loads.iter().map(|l| l.weight).max().unwrap_or(0);
     let ratio = if mean > 0.0 { max as f64 / mean } else { 0.0 };
+    let capacity = if timed {
+        format!("{:.1} s", plan.capacity() as f64 / 1e6)
+    } else {
+        plan.capacity().to_string()
+    };
     format!(
-        "{table}\nmax/mean {ratio:.3} (capacity {} per node, load factor {})",
-        plan.capacity(),
+        "{table}\nmax/mean {ratio:.3} (capacity {capacity} per node, load factor {})",
         plan.params().load_factor
     )
 }

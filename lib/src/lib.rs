@@ -13,6 +13,7 @@ pub mod merge;
 pub mod output;
 pub mod plan;
 pub mod ring;
+pub mod timings;
 pub mod verify;
 
 pub use error::{Error, Location, Result};

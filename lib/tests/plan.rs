@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use proptest::prelude::*;
+use shardkit::timings::{Timings, quantize};
 use shardkit::{GroupBy, Grouping, LoadFactor, Plan, PlanParams, TestIds};
 use support::suite;
 
@@ -300,5 +301,143 @@ fn a_giant_group_gets_a_node_of_its_own() {
             assert!(max as f64 / mean <= 1.05, "{nodes} nodes: loads {loads:?}");
         }
         assert_eq!(plan.overflowed(), 0, "{nodes} nodes");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Weighted by durations from earlier reports (quantized as `timings` does).
+
+fn plan_of<'a>(ids: &'a TestIds, weights: &[u64], nodes: u32) -> Plan<'a> {
+    Plan::new(ids, weights.to_vec(), timed_params(nodes)).unwrap()
+}
+
+const TIMED: usize = 20_000;
+
+/// Node -> summed true duration, for a plan of `ids` (whose true durations are `seconds`).
+fn time_loads(plan: &Plan<'_>, index: &HashMap<&str, usize>, seconds: &[f64]) -> Vec<f64> {
+    let mut loads = vec![0.0; plan.params().nodes as usize];
+    for e in plan.entries() {
+        loads[e.node as usize - 1] += seconds[index[e.id]];
+    }
+    loads
+}
+
+fn max_over_mean(loads: &[f64]) -> f64 {
+    let mean = loads.iter().sum::<f64>() / loads.len() as f64;
+    loads.iter().copied().fold(0.0, f64::max) / mean
+}
+
+fn timed_params(nodes: u32) -> PlanParams {
+    PlanParams {
+        load_factor: LoadFactor::WITH_DURATIONS,
+        ..PlanParams::new(nodes)
+    }
+}
+
+#[test]
+fn durations_balance_like_lpt_and_stay_stable_like_a_ring() {
+    let base = suite::pytest_ids(TIMED, 1);
+    let seconds = suite::lognormal_durations(TIMED, 1.5, 7);
+    let index: HashMap<&str, usize> = base
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+    let ids = TestIds::from_lines(&base).unwrap();
+    let weights: Vec<u64> = seconds.iter().map(|&s| quantize(s)).collect();
+
+    // 1% new tests, with durations of their own.
+    let mut grown = base.clone();
+    grown.extend(suite::new_ids(TIMED / 100, 2));
+    let grown_ids = TestIds::from_lines(&grown).unwrap();
+    let mut grown_weights = weights.clone();
+    grown_weights.extend(
+        suite::lognormal_durations(TIMED / 100, 1.5, 9)
+            .iter()
+            .map(|&s| quantize(s)),
+    );
+    // 10% of the durations measured again, each times a factor in 0.5..2.
+    let mut rng = suite::Rng::new(11);
+    let remeasured: Vec<u64> = seconds
+        .iter()
+        .map(|&s| {
+            if rng.below(10) == 0 {
+                let unit = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+                quantize(s * 0.5 * 4f64.powf(unit))
+            } else {
+                quantize(s)
+            }
+        })
+        .collect();
+
+    let mut previous: Option<HashMap<String, u32>> = None;
+    for nodes in 2..=32u32 {
+        let plan = plan_of(&ids, &weights, nodes);
+        let balance = max_over_mean(&time_loads(&plan, &index, &seconds));
+        assert!(
+            balance <= 1.03,
+            "N={nodes}: summed duration max/mean {balance:.4}"
+        );
+        let now = assignment(&plan);
+        if nodes <= 9 {
+            if let Some(before) = &previous {
+                let share = moved(before, &now) as f64 / TIMED as f64;
+                let bound = 1.25 / f64::from(nodes);
+                assert!(
+                    share <= bound,
+                    "N={}->{nodes}: {share:.4} moved, bound {bound:.4}",
+                    nodes - 1
+                );
+            }
+            let after = assignment(&plan_of(&grown_ids, &grown_weights, nodes));
+            let share = moved(&now, &after) as f64 / TIMED as f64;
+            assert!(
+                share <= 0.005,
+                "N={nodes}: 1% new tests moved {share:.4} of the others"
+            );
+            let after = assignment(&plan_of(&ids, &remeasured, nodes));
+            let share = moved(&now, &after) as f64 / TIMED as f64;
+            assert!(
+                share <= 0.005,
+                "N={nodes}: re-measuring 10% moved {share:.4}"
+            );
+        }
+        previous = Some(now);
+    }
+}
+
+#[test]
+fn ids_without_a_duration_weigh_the_median_and_are_all_planned() {
+    let base = suite::pytest_ids(TIMED, 3);
+    let seconds = suite::lognormal_durations(TIMED, 1.5, 5);
+    // 5% of the ids have no recorded duration: the median known one stands in.
+    let mut rng = suite::Rng::new(13);
+    let known: Vec<Option<f64>> = seconds
+        .iter()
+        .map(|&s| (rng.below(20) != 0).then_some(s))
+        .collect();
+    let timings = Timings {
+        durations: known,
+        ..Timings::default()
+    };
+    let weights = timings.weights();
+    let mut sorted: Vec<f64> = timings.durations.iter().flatten().copied().collect();
+    sorted.sort_by(f64::total_cmp);
+    let median = quantize(sorted[sorted.len() / 2]);
+    for (w, d) in weights.iter().zip(&timings.durations) {
+        if d.is_none() {
+            assert!(w.abs_diff(median) * 20 <= median, "{w} vs median {median}");
+        }
+    }
+    let ids = TestIds::from_lines(&base).unwrap();
+    for nodes in 2..=32u32 {
+        let plan = Plan::new(&ids, weights.clone(), timed_params(nodes)).unwrap();
+        assert_eq!(plan.entries().count(), TIMED);
+        let loads: Vec<f64> = plan.loads().iter().map(|l| l.weight as f64).collect();
+        let estimated = max_over_mean(&loads);
+        assert!(
+            estimated <= 1.06,
+            "N={nodes}: estimated max/mean {estimated:.4}"
+        );
     }
 }

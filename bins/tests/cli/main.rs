@@ -6,6 +6,7 @@ mod suite;
 
 mod exec;
 mod merge;
+mod timings;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

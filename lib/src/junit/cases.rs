@@ -187,21 +187,29 @@ impl CaseTracker {
 
 /// Reads every test case of a report.
 pub fn read_cases(input: impl Read) -> Result<Vec<Case>, ReadError> {
+    let mut cases = Vec::new();
+    for_each_case(input, |case| cases.push(case))?;
+    Ok(cases)
+}
+
+/// Hands every test case of a report to `found`, one at a time, holding none.
+pub fn for_each_case(input: impl Read, mut found: impl FnMut(Case)) -> Result<(), ReadError> {
     let mut reader = JunitReader::new(input);
     let mut tracker = CaseTracker::new();
-    let mut cases = Vec::new();
     loop {
         let offset = reader.position();
         let depth = reader.depth();
         let done = match reader.next_event()? {
-            Event::Eof => return Ok(cases),
+            Event::Eof => return Ok(()),
             Event::Text(_) => None,
             Event::Start {
                 kind, attrs, empty, ..
             } => tracker.start(kind, &attrs, empty, depth, offset),
             Event::End { kind, .. } => tracker.end(kind, depth - 1),
         };
-        cases.extend(done);
+        if let Some(case) = done {
+            found(case);
+        }
     }
 }
 

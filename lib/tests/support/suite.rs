@@ -65,3 +65,18 @@ pub fn new_ids(count: usize, seed: u64) -> Vec<String> {
         .map(|id| id.replacen("tests/", "tests/new/", 1))
         .collect()
 }
+
+/// A standard normal sample (Box-Muller).
+pub fn normal(rng: &mut Rng) -> f64 {
+    let unit = |rng: &mut Rng| (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    let (u1, u2) = (unit(rng).max(1e-300), unit(rng));
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+}
+
+/// `count` heavy-tailed test durations in seconds: lognormal with median 1 s and `sigma`.
+pub fn lognormal_durations(count: usize, sigma: f64, seed: u64) -> Vec<f64> {
+    let mut rng = Rng::new(seed);
+    (0..count)
+        .map(|_| (sigma * normal(&mut rng)).exp())
+        .collect()
+}

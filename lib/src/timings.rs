@@ -1,0 +1,272 @@
+//! Durations from earlier runs: the JUnit reports of a previous run (the merged report, or a
+//! node's own) say how long each id took, and become the weights that plans balance and the
+//! order in which a node starts its work.
+//!
+//! An id's duration is the time of the case that names it (the [`Matcher`] of shard-merge's
+//! `--plan`: its `shard.id`, else pytest's rule, else `classname::name`); when several reports
+//! give one id, the median of their times. Cases that name no id are ignored. Weights are
+//! durations quantized to steps of about 5% (integer arithmetic, the same on every machine),
+//! so that the ordinary noise of measured times moves no test; ids with no recorded duration
+//! weigh the median known duration.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+use crate::junit::cases::for_each_case;
+use crate::junit::matching::{ID_PROPERTY, Matcher};
+use crate::junit::reader::locate;
+use crate::merge::find_reports;
+
+/// The smallest weight, in microseconds: every test costs something (1 ms).
+pub const MIN_WEIGHT: u64 = 1000;
+
+/// What earlier reports say about a list of ids.
+#[derive(Debug, Default)]
+pub struct Timings {
+    /// Per id (in the order given): the median of its recorded times, in seconds.
+    pub durations: Vec<Option<f64>>,
+    /// Reports read whole.
+    pub files: usize,
+    /// Cases in them that named an id.
+    pub matched: usize,
+    /// Reports that could not be read, and why: their times are not used.
+    pub problems: Vec<Error>,
+}
+
+impl Timings {
+    /// Reads the reports under `paths` (files, or directories walked for `*.xml`) for `ids`.
+    /// A report that cannot be read whole is left out and named in `problems`; a path that
+    /// does not exist too.
+    pub fn read<'a>(ids: impl IntoIterator<Item = &'a str>, paths: &[PathBuf]) -> Self {
+        let ids: Vec<&str> = ids.into_iter().collect();
+        let matcher = Matcher::new(ids.iter().copied());
+        let mut samples: Vec<Vec<f64>> = vec![Vec::new(); ids.len()];
+        let mut timings = Timings::default();
+        for path in paths {
+            let files = match find_reports(std::slice::from_ref(path), None) {
+                Ok(files) => files,
+                Err(e) => {
+                    timings.problems.push(e);
+                    continue;
+                }
+            };
+            for file in files {
+                match read_one(&file, &matcher) {
+                    Ok(found) => {
+                        timings.files += 1;
+                        timings.matched += found.len();
+                        for (i, seconds) in found {
+                            samples[i].push(seconds);
+                        }
+                    }
+                    Err(e) => timings.problems.push(e),
+                }
+            }
+        }
+        timings.durations = samples.into_iter().map(median).collect();
+        timings
+    }
+
+    /// How many ids have a recorded duration.
+    pub fn known(&self) -> usize {
+        self.durations.iter().filter(|d| d.is_some()).count()
+    }
+
+    /// The weights of a plan: each id's quantized duration, the median known duration for an
+    /// id with none, and 1 for every id when no duration is known at all (a plan by count).
+    pub fn weights(&self) -> Vec<u64> {
+        let known: Vec<f64> = self.durations.iter().flatten().copied().collect();
+        let Some(fallback) = median(known) else {
+            return vec![1; self.durations.len()];
+        };
+        let fallback = quantize(fallback);
+        self.durations
+            .iter()
+            .map(|d| d.map_or(fallback, quantize))
+            .collect()
+    }
+}
+
+/// The `(id index, seconds)` of every case of one report that names an id.
+fn read_one(path: &PathBuf, matcher: &Matcher<'_>) -> Result<Vec<(usize, f64)>> {
+    let name = path.display().to_string();
+    let open = || {
+        File::open(path).map_err(|source| Error::Read {
+            source_name: name.clone(),
+            source,
+        })
+    };
+    let mut found = Vec::new();
+    let read = for_each_case(BufReader::new(open()?), |case| {
+        let Some(seconds) = case.time.filter(|t| t.is_finite() && *t >= 0.0) else {
+            return;
+        };
+        if let Some(i) = matcher.find(
+            case.property(ID_PROPERTY),
+            case.classname.as_deref(),
+            &case.name,
+        ) {
+            found.push((i, seconds));
+        }
+    });
+    match read {
+        Ok(()) => Ok(found),
+        Err(e) => {
+            let (line, column) = locate(open()?, e.offset).unwrap_or((0, 0));
+            Err(Error::Report {
+                source_name: name,
+                line,
+                column,
+                message: e.message,
+            })
+        }
+    }
+}
+
+/// The median (the mean of the two middle values for an even count), `None` for no values.
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    })
+}
+
+/// A duration as a weight: microseconds, rounded to the nearest of the steps
+/// `s(0) = 1000`, `s(k+1) = s(k) + s(k) / 20` (about 5% apart), the lower on a tie.
+pub fn quantize(seconds: f64) -> u64 {
+    // Exact IEEE operations only (a product and a rounding), so every machine agrees.
+    let micros = (seconds * 1e6).round();
+    let micros = if micros.is_finite() && micros > 0.0 {
+        micros.min(u64::MAX as f64 / 2.0) as u64
+    } else {
+        0
+    };
+    let mut step = MIN_WEIGHT;
+    loop {
+        let next = step + step / 20;
+        if micros < next {
+            return if micros - step.min(micros) <= next - micros {
+                step
+            } else {
+                next
+            };
+        }
+        step = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_are_steps_about_five_percent_apart() {
+        assert_eq!(quantize(0.0), MIN_WEIGHT);
+        assert_eq!(quantize(-1.0), MIN_WEIGHT);
+        assert_eq!(quantize(f64::NAN), MIN_WEIGHT);
+        assert_eq!(quantize(0.001), 1000);
+        assert_eq!(quantize(0.00105), 1050);
+        assert_eq!(quantize(0.001024), 1000);
+        assert_eq!(quantize(0.001026), 1050);
+        // Noise within a step does not change the weight; a real change does.
+        let w = quantize(2.0);
+        assert!([1.99, 2.0, 2.01].iter().all(|&s| quantize(s) == w));
+        assert!(quantize(2.2) > w && quantize(1.8) < w);
+        // Steps stay about 5% apart all the way up.
+        let mut step = MIN_WEIGHT;
+        while step < 3_600_000_000 {
+            let next = step + step / 20;
+            assert!((1.045..=1.051).contains(&(next as f64 / step as f64)) || step < 20_000);
+            step = next;
+        }
+        assert!(quantize(1e30) > 0);
+    }
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![3.0]), Some(3.0));
+        assert_eq!(median(vec![5.0, 1.0, 3.0]), Some(3.0));
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), Some(2.5));
+    }
+
+    fn write(dir: &std::path::Path, name: &str, xml: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, xml).unwrap();
+        path
+    }
+
+    #[test]
+    fn durations_come_from_the_cases_that_name_the_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(
+            dir.path(),
+            "a.xml",
+            r#"<testsuite><testcase classname="t.test_a.TestA" name="test_x" time="2"/>
+<testcase name="anything" time="7"><properties><property name="shard.id" value="t/test_a.py::test_f"/></properties></testcase>
+<testcase classname="other" name="unrelated" time="100"/></testsuite>"#,
+        );
+        write(
+            dir.path(),
+            "b.xml",
+            r#"<testsuites><testsuite><testcase classname="t.test_a.TestA" name="test_x" time="4"/>
+<testcase classname="t.test_a.TestA" name="test_x" time="9"/><testcase classname="mod" name="t" time="1,500.5"/></testsuite></testsuites>"#,
+        );
+        let broken = write(dir.path(), "broken.xml", "<testsuite><testcase name=");
+        let ids = [
+            "t/test_a.py::TestA::test_x",
+            "t/test_a.py::test_f",
+            "mod::t",
+            "new::test",
+        ];
+        let timings = Timings::read(
+            ids,
+            &[
+                a,
+                dir.path().join("b.xml"),
+                broken,
+                dir.path().join("missing"),
+            ],
+        );
+        assert_eq!(
+            timings.durations,
+            [Some(4.0), Some(7.0), Some(1500.5), None]
+        );
+        assert_eq!(timings.files, 2);
+        assert_eq!(timings.matched, 5);
+        assert_eq!(timings.problems.len(), 2);
+        assert!(
+            timings.problems[0]
+                .to_string()
+                .starts_with(&format!("{}:1:", dir.path().join("broken.xml").display())),
+            "{}",
+            timings.problems[0]
+        );
+        assert!(timings.problems[1].to_string().contains("missing"));
+        // The unknown id weighs the median known duration (4, 7, 1500.5 -> 7).
+        let weights = timings.weights();
+        assert_eq!(
+            weights,
+            [
+                quantize(4.0),
+                quantize(7.0),
+                quantize(1500.5),
+                quantize(7.0)
+            ]
+        );
+        // A directory is walked for *.xml.
+        let walked = Timings::read(ids, &[dir.path().to_path_buf()]);
+        assert_eq!(walked.files, 2);
+        // Nothing known: a plan by count.
+        let none = Timings::read(["x"], &[]);
+        assert_eq!(none.weights(), [1]);
+    }
+}
