@@ -14,12 +14,12 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use shardkit::ci;
 use shardkit::exec::report::{self, Counts, Identity};
 use shardkit::exec::scheduler::{self, shown_ids, signal_name};
-use shardkit::exec::units::{Packing, SplitPattern, auto_batch_size};
+use shardkit::exec::units::{MAX_BATCH, Packing, SplitPattern, auto_batch_size};
 use shardkit::exec::{Config, Finished, Mode, Observer, Outcome, RunResult, Template, duration};
 use shardkit::output::PendingFile;
 use shardkit::{GroupBy, Grouping, Manifest, TestIds};
 
-use crate::args::{self, GroupByArg, NodeArgs};
+use crate::args::{self, GroupByArg, NodeArgs, TimingArgs};
 use crate::exit::Exit;
 use crate::{say, say_raw, warn};
 
@@ -80,10 +80,13 @@ pub struct Cli {
     #[arg(long, value_name = "SEP", default_value = "::", help_heading = "Units")]
     pub separator: String,
 
-    /// Pack small groups into one process up to N ids (a group is never split)
-    /// [default: about two batches per job, at most 1000].
+    /// Pack small groups into one process up to N ids (a group is never split) [default: about
+    /// two batches per job, at most 1000; with --timings, batches of about equal time].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Units")]
     pub batch_size: Option<u32>,
+
+    #[command(flatten, next_help_heading = "Units")]
+    pub timing: TimingArgs,
 
     /// Groups whose key matches GLOB may be split across processes (repeatable).
     #[arg(long, value_name = "GLOB", help_heading = "Units")]
@@ -282,14 +285,24 @@ pub fn run(cli: Cli) -> Result<Exit> {
             "with `{}` every id runs in a process of its own: --batch-size and --group-by do nothing",
         );
     }
+    let weights = cli
+        .timing
+        .read(share.ids.iter().map(String::as_str), &env, cli.quiet)?
+        .filter(|t| t.known() > 0)
+        .map(|t| t.weights());
     let config = Config {
         packing: Packing {
             mode: template.mode(),
             grouping,
             split,
-            batch_size: cli
-                .batch_size
-                .map_or_else(|| auto_batch_size(share.ids.len(), jobs), |b| b as usize),
+            // With durations, the time budget makes the batches; the count only caps them.
+            batch_size: match (cli.batch_size, &weights) {
+                (Some(b), _) => b as usize,
+                (None, Some(_)) => MAX_BATCH,
+                (None, None) => auto_batch_size(share.ids.len(), jobs),
+            },
+            weights,
+            jobs,
         },
         template,
         jobs,

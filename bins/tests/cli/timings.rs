@@ -171,3 +171,52 @@ fn an_unreadable_timing_report_is_a_warning_unless_strict() {
     );
     assert_eq!(strict.stdout, "");
 }
+
+#[test]
+fn shard_exec_starts_the_longest_work_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = ["t-a", "t-b", "t-c", "t-d", "t-new"];
+    fs::write(dir.path().join("ids.txt"), ids.join("\n")).unwrap();
+    // An earlier report: t-c took longest, then t-a, t-d, t-b; t-new is unknown (median).
+    fs::write(
+        dir.path().join("previous.xml"),
+        r#"<testsuite><testcase name="t-a" time="3"><properties><property name="shard.id" value="t-a"/></properties></testcase>
+<testcase name="t-b" time="0.5"><properties><property name="shard.id" value="t-b"/></properties></testcase>
+<testcase name="t-c" time="9"><properties><property name="shard.id" value="t-c"/></properties></testcase>
+<testcase name="t-d" time="1"><properties><property name="shard.id" value="t-d"/></properties></testcase></testsuite>"#,
+    )
+    .unwrap();
+    let exec = |extra: &[&str]| {
+        let _ = fs::remove_file(dir.path().join("starts"));
+        let mut args = vec!["--tests", "ids.txt", "-j1"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", "sh", "-c", "echo \"$1\" >> starts", "_", "{}"]);
+        let run = finish(
+            Command::new(env!("CARGO_BIN_EXE_shard-exec"))
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .current_dir(dir.path())
+                .args(&args)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        (
+            fs::read_to_string(dir.path().join("starts")).unwrap(),
+            run.stderr,
+        )
+    };
+    let (plain, _) = exec(&[]);
+    assert_eq!(
+        plain, "t-a\nt-b\nt-c\nt-d\nt-new\n",
+        "input order without durations"
+    );
+    let (timed, stderr) = exec(&["--timings", "previous.xml"]);
+    // Longest first; the new id weighs the median of 0.5, 1, 3, 9 (2 s).
+    assert_eq!(timed, "t-c\nt-a\nt-new\nt-d\nt-b\n", "{stderr}");
+    assert!(
+        stderr.contains("durations for 4 of 5 ids from 1 report"),
+        "{stderr}"
+    );
+}

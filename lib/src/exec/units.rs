@@ -17,6 +17,8 @@ use super::command::Mode;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unit {
     pub ids: Vec<usize>,
+    /// The summed weight (durations) of its ids; 0 without durations.
+    pub weight: u64,
 }
 
 /// A `--split` pattern: a glob over group keys (`*` and `?` match any character, `/` too;
@@ -48,6 +50,12 @@ pub struct Packing {
     pub split: Vec<SplitPattern>,
     /// The most ids in one batch, unless one group alone has more.
     pub batch_size: usize,
+    /// Per id, its weight from earlier durations ([`crate::timings`]), when known. Then units
+    /// run longest first (LPT), and a batch also closes at a time budget: the total over twice
+    /// the jobs, so that each job gets about two batches of equal time.
+    pub weights: Option<Vec<u64>>,
+    /// Processes at once (for the time budget).
+    pub jobs: usize,
 }
 
 /// The most bytes of ids in one batch (a group alone may have more): far below the kernel's
@@ -58,15 +66,74 @@ pub const BATCH_BYTES: usize = 256 * 1024;
 /// twice per job, and a job that drew slow tests leaves the other jobs one batch each to
 /// take over. Durations from earlier runs (a time budget) balance better.
 pub fn auto_batch_size(ids: usize, jobs: usize) -> usize {
-    ids.div_ceil(jobs.max(1) * 2).clamp(1, 1000)
+    ids.div_ceil(jobs.max(1) * 2).clamp(1, MAX_BATCH)
 }
 
-/// Gathers `ids` into units, in the order the ids came.
+/// The most ids in a batch unless `--batch-size` says otherwise.
+pub const MAX_BATCH: usize = 1000;
+
+/// Gathers `ids` into units: in the order the ids came, or with weights longest first.
 pub fn pack(ids: &[String], packing: &Packing) -> Vec<Unit> {
-    if packing.mode == Mode::PerId {
-        return (0..ids.len()).map(|i| Unit { ids: vec![i] }).collect();
+    let weight_of = |group: &[usize]| -> u64 {
+        packing
+            .weights
+            .as_ref()
+            .map_or(0, |w| group.iter().map(|&i| w[i]).sum())
+    };
+    let mut units: Vec<Unit> = if packing.mode == Mode::PerId {
+        (0..ids.len())
+            .map(|i| Unit {
+                ids: vec![i],
+                weight: weight_of(&[i]),
+            })
+            .collect()
+    } else {
+        let mut groups = gather(ids, packing);
+        let budget = packing.weights.as_ref().map(|w| {
+            let total: u64 = w.iter().sum();
+            total.div_ceil(2 * packing.jobs.max(1) as u64).max(1)
+        });
+        if budget.is_some() {
+            // Heaviest groups first (stable: equal weights keep their order), so that batches
+            // fill up to the budget and come out longest first.
+            groups.sort_by_key(|g| std::cmp::Reverse(weight_of(g)));
+        }
+        let size = packing.batch_size.max(1);
+        let mut units = Vec::new();
+        let mut batch: Vec<usize> = Vec::new();
+        let (mut bytes, mut weight) = (0, 0);
+        let bytes_of = |group: &[usize]| group.iter().map(|&i| ids[i].len() + 1).sum::<usize>();
+        for group in groups {
+            let (group_bytes, group_weight) = (bytes_of(&group), weight_of(&group));
+            let full = batch.len() + group.len() > size
+                || bytes + group_bytes > BATCH_BYTES
+                || budget.is_some_and(|b| weight + group_weight > b);
+            if !batch.is_empty() && full {
+                units.push(Unit {
+                    ids: std::mem::take(&mut batch),
+                    weight,
+                });
+                (bytes, weight) = (0, 0);
+            }
+            batch.extend(group);
+            bytes += group_bytes;
+            weight += group_weight;
+        }
+        if !batch.is_empty() {
+            units.push(Unit { ids: batch, weight });
+        }
+        units
+    };
+    if packing.weights.is_some() {
+        // Longest processing time first: the lower bound max(longest, total / jobs) is nearly
+        // reached, where input order may leave the longest test for last.
+        units.sort_by_key(|u| std::cmp::Reverse(u.weight));
     }
-    // Groups in the order of their first id.
+    units
+}
+
+/// The groups of `ids`, in the order of their first id; a split group gives one per id.
+fn gather(ids: &[String], packing: &Packing) -> Vec<Vec<usize>> {
     let mut groups: Vec<Vec<usize>> = Vec::new();
     let mut index: HashMap<&str, usize> = HashMap::new();
     for (i, id) in ids.iter().enumerate() {
@@ -83,28 +150,7 @@ pub fn pack(ids: &[String], packing: &Packing) -> Vec<Unit> {
             }
         }
     }
-    let size = packing.batch_size.max(1);
-    let mut units = Vec::new();
-    let mut batch: Vec<usize> = Vec::new();
-    let mut bytes = 0;
-    let bytes_of = |group: &[usize]| group.iter().map(|&i| ids[i].len() + 1).sum::<usize>();
-    for group in groups {
-        let group_bytes = bytes_of(&group);
-        if !batch.is_empty()
-            && (batch.len() + group.len() > size || bytes + group_bytes > BATCH_BYTES)
-        {
-            units.push(Unit {
-                ids: std::mem::take(&mut batch),
-            });
-            bytes = 0;
-        }
-        batch.extend(group);
-        bytes += group_bytes;
-    }
-    if !batch.is_empty() {
-        units.push(Unit { ids: batch });
-    }
-    units
+    groups
 }
 
 #[cfg(test)]
@@ -125,6 +171,8 @@ mod tests {
                 .map(|p| SplitPattern::new(p).unwrap())
                 .collect(),
             batch_size,
+            weights: None,
+            jobs: 2,
         }
     }
 
@@ -175,6 +223,26 @@ mod tests {
         let mut per_id = packing(GroupBy::Class, &[], 4);
         per_id.mode = Mode::PerId;
         assert_eq!(pack(&ids(SUITE), &per_id).len(), SUITE.len());
+    }
+
+    #[test]
+    fn with_durations_the_longest_units_come_first_and_batches_share_time() {
+        // Weights per id of SUITE: class A (x, y) 10, f 1, class B (x, y, z) 30, g 50.
+        let mut p = packing(GroupBy::Class, &[], 100);
+        p.weights = Some(vec![5, 1, 5, 10, 10, 10, 50]);
+        p.jobs = 1;
+        // Budget: 91 / 2 = 46: g alone, then B, A and f (41).
+        let units = pack(&ids(SUITE), &p);
+        assert_eq!(
+            units
+                .iter()
+                .map(|u| (u.ids.clone(), u.weight))
+                .collect::<Vec<_>>(),
+            vec![(vec![6], 50), (vec![3, 4, 5, 0, 2, 1], 41)]
+        );
+        p.mode = Mode::PerId;
+        let order: Vec<usize> = pack(&ids(SUITE), &p).iter().map(|u| u.ids[0]).collect();
+        assert_eq!(order, vec![6, 3, 4, 5, 0, 2, 1]);
     }
 
     #[test]
