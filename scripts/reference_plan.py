@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""shardkit's plan algorithm bounded-ring/1, re-implemented from the README alone.
+"""shardkit's plan algorithm bounded-ring/2, re-implemented from the README alone.
 
 Reads test ids (one per line) on stdin and prints every id as NODE<TAB>ID in shard-plan's
 --all order, then a line `# fingerprint sha256:HEX`. The test suite checks that it agrees
@@ -14,7 +14,7 @@ import hashlib
 import sys
 from decimal import Decimal
 
-ALGORITHM = "bounded-ring/1"
+ALGORITHM = "bounded-ring/2"
 
 
 def h(text):
@@ -69,9 +69,9 @@ def main():
     loads = {node: 0 for node in range(1, n + 1)}
     node_of = {}
     ring_order = sorted(groups, key=lambda k: (h(k), k))
-    large = [k for k in ring_order if 4 * weight[k] > capacity]
-    small = [k for k in ring_order if 4 * weight[k] <= capacity]
-    for key in large + small:
+    rank = {k: r for r, k in enumerate(ring_order)}
+
+    def first_fit(key):
         w = weight[key]
         i = bisect.bisect_right(positions, h(key)) % len(points)
         tried = set()
@@ -85,8 +85,36 @@ def main():
                     node = min(loads, key=lambda k: (loads[k], k))
                     break
             i = (i + 1) % len(points)
-        loads[node] += w
+        loads[node] += weight[key]
         node_of[key] = node
+
+    def large(key):
+        return 4 * weight[key] > capacity
+
+    # 1. large groups, in ring order, where they fit
+    for key in ring_order:
+        if large(key):
+            first_fit(key)
+    # 2. every other group at home
+    for key in ring_order:
+        if not large(key):
+            home = points[bisect.bisect_right(positions, h(key)) % len(points)][1]
+            node_of[key] = home
+            loads[home] += weight[key]
+    # 3. nodes over capacity give back their heaviest groups, ties in ring order
+    given_back = []
+    for node in range(1, n + 1):
+        if loads[node] <= capacity:
+            continue
+        mine = [k for k in ring_order if node_of[k] == node and not large(k)]
+        for key in sorted(mine, key=lambda k: (-weight[k], rank[k])):
+            if loads[node] <= capacity:
+                break
+            loads[node] -= weight[key]
+            given_back.append(key)
+    # 4. those, heaviest first (ties in ring order), where they fit
+    for key in sorted(given_back, key=lambda k: (-weight[k], rank[k])):
+        first_fit(key)
 
     out = sys.stdout
     for key in sorted(groups, key=lambda k: (node_of[k], k)):

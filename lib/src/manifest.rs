@@ -411,7 +411,7 @@ mod tests {
             ("a\tb\n", "plan.tsv:1: not a shardkit manifest"),
             (&text.replace("format=1", "format=2"), "manifest format 2"),
             (
-                &text.replace("bounded-ring/1", "bounded-ring/9"),
+                &text.replace("bounded-ring/2", "bounded-ring/9"),
                 "planned by algorithm bounded-ring/9",
             ),
             (

@@ -1,14 +1,16 @@
 //! The consistent hash ring and bounded-load placement of weighted groups on it.
 //!
-//! Algorithm `bounded-ring/1` (the README gives it in full, to be re-implemented elsewhere):
+//! Algorithm `bounded-ring/2` (the README gives it in full, to be re-implemented elsewhere):
 //! node `n` (1-based) has the ring points `h("{n}-{j}")` for `j` in `0..vnodes`, where `h(s)`
 //! is the first 8 bytes of SHA-256(s) read as a big-endian u64. A group with key `k` hashes to
-//! `h(k)`. Large groups (4 x weight > capacity) are placed first, then the rest; each pass goes
-//! in ascending `(h(k), k)` order, each group on the node of the first point clockwise from
-//! `h(k)` (the first point `> h(k)`, wrapping; points sorted by `(point, node)`) whose load plus
-//! the group's weight stays within the capacity `max(floor(c * W / N), ceil(W / N), largest
-//! weight)`. When no node has room (possible only when groups are coarse), the group goes to the
-//! least-loaded node, the lowest-numbered on ties.
+//! `h(k)`; its home is the node of the first point clockwise from `h(k)` (the first point
+//! `> h(k)`, wrapping; points sorted by `(point, node)`). The capacity is `max(floor(c * W /
+//! N), ceil(W / N), largest weight)`. Large groups (4 x weight > capacity) are placed first, in
+//! ascending `(h(k), k)` order, each on the first node clockwise whose load plus the group's
+//! weight stays within the capacity; every other group goes home; a node over capacity gives
+//! back its heaviest groups until it is within, and those are placed, heaviest first, like the
+//! large ones. When no node has room (possible only when groups are coarse), a group goes to
+//! the least-loaded node, the lowest-numbered on ties.
 
 use std::fmt::{self, Write as _};
 use std::str::FromStr;
@@ -19,7 +21,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 
 /// The name and version of the placement algorithm; bumped whenever any plan could change.
-pub const ALGORITHM: &str = "bounded-ring/1";
+pub const ALGORITHM: &str = "bounded-ring/2";
 
 /// Ring points per node unless told otherwise (see the README's measurements).
 pub const DEFAULT_VNODES: u32 = 1024;
@@ -257,66 +259,127 @@ pub fn capacity(load_factor: LoadFactor, total: u64, nodes: u32, largest: u64) -
         .max(largest)
 }
 
-/// Places items, given as `(hash, weight)` in ascending ring order, on `ring`: the large ones
-/// first, then the rest, each pass in the order given.
-///
-/// The caller sorts the items by `(hash, key)`; each pass walks the ring once alongside them.
+/// Places items, given as `(hash, weight)` in ascending ring order (the caller sorts them by
+/// `(hash, key)`), on `ring`: the large ones first where they fit, the rest at home, then what
+/// over-full nodes give back (see the module's description).
 pub fn place(ring: &Ring, items: &[(u64, u64)], load_factor: LoadFactor) -> Placement {
     let nodes = ring.nodes as usize;
     let total: u64 = items.iter().map(|&(_, w)| w).sum();
     let largest = items.iter().map(|&(_, w)| w).max().unwrap_or(0);
     let cap = capacity(load_factor, total, ring.nodes, largest);
-    let points = &ring.points;
+    debug_assert!(
+        items.windows(2).all(|p| p[0].0 <= p[1].0),
+        "items not sorted"
+    );
 
-    let mut loads = vec![0u64; nodes];
+    let mut walk = Walk {
+        points: &ring.points,
+        loads: vec![0u64; nodes],
+        seen: vec![0usize; nodes],
+        stamp: 0,
+        overflowed: 0,
+    };
     let mut node_of = vec![0u32; items.len()];
-    let mut overflowed = 0;
-    // `seen[n] == stamp` marks node n+1 as already tried for the current item.
-    let mut seen = vec![0usize; nodes];
-    let mut stamp = 0usize;
-    // Large groups first, each pass in ring order: placed last, a large group would find
-    // every node too full for it.
+    // 1. Large groups first, in ring order, each where it fits: placed late, a large group
+    //    would find every node too full for it.
     let large = |weight: u64| u128::from(weight) * u128::from(LARGE_SHARE) > u128::from(cap);
-    for pass_large in [true, false] {
-        let mut start = 0usize;
-        for (index, &(hash, weight)) in items.iter().enumerate() {
-            if large(weight) != pass_large {
-                continue;
-            }
-            debug_assert!(index == 0 || items[index - 1].0 <= hash, "items not sorted");
-            while start < points.len() && points[start].0 <= hash {
-                start += 1;
-            }
-            stamp += 1;
-            let mut tried = 0;
-            let mut i = if start == points.len() { 0 } else { start };
-            let chosen = loop {
-                let node = points[i].1 as usize - 1;
-                if seen[node] != stamp {
-                    if loads[node] + weight <= cap {
-                        break node;
-                    }
-                    seen[node] = stamp;
-                    tried += 1;
-                    if tried == nodes {
-                        overflowed += 1;
-                        break least_loaded(&loads);
-                    }
-                }
-                i += 1;
-                if i == points.len() {
-                    i = 0;
-                }
-            };
-            loads[chosen] += weight;
-            node_of[index] = chosen as u32 + 1;
+    for (index, &(hash, weight)) in items.iter().enumerate() {
+        if large(weight) {
+            node_of[index] = walk.first_fit(hash, weight, cap);
         }
+    }
+    // 2. Every other group at home: the node of the first point after its hash. A group
+    //    moves only when its home is over capacity, so adding tests or measuring them again
+    //    moves few: no sweep whose every step depends on the steps before it.
+    for (index, &(hash, weight)) in items.iter().enumerate() {
+        if !large(weight) {
+            let node = ring.points[walk.start(hash)].1;
+            node_of[index] = node;
+            walk.loads[node as usize - 1] += weight;
+        }
+    }
+    // 3. A node over capacity gives back its heaviest groups (ties in ring order) until it is
+    //    within capacity: few groups move, and they are the ones worth moving.
+    let mut given_back: Vec<usize> = Vec::new();
+    let over: Vec<bool> = walk.loads.iter().map(|&l| l > cap).collect();
+    if over.iter().any(|&o| o) {
+        let mut members: Vec<Vec<usize>> = vec![Vec::new(); nodes];
+        for (index, &(_, weight)) in items.iter().enumerate() {
+            let node = node_of[index] as usize - 1;
+            if over[node] && !large(weight) {
+                members[node].push(index);
+            }
+        }
+        for (node, mut mine) in members.into_iter().enumerate() {
+            mine.sort_by_key(|&i| (std::cmp::Reverse(items[i].1), i));
+            for index in mine {
+                if walk.loads[node] <= cap {
+                    break;
+                }
+                walk.loads[node] -= items[index].1;
+                given_back.push(index);
+            }
+        }
+    }
+    // 4. The given-back groups, heaviest first (ties in ring order), each on the first node
+    //    clockwise from its hash with room.
+    given_back.sort_by_key(|&i| (std::cmp::Reverse(items[i].1), i));
+    for index in given_back {
+        let (hash, weight) = items[index];
+        node_of[index] = walk.first_fit(hash, weight, cap);
     }
     Placement {
         node_of,
-        loads,
+        loads: walk.loads,
         capacity: cap,
-        overflowed,
+        overflowed: walk.overflowed,
+    }
+}
+
+/// Walking the ring clockwise from a hash.
+struct Walk<'a> {
+    points: &'a [(u64, u32)],
+    loads: Vec<u64>,
+    /// `seen[n] == stamp` marks node n+1 as already tried for the current group.
+    seen: Vec<usize>,
+    stamp: usize,
+    overflowed: usize,
+}
+
+impl Walk<'_> {
+    /// The index of the first point strictly after `hash`, wrapping.
+    fn start(&self, hash: u64) -> usize {
+        let i = self.points.partition_point(|p| p.0 <= hash);
+        if i == self.points.len() { 0 } else { i }
+    }
+
+    /// Puts a group on the first node clockwise from `hash` whose load plus `weight` stays
+    /// within `cap`, or on the least-loaded node when none has room; returns the node.
+    fn first_fit(&mut self, hash: u64, weight: u64, cap: u64) -> u32 {
+        let nodes = self.loads.len();
+        self.stamp += 1;
+        let mut tried = 0;
+        let mut i = self.start(hash);
+        let chosen = loop {
+            let node = self.points[i].1 as usize - 1;
+            if self.seen[node] != self.stamp {
+                if self.loads[node] + weight <= cap {
+                    break node;
+                }
+                self.seen[node] = self.stamp;
+                tried += 1;
+                if tried == nodes {
+                    self.overflowed += 1;
+                    break least_loaded(&self.loads);
+                }
+            }
+            i += 1;
+            if i == self.points.len() {
+                i = 0;
+            }
+        };
+        self.loads[chosen] += weight;
+        chosen as u32 + 1
     }
 }
 

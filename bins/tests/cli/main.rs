@@ -533,7 +533,7 @@ fn manifest_holds_the_whole_plan() {
         [
             "#shardkit-manifest",
             "format=1",
-            "algorithm=bounded-ring/1",
+            "algorithm=bounded-ring/2",
             &format!("vnodes={}", shardkit::ring::DEFAULT_VNODES),
             "load-factor=1.05",
             "group-by=class",
