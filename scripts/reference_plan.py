@@ -112,9 +112,38 @@ def main():
                 break
             loads[node] -= weight[key]
             given_back.append(key)
-    # 4. those, heaviest first (ties in ring order), where they fit
-    for key in sorted(given_back, key=lambda k: (-weight[k], rank[k])):
-        first_fit(key)
+    # 4. those, heaviest first (ties in ring order), where they fit; one that fits nowhere goes
+    #    to the least-loaded node, which gives back its lightest groups (at most N such repairs)
+    queue = sorted(given_back, key=lambda k: (-weight[k], rank[k]))
+    repairs = 0
+    while queue:
+        key = queue.pop(0)
+        w = weight[key]
+        i = bisect.bisect_right(positions, h(key)) % len(points)
+        tried, chosen = set(), None
+        while len(tried) < n:
+            node = points[i][1]
+            if node not in tried:
+                if loads[node] + w <= capacity:
+                    chosen = node
+                    break
+                tried.add(node)
+            i = (i + 1) % len(points)
+        if chosen is not None:
+            loads[chosen] += w
+            node_of[key] = chosen
+            continue
+        node = min(loads, key=lambda k: (loads[k], k))
+        loads[node] += w
+        node_of[key] = node
+        if repairs < n:
+            repairs += 1
+            mine = [k for k in ring_order if k != key and node_of.get(k) == node and not large(k)]
+            for other in sorted(mine, key=lambda k: (weight[k], rank[k])):
+                if loads[node] <= capacity:
+                    break
+                loads[node] -= weight[other]
+                queue.append(other)
 
     out = sys.stdout
     for key in sorted(groups, key=lambda k: (node_of[k], k)):

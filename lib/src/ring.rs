@@ -9,9 +9,11 @@
 //! ascending `(h(k), k)` order, each on the first node clockwise whose load plus the group's
 //! weight stays within the capacity; every other group goes home; a node over capacity gives
 //! back its heaviest groups until it is within, and those are placed, heaviest first, like the
-//! large ones. When no node has room (possible only when groups are coarse), a group goes to
-//! the least-loaded node, the lowest-numbered on ties.
+//! large ones. When no node has room, a large group goes to the least-loaded node (the
+//! lowest-numbered on ties); a given-back group too, and that node then gives back its lightest
+//! groups, which are placed after the others.
 
+use std::collections::VecDeque;
 use std::fmt::{self, Write as _};
 use std::str::FromStr;
 use std::thread;
@@ -322,11 +324,40 @@ pub fn place(ring: &Ring, items: &[(u64, u64)], load_factor: LoadFactor) -> Plac
         }
     }
     // 4. The given-back groups, heaviest first (ties in ring order), each on the first node
-    //    clockwise from its hash with room.
+    //    clockwise from its hash with room. One that fits nowhere (the free room is in pieces
+    //    too small for it) goes to the least-loaded node, which gives back its lightest
+    //    groups until it is within capacity again; those are placed after the others.
     given_back.sort_by_key(|&i| (std::cmp::Reverse(items[i].1), i));
-    for index in given_back {
+    let mut queue: VecDeque<usize> = given_back.into();
+    let mut repairs = 0;
+    while let Some(index) = queue.pop_front() {
         let (hash, weight) = items[index];
-        node_of[index] = walk.first_fit(hash, weight, cap);
+        if let Some(node) = walk.fit(hash, weight, cap) {
+            walk.loads[node] += weight;
+            node_of[index] = node as u32 + 1;
+            continue;
+        }
+        let node = least_loaded(&walk.loads);
+        walk.loads[node] += weight;
+        node_of[index] = node as u32 + 1;
+        // At most one repair per node: a bound, so that coarse groups cannot cycle.
+        if repairs < nodes {
+            repairs += 1;
+            let mut mine: Vec<usize> = (0..items.len())
+                .filter(|&i| i != index && node_of[i] as usize == node + 1 && !large(items[i].1))
+                .collect();
+            mine.sort_by_key(|&i| (items[i].1, i));
+            for i in mine {
+                if walk.loads[node] <= cap {
+                    break;
+                }
+                walk.loads[node] -= items[i].1;
+                queue.push_back(i);
+            }
+        }
+        if walk.loads[node] > cap {
+            walk.overflowed += 1;
+        }
     }
     Placement {
         node_of,
@@ -353,31 +384,41 @@ impl Walk<'_> {
         if i == self.points.len() { 0 } else { i }
     }
 
-    /// Puts a group on the first node clockwise from `hash` whose load plus `weight` stays
-    /// within `cap`, or on the least-loaded node when none has room; returns the node.
-    fn first_fit(&mut self, hash: u64, weight: u64, cap: u64) -> u32 {
+    /// The first node (0-based) clockwise from `hash` whose load plus `weight` stays within
+    /// `cap`, if any.
+    fn fit(&mut self, hash: u64, weight: u64, cap: u64) -> Option<usize> {
         let nodes = self.loads.len();
         self.stamp += 1;
         let mut tried = 0;
         let mut i = self.start(hash);
-        let chosen = loop {
+        loop {
             let node = self.points[i].1 as usize - 1;
             if self.seen[node] != self.stamp {
                 if self.loads[node] + weight <= cap {
-                    break node;
+                    return Some(node);
                 }
                 self.seen[node] = self.stamp;
                 tried += 1;
                 if tried == nodes {
-                    self.overflowed += 1;
-                    break least_loaded(&self.loads);
+                    return None;
                 }
             }
             i += 1;
             if i == self.points.len() {
                 i = 0;
             }
-        };
+        }
+    }
+
+    /// Puts a group where it [`fit`]s, or on the least-loaded node when none has room;
+    /// returns the node (1-based).
+    ///
+    /// [`fit`]: Walk::fit
+    fn first_fit(&mut self, hash: u64, weight: u64, cap: u64) -> u32 {
+        let chosen = self.fit(hash, weight, cap).unwrap_or_else(|| {
+            self.overflowed += 1;
+            least_loaded(&self.loads)
+        });
         self.loads[chosen] += weight;
         chosen as u32 + 1
     }
