@@ -111,9 +111,9 @@ def main():
             if loads[node] <= capacity:
                 break
             loads[node] -= weight[key]
+            node_of[key] = None
             given_back.append(key)
-    # 4. those, heaviest first (ties in ring order), where they fit; one that fits nowhere goes
-    #    to the least-loaded node, which gives back its lightest groups (at most N such repairs)
+    # 4. those, heaviest first (ties in ring order), where they fit
     queue = sorted(given_back, key=lambda k: (-weight[k], rank[k]))
     repairs = 0
     while queue:
@@ -133,16 +133,33 @@ def main():
             loads[chosen] += w
             node_of[key] = chosen
             continue
-        node = min(loads, key=lambda k: (loads[k], k))
+        # fits nowhere: the first node clockwise that can make room by giving back groups
+        # lighter than it takes it (at most 16 such repairs), else the least-loaded node
+        def lighter_on(node):
+            return [k for k in ring_order if node_of.get(k) == node and not large(k) and weight[k] < w]
+
+        repair = None
+        if repairs < 16:
+            i = bisect.bisect_right(positions, h(key)) % len(points)
+            seen = set()
+            for _ in range(len(points)):
+                node = points[i][1]
+                if node not in seen:
+                    seen.add(node)
+                    if loads[node] + w <= capacity + sum(weight[k] for k in lighter_on(node)):
+                        repair = node
+                        break
+                i = (i + 1) % len(points)
+        node = repair if repair is not None else min(loads, key=lambda k: (loads[k], k))
         loads[node] += w
         node_of[key] = node
-        if repairs < n:
+        if repair is not None:
             repairs += 1
-            mine = [k for k in ring_order if k != key and node_of.get(k) == node and not large(k)]
-            for other in sorted(mine, key=lambda k: (weight[k], rank[k])):
+            for other in sorted(lighter_on(node), key=lambda k: (-weight[k], rank[k])):
                 if loads[node] <= capacity:
                     break
                 loads[node] -= weight[other]
+                node_of[other] = None
                 queue.append(other)
 
     out = sys.stdout

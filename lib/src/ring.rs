@@ -319,14 +319,14 @@ pub fn place(ring: &Ring, items: &[(u64, u64)], load_factor: LoadFactor) -> Plac
                     break;
                 }
                 walk.loads[node] -= items[index].1;
+                node_of[index] = 0;
                 given_back.push(index);
             }
         }
     }
     // 4. The given-back groups, heaviest first (ties in ring order), each on the first node
-    //    clockwise from its hash with room. One that fits nowhere (the free room is in pieces
-    //    too small for it) goes to the least-loaded node, which gives back its lightest
-    //    groups until it is within capacity again; those are placed after the others.
+    //    clockwise from its hash with room. The free room may be in pieces too small for a
+    //    heavy group; then a node makes room by giving back lighter groups.
     given_back.sort_by_key(|&i| (std::cmp::Reverse(items[i].1), i));
     let mut queue: VecDeque<usize> = given_back.into();
     let mut repairs = 0;
@@ -337,21 +337,53 @@ pub fn place(ring: &Ring, items: &[(u64, u64)], load_factor: LoadFactor) -> Plac
             node_of[index] = node as u32 + 1;
             continue;
         }
-        let node = least_loaded(&walk.loads);
+        // No node has room: the first node clockwise that can make room by giving back
+        // groups lighter than this one takes it and gives those back (heaviest first); they
+        // are placed after the others. At most REPAIRS such repairs, so that coarse groups
+        // cannot cycle; each costs one pass over the groups.
+        let mut repair = None;
+        if repairs < REPAIRS {
+            let mut spare = vec![0u64; nodes];
+            for (i, &(_, w)) in items.iter().enumerate() {
+                // Groups waiting in the queue (node 0) are on no node.
+                if node_of[i] != 0 && !large(w) && w < weight {
+                    spare[node_of[i] as usize - 1] += w;
+                }
+            }
+            let mut i = walk.start(hash);
+            let mut seen = vec![false; nodes];
+            for _ in 0..ring.points.len() {
+                let node = ring.points[i].1 as usize - 1;
+                if !seen[node] {
+                    seen[node] = true;
+                    if walk.loads[node] + weight <= cap + spare[node] {
+                        repair = Some(node);
+                        break;
+                    }
+                }
+                i = (i + 1) % ring.points.len();
+            }
+        }
+        let node = repair.unwrap_or_else(|| least_loaded(&walk.loads));
         walk.loads[node] += weight;
         node_of[index] = node as u32 + 1;
-        // At most one repair per node: a bound, so that coarse groups cannot cycle.
-        if repairs < nodes {
+        if repair.is_some() {
             repairs += 1;
             let mut mine: Vec<usize> = (0..items.len())
-                .filter(|&i| i != index && node_of[i] as usize == node + 1 && !large(items[i].1))
+                .filter(|&i| {
+                    i != index
+                        && node_of[i] as usize == node + 1
+                        && !large(items[i].1)
+                        && items[i].1 < weight
+                })
                 .collect();
-            mine.sort_by_key(|&i| (items[i].1, i));
+            mine.sort_by_key(|&i| (std::cmp::Reverse(items[i].1), i));
             for i in mine {
                 if walk.loads[node] <= cap {
                     break;
                 }
                 walk.loads[node] -= items[i].1;
+                node_of[i] = 0;
                 queue.push_back(i);
             }
         }
@@ -423,6 +455,9 @@ impl Walk<'_> {
         chosen as u32 + 1
     }
 }
+
+/// The most groups that make room for themselves on a full node (placement step 4).
+pub const REPAIRS: usize = 16;
 
 /// A group is large when its weight is more than 1/`LARGE_SHARE` of a node's capacity.
 pub const LARGE_SHARE: u64 = 4;
