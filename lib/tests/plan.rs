@@ -379,29 +379,31 @@ fn durations_balance_like_lpt_and_stay_stable_like_a_ring() {
             "N={nodes}: summed duration max/mean {balance:.4}"
         );
         let now = assignment(&plan);
-        if nodes <= 9 {
-            if let Some(before) = &previous {
-                let share = moved(before, &now) as f64 / TIMED as f64;
-                let bound = 1.25 / f64::from(nodes);
-                assert!(
-                    share <= bound,
-                    "N={}->{nodes}: {share:.4} moved, bound {bound:.4}",
-                    nodes - 1
-                );
-            }
-            let after = assignment(&plan_of(&grown_ids, &grown_weights, nodes));
-            let share = moved(&now, &after) as f64 / TIMED as f64;
+        // Going from N-1 to N nodes (N <= 9): at most 1.25/N of the tests move.
+        if nodes <= 9
+            && let Some(before) = &previous
+        {
+            let share = moved(before, &now) as f64 / TIMED as f64;
+            let bound = 1.25 / f64::from(nodes);
             assert!(
-                share <= 0.005,
-                "N={nodes}: 1% new tests moved {share:.4} of the others"
-            );
-            let after = assignment(&plan_of(&ids, &remeasured, nodes));
-            let share = moved(&now, &after) as f64 / TIMED as f64;
-            assert!(
-                share <= 0.005,
-                "N={nodes}: re-measuring 10% moved {share:.4}"
+                share <= bound,
+                "N={}->{nodes}: {share:.4} moved, bound {bound:.4}",
+                nodes - 1
             );
         }
+        // Adding 1% new tests, or measuring 10% again, moves at most 0.5% of the others.
+        let after = assignment(&plan_of(&grown_ids, &grown_weights, nodes));
+        let share = moved(&now, &after) as f64 / TIMED as f64;
+        assert!(
+            share <= 0.005,
+            "N={nodes}: 1% new tests moved {share:.4} of the others"
+        );
+        let after = assignment(&plan_of(&ids, &remeasured, nodes));
+        let share = moved(&now, &after) as f64 / TIMED as f64;
+        assert!(
+            share <= 0.005,
+            "N={nodes}: re-measuring 10% moved {share:.4}"
+        );
         previous = Some(now);
     }
 }
