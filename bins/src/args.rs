@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use shardkit::GroupBy;
 use shardkit::ci::{NodeFlags, ShardSpec};
+use shardkit::presets::Runner;
 use shardkit::timings::Timings;
 
 /// `--nodes`, `--node`, `--shard`: this node, as typed (the environment is read later).
@@ -61,17 +62,36 @@ impl From<GroupByArg> for GroupBy {
     }
 }
 
-/// `--group-by`, else `SHARD_GROUP_BY`, else none.
-pub fn group_by(arg: Option<GroupByArg>, env: &dyn Fn(&str) -> Option<String>) -> Result<GroupBy> {
+/// `--group-by`, else `SHARD_GROUP_BY`, else the runner preset's default, else none.
+pub fn group_by(
+    arg: Option<GroupByArg>,
+    env: &dyn Fn(&str) -> Option<String>,
+    runner: Option<Runner>,
+) -> Result<GroupBy> {
     Ok(match arg {
         Some(arg) => arg.into(),
         None => match env("SHARD_GROUP_BY").filter(|v| !v.is_empty()) {
             Some(value) => value
                 .parse::<GroupBy>()
                 .with_context(|| format!("SHARD_GROUP_BY={value}"))?,
-            None => GroupBy::None,
+            None => runner.map_or(GroupBy::None, Runner::default_group_by),
         },
     })
+}
+
+/// A test runner with a preset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunnerArg {
+    /// pytest: `pytest --collect-only -q` lists, batches run with `--junitxml={junit}`.
+    Pytest,
+}
+
+impl From<RunnerArg> for Runner {
+    fn from(arg: RunnerArg) -> Self {
+        match arg {
+            RunnerArg::Pytest => Runner::Pytest,
+        }
+    }
 }
 
 /// `--timings` and `--timings-strict`: durations from earlier JUnit reports.

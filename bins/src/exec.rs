@@ -17,9 +17,10 @@ use shardkit::exec::scheduler::{self, shown_ids, signal_name};
 use shardkit::exec::units::{MAX_BATCH, Packing, SplitPattern, auto_batch_size};
 use shardkit::exec::{Config, Finished, Mode, Observer, Outcome, RunResult, Template, duration};
 use shardkit::output::PendingFile;
+use shardkit::presets::Runner;
 use shardkit::{GroupBy, Grouping, Manifest, TestIds};
 
-use crate::args::{self, GroupByArg, NodeArgs, TimingArgs};
+use crate::args::{self, GroupByArg, NodeArgs, RunnerArg, TimingArgs};
 use crate::exit::Exit;
 use crate::{say, say_raw, warn};
 
@@ -55,9 +56,20 @@ Examples:
 #[derive(Debug, Parser)]
 #[command(name = "shard-exec", version, after_help = AFTER_HELP)]
 pub struct Cli {
-    /// The test command and its arguments, after `--`.
-    #[arg(value_name = "COMMAND", required = true, last = true)]
+    /// The test command and its arguments, after `--`; with --runner, arguments for the
+    /// runner.
+    #[arg(
+        value_name = "COMMAND",
+        required_unless_present = "runner",
+        last = true
+    )]
     pub command: Vec<String>,
+
+    /// Use a runner's preset: its command, batches with its own JUnit report, its grouping
+    /// (pytest: `pytest -p no:cacheprovider -q --junitxml={junit} ARGS {ids}`, --group-by
+    /// class); what follows `--` goes to the runner.
+    #[arg(long, value_enum, value_name = "RUNNER")]
+    pub runner: Option<RunnerArg>,
 
     /// Read the ids to run from FILE, one per line (`-` for stdin).
     #[arg(long, value_name = "FILE", help_heading = "Ids")]
@@ -261,8 +273,12 @@ fn share(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Share> {
 /// Runs shard-exec.
 pub fn run(cli: Cli) -> Result<Exit> {
     let env = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
-    let template = Template::parse(&cli.command)?;
-    let group_by = args::group_by(cli.group_by, &env)?;
+    let runner = cli.runner.map(Runner::from);
+    let template = match runner {
+        Some(runner) => Template::parse(&runner.run_command(&cli.command))?,
+        None => Template::parse(&cli.command)?,
+    };
+    let group_by = args::group_by(cli.group_by, &env, runner)?;
     let grouping = Grouping::new(group_by, &cli.separator)?;
     let split = cli
         .split
@@ -291,6 +307,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         .filter(|t| t.known() > 0)
         .map(|t| t.weights());
     let config = Config {
+        nothing_ran_status: runner.and_then(Runner::nothing_ran_status),
         packing: Packing {
             mode: template.mode(),
             grouping,

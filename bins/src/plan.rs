@@ -11,10 +11,11 @@ use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use shardkit::ci::{self, Selection};
 use shardkit::manifest;
 use shardkit::output::PendingFile;
+use shardkit::presets::Runner;
 use shardkit::ring::DEFAULT_VNODES;
 use shardkit::{Grouping, LoadFactor, Plan, PlanParams, TestIds};
 
-use crate::args::{self, GroupByArg, NodeArgs, TimingArgs};
+use crate::args::{self, GroupByArg, NodeArgs, RunnerArg, TimingArgs};
 use crate::exit::Exit;
 use crate::{say, say_raw, warn};
 
@@ -62,6 +63,16 @@ pub struct Cli {
     /// Files of test ids, one per line; `-` or no FILE reads stdin.
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
+
+    /// Plan the ids that RUNNER lists (pytest: `pytest --collect-only -q ARGS`, run here)
+    /// instead of reading them; the preset's grouping is the default (pytest: class). ARGS go
+    /// after `--`.
+    #[arg(long, value_enum, value_name = "RUNNER", conflicts_with = "files")]
+    pub collect: Option<RunnerArg>,
+
+    /// With --collect: arguments for the runner's listing, after `--`.
+    #[arg(value_name = "ARGS", last = true, requires = "collect")]
+    pub runner_args: Vec<String>,
 
     #[command(flatten, next_help_heading = "Node selection")]
     pub node_args: NodeArgs,
@@ -155,6 +166,7 @@ enum Output {
 #[derive(Debug)]
 struct Request {
     files: Vec<PathBuf>,
+    collect: Option<(Runner, Vec<String>)>,
     selection: Selection,
     disabled: bool,
     grouping: Grouping,
@@ -171,7 +183,7 @@ struct Request {
 impl Request {
     /// Settles the grouping, the node and the output from the flags and the environment.
     fn resolve(cli: Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Self> {
-        let group_by = args::group_by(cli.group_by, env)?;
+        let group_by = args::group_by(cli.group_by, env, cli.collect.map(Runner::from))?;
         let grouping = Grouping::new(group_by, &cli.separator)?;
         let flags = cli.node_args.flags();
         let disabled = cli.disabled || ci::env_switch("SHARD_DISABLED", env)?;
@@ -209,6 +221,9 @@ impl Request {
         };
         Ok(Request {
             files: cli.files,
+            collect: cli
+                .collect
+                .map(|r| (Runner::from(r), cli.runner_args.clone())),
             selection,
             disabled,
             grouping,
@@ -227,7 +242,16 @@ impl Request {
 pub fn run(cli: Cli) -> Result<Exit> {
     let env = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
     let request = Request::resolve(cli, &env)?;
-    let ids = read_ids(&request.files)?;
+    let ids = match &request.collect {
+        Some((runner, args)) => {
+            let listed = runner.collect(args)?;
+            if !request.quiet {
+                say(&format!("{runner} listed {} tests", listed.len()));
+            }
+            TestIds::from_lines(&listed)?
+        }
+        None => read_ids(&request.files)?,
+    };
     let timings = request.timing.read(ids.iter(), &env, request.quiet)?;
     let default_factor = if timings.as_ref().is_some_and(|t| t.known() > 0) {
         LoadFactor::WITH_DURATIONS

@@ -72,6 +72,10 @@ pub enum Error {
         message: String,
     },
 
+    /// A runner's listing of its tests failed.
+    #[error("collecting tests with `{command}`: {reason}")]
+    Collect { command: String, reason: String },
+
     #[error("cannot write {}", path.display())]
     Write {
         path: PathBuf,

@@ -12,6 +12,7 @@ pub mod manifest;
 pub mod merge;
 pub mod output;
 pub mod plan;
+pub mod presets;
 pub mod ring;
 pub mod timings;
 pub mod verify;

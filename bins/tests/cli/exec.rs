@@ -1066,3 +1066,124 @@ fn on_a_terminal_a_progress_bar_shows_the_running_tests() {
     );
     assert!(!plain.stderr.contains("0/3"), "{}", plain.stderr);
 }
+
+/// PATH with the virtualenv's pytest first.
+fn path_with_pytest() -> std::ffi::OsString {
+    let venv = pytest().parent().unwrap().to_path_buf();
+    let mut paths = vec![venv];
+    paths.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(paths).unwrap()
+}
+
+#[test]
+fn the_pytest_preset_collects_plans_runs_and_merges_a_real_suite() {
+    let work = tempfile::tempdir().unwrap();
+    let suite = exec_dir().join("pytest-suite");
+    let run_in = |bin: &str, args: &[&str]| {
+        finish(
+            Command::new(bin)
+                .env_clear()
+                .env("PATH", path_with_pytest())
+                .current_dir(&suite)
+                .args(args)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap(),
+        )
+    };
+    let manifest = work.path().join("plan.tsv");
+    let plan = run_in(
+        env!("CARGO_BIN_EXE_shard-plan"),
+        &[
+            "--collect",
+            "pytest",
+            "--nodes",
+            "2",
+            "--manifest",
+            path_str(&manifest),
+        ],
+    );
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(
+        plan.stderr.contains("pytest listed 14 tests"),
+        "{}",
+        plan.stderr
+    );
+    // The preset groups by class: each class on one node.
+    let text = fs::read_to_string(&manifest).unwrap();
+    assert!(
+        text.lines().next().unwrap().contains("group-by=class"),
+        "{text}"
+    );
+    for node in ["1", "2"] {
+        let report = work.path().join(format!("node-{node}.xml"));
+        let run = run_in(
+            env!("CARGO_BIN_EXE_shard-exec"),
+            &[
+                "--runner",
+                "pytest",
+                "--manifest",
+                path_str(&manifest),
+                "--shard",
+                &format!("{node}/2"),
+                "--junit",
+                path_str(&report),
+                "-j2",
+            ],
+        );
+        assert!(run.code == 0 || run.code == 1, "{}", run.stderr);
+        crate::check_junit(&[&report]);
+    }
+    let merged = run_in(
+        env!("CARGO_BIN_EXE_shard-merge"),
+        &[
+            "--plan",
+            path_str(&manifest),
+            "--expect-nodes",
+            "2",
+            "-o",
+            path_str(&work.path().join("junit.xml")),
+            path_str(work.path()),
+        ],
+    );
+    // Verified; the suite has a failure and an error of its own.
+    assert_eq!(merged.code, 1, "{}", merged.stderr);
+    let cases = read_cases(fs::File::open(work.path().join("junit.xml")).unwrap()).unwrap();
+    assert_eq!(cases.len(), 14);
+    assert_eq!(
+        cases.iter().filter(|c| c.status == Status::Failed).count(),
+        1
+    );
+    assert_eq!(
+        cases.iter().filter(|c| c.status == Status::Errored).count(),
+        1
+    );
+
+    // pytest's exit status 5: every id of a batch deselected (-m) is skipped, not lost.
+    let report = work.path().join("deselected.xml");
+    let run = run_in(
+        env!("CARGO_BIN_EXE_shard-exec"),
+        &[
+            "--runner",
+            "pytest",
+            "--manifest",
+            path_str(&manifest),
+            "--shard",
+            "1/2",
+            "--junit",
+            path_str(&report),
+            "--",
+            "-m",
+            "no_such_marker",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let cases = cases_by_id(&report);
+    assert!(!cases.is_empty());
+    assert!(
+        cases.values().all(|c| c.status == Status::Skipped),
+        "{cases:?}"
+    );
+}

@@ -46,6 +46,9 @@ pub struct Config {
     pub nodes: u32,
     /// Bytes of stdout and of stderr kept per process.
     pub capture_limit: usize,
+    /// The exit status with which the command says it ran none of its ids because none was
+    /// selected (pytest's 5): those ids are skipped rather than errors. With `{junit}` only.
+    pub nothing_ran_status: Option<i32>,
     /// Run once before any test / once after all.
     pub setup: Option<Vec<String>>,
     pub teardown: Option<Vec<String>>,

@@ -582,6 +582,9 @@ impl State<'_> {
         };
         let success = matches!(job.status, Some(Ok(s)) if s.success());
         let crashed = matches!(job.status, Some(Ok(s)) if s.code().is_none());
+        // The runner's "nothing ran" status (pytest's 5, every id deselected): skipped, not lost.
+        let nothing_ran = self.config.nothing_ran_status.is_some()
+            && matches!(job.status, Some(Ok(s)) if s.code() == self.config.nothing_ran_status);
         let mut status = exit.clone();
         if job.leaked {
             status.push_str("; a process it left behind kept its output open and was killed");
@@ -671,6 +674,14 @@ impl State<'_> {
             } else if abnormal {
                 rerun.push(job.work.ids[k]);
                 continue;
+            } else if nothing_ran {
+                (
+                    Outcome::Skipped,
+                    Some(format!(
+                        "not selected: the command ran none of its ids ({exit})"
+                    )),
+                    None,
+                )
             } else {
                 (Outcome::Errored, Some(why_missing.clone()), None)
             };
