@@ -1068,7 +1068,7 @@ fn on_a_terminal_a_progress_bar_shows_the_running_tests() {
 }
 
 /// PATH with the virtualenv's pytest first.
-fn path_with_pytest() -> std::ffi::OsString {
+pub(crate) fn path_with_pytest() -> std::ffi::OsString {
     let venv = pytest().parent().unwrap().to_path_buf();
     let mut paths = vec![venv];
     paths.extend(std::env::split_paths(
