@@ -84,7 +84,7 @@ pub struct Cli {
     pub node_args: NodeArgs,
 
     /// Keep a class's or a file's ids in one process, so that its fixtures run once (also
-    /// SHARD_GROUP_BY) [default: none].
+    /// SHARD_GROUP_BY) [default: none; class with --runner pytest].
     #[arg(long, value_enum, value_name = "HOW", help_heading = "Units")]
     pub group_by: Option<GroupByArg>,
 

@@ -81,7 +81,8 @@ pub struct Cli {
     #[arg(long, help_heading = "Node selection")]
     pub disabled: bool,
 
-    /// Keep the ids of a class or a file on one node (also SHARD_GROUP_BY) [default: none].
+    /// Keep the ids of a class or a file on one node (also SHARD_GROUP_BY) [default: none;
+    /// class with --collect pytest].
     #[arg(long, value_enum, value_name = "HOW", help_heading = "Planning")]
     pub group_by: Option<GroupByArg>,
 

@@ -1056,3 +1056,28 @@ fn the_readme_shows_a_real_manifest() {
         "README's manifest example differs from:\n{head}"
     );
 }
+
+#[test]
+fn each_readme_usage_block_is_the_binarys_help() {
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    for (name, exe) in [
+        ("shard-plan", env!("CARGO_BIN_EXE_shard-plan")),
+        ("shard-exec", env!("CARGO_BIN_EXE_shard-exec")),
+        ("shard-merge", env!("CARGO_BIN_EXE_shard-merge")),
+    ] {
+        let help = finish(Command::new(exe).env_clear().arg("-h").output().unwrap());
+        assert_eq!(help.code, 0);
+        let head = format!("## {name}\n\n`{name} -h` (`--help` says more):\n\n```\n");
+        let start = readme
+            .find(&head)
+            .unwrap_or_else(|| panic!("README has no usage block for {name}"))
+            + head.len();
+        let block = &readme[start..start + readme[start..].find("```\n").unwrap()];
+        assert_eq!(
+            block, help.stdout,
+            "README's usage block of {name} differs from `{name} -h`: paste the new help in"
+        );
+    }
+}
