@@ -1,0 +1,72 @@
+//! Shell completions and man pages come from the clap definitions (see scripts/gen-docs).
+
+use std::process::Command;
+
+use clap::CommandFactory;
+use clap_complete::Shell;
+
+fn commands() -> [clap::Command; 3] {
+    [
+        shardkit_cli::plan::Cli::command(),
+        shardkit_cli::exec::Cli::command(),
+        shardkit_cli::merge::Cli::command(),
+    ]
+}
+
+#[test]
+fn completions_know_every_flag_and_bash_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    for mut command in commands() {
+        let name = command.get_name().to_string();
+        let flags: Vec<String> = command
+            .get_arguments()
+            .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+            .collect();
+        assert!(flags.len() > 5, "{name}: {flags:?}");
+        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+            let path = clap_complete::generate_to(shell, &mut command, &name, dir.path()).unwrap();
+            let script = std::fs::read_to_string(&path).unwrap();
+            for flag in &flags {
+                let needle = if shell == Shell::Fish {
+                    flag.trim_start_matches('-').to_string()
+                } else {
+                    flag.clone()
+                };
+                assert!(
+                    script.contains(&needle),
+                    "{shell} completion of {name} lacks {flag}"
+                );
+            }
+            if shell == Shell::Bash {
+                let check = Command::new("bash").arg("-n").arg(&path).output().unwrap();
+                assert!(
+                    check.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&check.stderr)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn man_pages_describe_every_flag() {
+    for command in commands() {
+        let name = command.get_name().to_string();
+        let mut page = Vec::new();
+        clap_mangen::Man::new(command.clone())
+            .render(&mut page)
+            .unwrap();
+        let page = String::from_utf8(page).unwrap();
+        assert!(page.contains(&format!(".TH {name} 1")), "{page}");
+        for arg in command.get_arguments() {
+            if let Some(long) = arg.get_long() {
+                let roff = format!("\\-\\-{}", long.replace('-', "\\-"));
+                assert!(
+                    page.contains(&roff),
+                    "the man page of {name} lacks --{long}"
+                );
+            }
+        }
+    }
+}
