@@ -13,7 +13,8 @@ use crate::error::{Error, Result};
 /// renames over it. Dropped without [`commit`], the temporary file is removed and the target
 /// is left as it was.
 ///
-/// A symlink is followed: the file it points to is replaced. A target under `/dev` or
+/// Missing parent directories are made. A symlink is followed: the file it points to is
+/// replaced. A target under `/dev` or
 /// `/proc`, or one that exists and is not a regular file (a FIFO), is written directly. A new
 /// file gets the permissions an ordinary new file would (0666 less the umask); a replaced file
 /// keeps its own.
@@ -80,6 +81,8 @@ impl PendingFile {
         };
         #[cfg(unix)]
         builder.permissions(permissions);
+        // A directory that is not there yet is made, as report writers do (`reports/node-1.xml`).
+        fs::create_dir_all(dir).map_err(wrap)?;
         let temp = builder.tempfile_in(dir).map_err(wrap)?;
         Ok(PendingFile {
             path: target,

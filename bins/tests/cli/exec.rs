@@ -1018,7 +1018,7 @@ fn a_report_that_cannot_be_written_is_found_before_anything_runs() {
             "--tests",
             path_str(&ids),
             "--junit",
-            "no-such-dir/node.xml",
+            "ids.txt/node.xml",
             "--",
             &behave,
             "{}",
@@ -1027,11 +1027,26 @@ fn a_report_that_cannot_be_written_is_found_before_anything_runs() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert_eq!(run.stdout, "");
     assert!(
-        run.stderr.contains("cannot write no-such-dir/node.xml"),
+        run.stderr.contains("cannot write ids.txt/node.xml"),
         "{}",
         run.stderr
     );
     assert!(!work.path().join("runs").exists(), "nothing ran");
+    // A directory that is not there yet is made.
+    let run = exec(
+        work.path(),
+        &[
+            "--tests",
+            path_str(&ids),
+            "--junit",
+            "new/dir/node.xml",
+            "--",
+            &behave,
+            "{}",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(work.path().join("new/dir/node.xml").exists());
 }
 
 #[test]

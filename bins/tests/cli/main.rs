@@ -592,11 +592,18 @@ fn a_failed_run_leaves_an_existing_manifest_alone() {
         std::fs::read_to_string(&manifest).unwrap(),
         "previous plan\n"
     );
-    // A manifest that cannot be written (its folder is missing) is an error too.
-    let nowhere = dir.path().join("missing/plan.tsv");
+    // A manifest that cannot be written (its folder is a file) is an error too.
+    let nowhere = dir.path().join("plan.tsv/plan.tsv");
     let run = plan_stdin(&["--nodes", "2", "--manifest", path_str(&nowhere)], b"a\n");
     fails_with(&run, "cannot write");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    // A folder that is not there yet is made.
+    let deeper = dir.path().join("new/plan.tsv");
+    ok(&plan_stdin(
+        &["--nodes", "2", "--manifest", path_str(&deeper)],
+        b"a\n",
+    ));
+    assert!(deeper.exists());
 }
 
 #[test]
