@@ -351,8 +351,12 @@ pub fn run(cli: Cli) -> Result<Exit> {
     ])
     .context("cannot handle signals")?;
     let handle = signals.handle();
+    // The last signal, also one that comes after the run (while the report is written).
+    let last_signal = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
+    let seen = std::sync::Arc::clone(&last_signal);
     let forwarder = std::thread::spawn(move || {
         for sig in signals.forever() {
+            seen.store(sig, std::sync::atomic::Ordering::SeqCst);
             interrupter.interrupt(sig);
         }
     });
@@ -370,8 +374,6 @@ pub fn run(cli: Cli) -> Result<Exit> {
     let mut terminal = Terminal::new(share.ids.len(), cli.quiet);
     let result = scheduler::run(&config, &share.ids, inbox, &mut terminal);
     terminal.done();
-    handle.close();
-    let _ = forwarder.join();
     let result = result.context("the run failed")?;
 
     let mut write_failed = false;
@@ -418,7 +420,12 @@ pub fn run(cli: Cli) -> Result<Exit> {
     if let Some(why) = &result.teardown_failed {
         warn(&format!("--teardown failed: {why}"));
     }
-    Ok(if let Some(sig) = result.interrupted {
+    // A signal that came after the run still ends it as interrupted, once the report is out.
+    handle.close();
+    let _ = forwarder.join();
+    let late = last_signal.load(std::sync::atomic::Ordering::SeqCst);
+    let interrupted = result.interrupted.or((late != 0).then_some(late));
+    Ok(if let Some(sig) = interrupted {
         match sig {
             signal_hook::consts::SIGHUP => Exit::Hangup,
             signal_hook::consts::SIGTERM => Exit::Terminated,

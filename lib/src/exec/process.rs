@@ -1,17 +1,26 @@
 //! Child processes: each in a process group of its own, stdin from /dev/null, stdout and
-//! stderr captured within a bound by one helper thread per process that also reaps it,
-//! everything reported to one channel so that the scheduler waits on one thing only.
+//! stderr captured within a bound by one helper thread per process, everything reported to
+//! one channel so that the scheduler waits on one thing only.
+//!
+//! The helper learns that a process ended without reaping it (`waitid` with `WNOWAIT`): the
+//! zombie keeps its pid, and so its process group id, reserved until the scheduler has sent
+//! its last signal and calls [`Child::reap`]. A signal to the group can then never reach a
+//! group that reused the number.
 
 use std::ffi::OsString;
 use std::io::{self, Read};
 use std::os::fd::AsFd;
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::thread;
 
+use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, killpg};
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
 use nix::unistd::Pid;
 
 use super::capture::Capture;
@@ -23,7 +32,7 @@ const HELPER_STACK: usize = 64 * 1024;
 /// What the helper thread of a process reports.
 #[derive(Debug)]
 pub enum Note {
-    /// The process ended (reaped) and its pipes are closed: the usual end.
+    /// The process ended and its pipes are closed: the usual end.
     Done {
         job: u64,
         status: io::Result<ExitStatus>,
@@ -39,6 +48,16 @@ pub enum Note {
     Signal(i32),
 }
 
+/// Where a process's output goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Output {
+    /// Captured, at most this many bytes of each stream (head and tail).
+    Capture(usize),
+    /// Both streams to the runner's stderr, as they come (`--setup`: a server it starts may
+    /// write there as long as it likes).
+    Stderr,
+}
+
 /// A started process.
 #[derive(Debug)]
 pub struct Child {
@@ -46,27 +65,52 @@ pub struct Child {
     pub pgid: i32,
     pub stdout: Arc<Mutex<Capture>>,
     pub stderr: Arc<Mutex<Capture>>,
+    /// Set when the scheduler gives up on the pipes: the helper then drops them and ends.
+    abandon: Arc<AtomicBool>,
 }
 
-/// How often the helper looks whether a process that still has its pipes open has ended.
-const EXIT_CHECK: u16 = 50;
+impl Child {
+    /// Tells the helper to stop reading the pipes (held by something that left the group).
+    pub fn abandon(&self) {
+        self.abandon.store(true, Ordering::Relaxed);
+    }
 
-/// Starts `argv` with `env` added, in a new process group, its output captured within
-/// `limit` bytes per stream. One helper thread reads both pipes and reaps the process; its
-/// notes go to `notes`, tagged with `job`: `Done`, or `Exited` then `Closed`.
+    /// Reaps the ended process, freeing its pid and group id: after the last signal to its
+    /// group. A process that did not end is left alone.
+    pub fn reap(&self) {
+        let _ = waitpid(Pid::from_raw(self.pgid), Some(WaitPidFlag::WNOHANG));
+    }
+}
+
+/// How often the helper looks whether a process that still has its pipes open has ended,
+/// and, after that, whether it was told to give up, in milliseconds.
+const CHECK: u16 = 50;
+
+/// Starts `argv` with `env` added, in a new process group. One helper thread reads its pipes
+/// and learns when it ends; its notes go to `notes`, tagged with `job`: `Done`, or `Exited`
+/// then `Closed`.
 pub fn spawn(
     job: u64,
     argv: &[OsString],
     env: &[(&str, String)],
-    limit: usize,
+    output: Output,
     notes: &Sender<Note>,
 ) -> io::Result<Child> {
     let mut command = Command::new(&argv[0]);
-    command
-        .args(&argv[1..])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    command.args(&argv[1..]).stdin(Stdio::null());
+    let limit = match output {
+        Output::Capture(limit) => {
+            command.stdout(Stdio::piped()).stderr(Stdio::piped());
+            limit
+        }
+        Output::Stderr => {
+            let err = io::stderr().as_fd().try_clone_to_owned()?;
+            command
+                .stdout(Stdio::from(err.try_clone()?))
+                .stderr(Stdio::from(err));
+            0
+        }
+    };
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     for (name, value) in env {
         command.env(name, value);
@@ -85,20 +129,25 @@ pub fn spawn(
             .take()
             .map(|p| (Box::new(p) as Box<dyn ReadFd>, Arc::clone(&stderr))),
     ];
+    let abandon = Arc::new(AtomicBool::new(false));
+    let helper_abandon = Arc::clone(&abandon);
     let notes = notes.clone();
     let started = thread::Builder::new()
         .name(format!("job-{job}"))
         .stack_size(HELPER_STACK)
-        .spawn(move || watch(job, child, pipes, &notes));
+        .spawn(move || watch(job, pgid, pipes, &helper_abandon, &notes));
     if let Err(e) = started {
-        // The child cannot be watched: stop it.
+        // The child cannot be watched: stop it, and reap it.
         kill_group(pgid, Signal::SIGKILL);
+        let _ = child.wait();
         return Err(e);
     }
+    // `child` (std's handle) is dropped without waiting: the helper and `Child::reap` do.
     Ok(Child {
         pgid,
         stdout,
         stderr,
+        abandon,
     })
 }
 
@@ -109,16 +158,49 @@ type Pipe = (Box<dyn ReadFd>, Arc<Mutex<Capture>>);
 trait ReadFd: Read + AsFd + Send {}
 impl<T: Read + AsFd + Send> ReadFd for T {}
 
-/// The helper: reads both pipes until they close, noticing meanwhile when the process ends.
+/// The exit status of process `pid` once it has ended, without reaping it; `None` while it
+/// runs (`block` false).
+fn ended(pid: i32, block: bool) -> Option<io::Result<ExitStatus>> {
+    let mut flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+    if !block {
+        flags |= WaitPidFlag::WNOHANG;
+    }
+    loop {
+        return match waitid(Id::Pid(Pid::from_raw(pid)), flags) {
+            Ok(WaitStatus::Exited(_, code)) => Some(Ok(ExitStatus::from_raw((code & 0xff) << 8))),
+            Ok(WaitStatus::Signaled(_, signal, core)) => {
+                let raw = signal as i32 | if core { 0x80 } else { 0 };
+                Some(Ok(ExitStatus::from_raw(raw)))
+            }
+            Ok(WaitStatus::StillAlive) => None,
+            Ok(_) => {
+                if block {
+                    continue;
+                }
+                None
+            }
+            Err(Errno::EINTR) => continue,
+            Err(e) => Some(Err(io::Error::from(e))),
+        };
+    }
+}
+
+/// The helper: reads the pipes until they close (or it is told to give up), noticing
+/// meanwhile when the process ends.
 fn watch(
     job: u64,
-    mut child: std::process::Child,
+    pid: i32,
     mut pipes: [Option<Pipe>; 2],
+    abandon: &AtomicBool,
     notes: &Sender<Note>,
 ) {
     let mut buf = vec![0u8; 16 * 1024];
     let mut exited = false;
     while pipes.iter().any(Option::is_some) {
+        if exited && abandon.load(Ordering::Relaxed) {
+            // Something outside the group holds them: drop them, and end.
+            return;
+        }
         let mut ready = [false; 2];
         {
             let mut fds = Vec::with_capacity(2);
@@ -129,20 +211,13 @@ fn watch(
                     which.push(i);
                 }
             }
-            // Once the process has ended, only the pipes matter: wait for them as long as
-            // it takes (the scheduler kills what holds them).
-            let timeout = if exited {
-                PollTimeout::NONE
-            } else {
-                PollTimeout::from(EXIT_CHECK)
-            };
-            match poll(&mut fds, timeout) {
+            match poll(&mut fds, PollTimeout::from(CHECK)) {
                 Ok(_) => {
                     for (fd, &i) in fds.iter().zip(&which) {
                         ready[i] = fd.revents().is_some_and(|r| !r.is_empty());
                     }
                 }
-                Err(nix::errno::Errno::EINTR) => {}
+                Err(Errno::EINTR) => {}
                 Err(_) => ready = [true; 2],
             }
         }
@@ -161,30 +236,18 @@ fn watch(
                 Err(_) => *pipe = None,
             }
         }
-        if !exited && pipes.iter().any(Option::is_some) {
-            match child.try_wait() {
-                Ok(None) => {}
-                Ok(Some(status)) => {
-                    exited = true;
-                    let _ = notes.send(Note::Exited {
-                        job,
-                        status: Ok(status),
-                    });
-                }
-                Err(e) => {
-                    exited = true;
-                    let _ = notes.send(Note::Exited {
-                        job,
-                        status: Err(e),
-                    });
-                }
-            }
+        if !exited
+            && pipes.iter().any(Option::is_some)
+            && let Some(status) = ended(pid, false)
+        {
+            exited = true;
+            let _ = notes.send(Note::Exited { job, status });
         }
     }
     if exited {
         let _ = notes.send(Note::Closed { job });
     } else {
-        let status = child.wait();
+        let status = ended(pid, true).unwrap_or_else(|| Err(io::Error::other("no status")));
         let _ = notes.send(Note::Done { job, status });
     }
 }
@@ -194,15 +257,8 @@ pub fn kill_group(pgid: i32, signal: Signal) {
     let _ = killpg(Pid::from_raw(pgid), signal);
 }
 
-/// Whether any process of group `pgid` is still alive (zombies awaiting their parent
-/// count as alive).
-pub fn group_alive(pgid: i32) -> bool {
-    killpg(Pid::from_raw(pgid), None).is_ok()
-}
-
 /// Describes how a process ended: `exit status 1`, `killed by signal 9 (SIGKILL)`.
 pub fn describe(status: &ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
     if let Some(code) = status.code() {
         return format!("exit status {code}");
     }

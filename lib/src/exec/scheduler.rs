@@ -86,6 +86,10 @@ struct Job {
     junit: Option<PathBuf>,
 }
 
+/// The job numbers of the fixtures (tests count from 1).
+const SETUP_JOB: u64 = u64::MAX;
+const TEARDOWN_JOB: u64 = u64::MAX - 1;
+
 /// Why no new work starts.
 #[derive(Debug, Clone)]
 enum Stop {
@@ -125,7 +129,9 @@ pub fn run(
     }
 
     let setup_failed = match &config.setup {
-        Some(setup) => state.fixture("--setup", setup, &inbox, observer).err(),
+        Some(setup) => state
+            .fixture("--setup", SETUP_JOB, setup, &inbox, observer)
+            .err(),
         None => None,
     };
     let interrupted = matches!(state.stop, Some(Stop::Signal(_)));
@@ -159,7 +165,7 @@ pub fn run(
     }
     let teardown_failed = match &config.teardown {
         Some(teardown) => state
-            .fixture("--teardown", teardown, &inbox, observer)
+            .fixture("--teardown", TEARDOWN_JOB, teardown, &inbox, observer)
             .err(),
         None => None,
     };
@@ -191,12 +197,14 @@ struct State<'a> {
 
 impl State<'_> {
     /// Runs a `--setup` or `--teardown` command to its end, in its own process group, its
-    /// output captured and shown when it fails. `--timeout` applies; a signal stops it as it
-    /// stops tests (and stops the run); one that comes while a stop is under way kills it at
-    /// once. Errors say how it ended.
+    /// output passed through to stderr as it comes (a server it starts may go on writing
+    /// there). `--timeout` applies; a signal stops it as it stops tests (and stops the run);
+    /// one that comes while a stop is under way kills it at once. Whatever it leaves running
+    /// (a server for the tests) is left alone. Errors say how it ended.
     fn fixture(
         &mut self,
         what: &str,
+        job: u64,
         argv: &[String],
         inbox: &Inbox,
         observer: &mut dyn Observer,
@@ -208,55 +216,31 @@ impl State<'_> {
             ("SHARD_NODE", config.node.to_string()),
             ("SHARD_NODES", config.nodes.to_string()),
         ];
-        const FIXTURE_JOB: u64 = 0;
-        let child = process::spawn(
-            FIXTURE_JOB,
-            &argv,
-            &env,
-            config.capture_limit,
-            &inbox.sender,
-        )
-        .map_err(|e| format!("cannot start `{shown}`: {e}"))?;
+        let child = process::spawn(job, &argv, &env, process::Output::Stderr, &inbox.sender)
+            .map_err(|e| format!("cannot start `{shown}`: {e}"))?;
         let started = Instant::now();
         let mut term_at = config.timeout.map(|t| started + t);
         let mut kill_at = None;
         let mut timed_out = false;
         let mut status = None;
-        let mut pipes_open = true;
-        let mut exited_at = None;
         if matches!(self.stop, Some(Stop::Signal(_))) {
             // The run was interrupted: the teardown runs, but a signal now kills it.
             self.second_signal = true;
         }
-        while status.is_none() || pipes_open {
+        while status.is_none() {
             let now = Instant::now();
-            let leak_at = exited_at.map(|t: Instant| t + config.leak_timeout);
-            if leak_at.is_some_and(|t| t <= now) {
-                process::kill_group(child.pgid, Signal::SIGKILL);
-                break;
-            }
-            let wake = [term_at, kill_at, leak_at].into_iter().flatten().min();
+            let wake = [term_at, kill_at].into_iter().flatten().min();
             let note = match wake {
                 Some(at) if at <= now => None,
                 Some(at) => inbox.receiver.recv_timeout(at - now).ok(),
                 None => inbox.receiver.recv().ok(),
             };
             match note {
-                Some(Note::Done {
-                    job: FIXTURE_JOB,
-                    status: s,
-                }) => {
+                Some(Note::Done { job: j, status: s } | Note::Exited { job: j, status: s })
+                    if j == job =>
+                {
                     status = Some(s);
-                    pipes_open = false;
                 }
-                Some(Note::Exited {
-                    job: FIXTURE_JOB,
-                    status: s,
-                }) => {
-                    status = Some(s);
-                    exited_at = Some(Instant::now());
-                }
-                Some(Note::Closed { job: FIXTURE_JOB }) => pipes_open = false,
                 Some(Note::Signal(sig)) => {
                     if self.second_signal || matches!(self.stop, Some(Stop::Signal(_))) {
                         process::kill_group(child.pgid, Signal::SIGKILL);
@@ -276,47 +260,38 @@ impl State<'_> {
                 _ => {}
             }
             let now = Instant::now();
-            if term_at.is_some_and(|t| t <= now) {
+            if status.is_none() && term_at.is_some_and(|t| t <= now) {
                 term_at = None;
                 timed_out = true;
                 process::kill_group(child.pgid, Signal::SIGTERM);
                 kill_at = Some(now + config.grace);
             }
-            if kill_at.is_some_and(|t| t <= now) {
+            if status.is_none() && kill_at.is_some_and(|t| t <= now) {
                 kill_at = None;
                 process::kill_group(child.pgid, Signal::SIGKILL);
             }
         }
         let ended = match &status {
-            Some(Ok(s)) if s.success() && !timed_out => return Ok(()),
+            Some(Ok(s)) if s.success() && !timed_out => {
+                child.reap();
+                return Ok(());
+            }
             Some(Ok(s)) => process::describe(s),
             Some(Err(e)) => format!("could not be awaited: {e}"),
             None => "ended in an unknown way".to_string(),
         };
-        process::kill_group(child.pgid, Signal::SIGKILL);
-        let why = match (timed_out, config.timeout) {
+        if timed_out || self.stop.is_some() {
+            // What is left of a fixture that was stopped goes too.
+            process::kill_group(child.pgid, Signal::SIGKILL);
+        }
+        child.reap();
+        Err(match (timed_out, config.timeout) {
             (true, Some(t)) => format!(
                 "`{shown}`: timed out after {} ({ended})",
                 duration::display(t)
             ),
             _ => format!("`{shown}`: {ended}"),
-        };
-        let take = |c: &std::sync::Mutex<super::capture::Capture>| {
-            c.lock().unwrap_or_else(|p| p.into_inner()).text()
-        };
-        let output = Output {
-            stdout: take(&child.stdout),
-            stderr: take(&child.stderr),
-        };
-        for (name, text) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
-            if !text.trim().is_empty() {
-                observer.warning(&format!(
-                    "{what} `{shown}` failed; its {name}:\n{}",
-                    text.trim_end()
-                ));
-            }
-        }
-        Err(why)
+        })
     }
 
     fn drive(
@@ -343,7 +318,14 @@ impl State<'_> {
                 let Some(work) = queue.pop_front() else { break };
                 let slot = match work.slot {
                     Some(s) if !slots[s] => s,
-                    _ => slots.iter().position(|busy| !busy).unwrap_or(0),
+                    // A free slot that no waiting retry keeps, if there is one.
+                    _ => {
+                        let kept: Vec<usize> = queue.iter().filter_map(|w| w.slot).collect();
+                        (0..jobs)
+                            .find(|&s| !slots[s] && !kept.contains(&s))
+                            .or_else(|| slots.iter().position(|busy| !busy))
+                            .unwrap_or(0)
+                    }
                 };
                 next_job += 1;
                 match self.start(next_job, work, slot, &inbox.sender, observer) {
@@ -463,7 +445,8 @@ impl State<'_> {
             ("SHARD_NODE", config.node.to_string()),
             ("SHARD_NODES", config.nodes.to_string()),
         ];
-        let child = match process::spawn(job_id, &argv, &env, config.capture_limit, sender) {
+        let output = process::Output::Capture(config.capture_limit);
+        let child = match process::spawn(job_id, &argv, &env, output, sender) {
             Ok(child) => child,
             Err(e) => {
                 let why = format!("cannot start `{}`: {e}", argv[0].to_string_lossy());
@@ -520,12 +503,14 @@ impl State<'_> {
         self.stop = Some(Stop::Signal(sig));
         let signal = Signal::try_from(sig).unwrap_or(Signal::SIGTERM);
         for job in running.iter_mut() {
-            job.interrupted = true;
+            // A process that ended already keeps its result; what it left holding its output
+            // gets the signal too, and the grace period.
             if job.status.is_none() {
-                process::kill_group(job.child.pgid, signal);
-                job.term_at = None;
-                job.kill_at = Some(now + self.config.grace);
+                job.interrupted = true;
             }
+            process::kill_group(job.child.pgid, signal);
+            job.term_at = None;
+            job.kill_at = Some(now + self.config.grace);
         }
     }
 
@@ -567,6 +552,12 @@ impl State<'_> {
             // goes now: nothing of a stopped test survives it.
             process::kill_group(job.child.pgid, Signal::SIGKILL);
         }
+        if job.leaked {
+            // What holds the pipes may have left the group: stop reading them.
+            job.child.abandon();
+        }
+        // No signal goes to this group after this: its id may be freed.
+        job.child.reap();
         let seconds = job.started.elapsed().as_secs_f64();
         let take = |c: &std::sync::Mutex<super::capture::Capture>| {
             c.lock().unwrap_or_else(|p| p.into_inner()).text()
