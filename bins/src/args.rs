@@ -84,12 +84,16 @@ pub fn group_by(
 pub enum RunnerArg {
     /// pytest: `pytest --collect-only -q` lists, batches run with `--junitxml={junit}`.
     Pytest,
+    /// cargo-nextest: `cargo nextest list` lists (ids `BINARY-ID TEST-NAME`), batches run
+    /// with `cargo nextest run -E FILTERSET` and its JUnit report.
+    Nextest,
 }
 
 impl From<RunnerArg> for Runner {
     fn from(arg: RunnerArg) -> Self {
         match arg {
             RunnerArg::Pytest => Runner::Pytest,
+            RunnerArg::Nextest => Runner::Nextest,
         }
     }
 }

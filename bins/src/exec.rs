@@ -67,7 +67,8 @@ pub struct Cli {
 
     /// Use a runner's preset: its command, batches with its own JUnit report, its grouping
     /// (pytest: `pytest -p no:cacheprovider -q --junitxml={junit} ARGS {ids}`, --group-by
-    /// class); what follows `--` goes to the runner.
+    /// class; nextest: `cargo nextest run --no-fail-fast ARGS -E {filterset}` with a JUnit
+    /// profile a slot); what follows `--` goes to the runner.
     #[arg(long, value_enum, value_name = "RUNNER")]
     pub runner: Option<RunnerArg>,
 
@@ -274,9 +275,23 @@ fn share(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Share> {
 pub fn run(cli: Cli) -> Result<Exit> {
     let env = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
     let runner = cli.runner.map(Runner::from);
-    let template = match runner {
-        Some(runner) => Template::parse(&runner.run_command(&cli.command))?,
-        None => Template::parse(&cli.command)?,
+    let jobs = cli.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |j| j as usize,
+    );
+    // A preset's files (nextest's profiles) live as long as the run.
+    let preset_dir = tempfile::Builder::new()
+        .prefix("shard-exec-preset-")
+        .tempdir()
+        .context("cannot make a temporary directory")?;
+    let (template, junit_at) = match runner {
+        Some(runner) => {
+            let setup = runner
+                .run_setup(&cli.command, preset_dir.path(), jobs)
+                .context("cannot prepare the runner's configuration")?;
+            (Template::parse(&setup.argv)?, setup.junit_at)
+        }
+        None => (Template::parse(&cli.command)?, None),
     };
     let group_by = args::group_by(cli.group_by, &env, runner)?;
     let grouping = Grouping::new(group_by, &cli.separator)?;
@@ -292,10 +307,6 @@ pub fn run(cli: Cli) -> Result<Exit> {
             share.node, share.nodes
         ));
     }
-    let jobs = cli.jobs.map_or_else(
-        || std::thread::available_parallelism().map_or(1, |n| n.get()),
-        |j| j as usize,
-    );
     if template.mode() == Mode::PerId && (cli.batch_size.is_some() || group_by != GroupBy::None) {
         warn(
             "with `{}` every id runs in a process of its own: --batch-size and --group-by do nothing",
@@ -308,6 +319,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         .map(|t| t.weights());
     let config = Config {
         nothing_ran_status: runner.and_then(Runner::nothing_ran_status),
+        junit_at,
         packing: Packing {
             mode: template.mode(),
             grouping,

@@ -64,9 +64,9 @@ pub struct Cli {
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
-    /// Plan the ids that RUNNER lists (pytest: `pytest --collect-only -q ARGS`, run here)
-    /// instead of reading them; the preset's grouping is the default (pytest: class). ARGS go
-    /// after `--`.
+    /// Plan the ids that RUNNER lists (pytest: `pytest --collect-only -q ARGS`; nextest:
+    /// `cargo nextest list ARGS`; run here) instead of reading them; the preset's grouping is
+    /// the default (pytest: class). ARGS go after `--`.
     #[arg(long, value_enum, value_name = "RUNNER", conflicts_with = "files")]
     pub collect: Option<RunnerArg>,
 

@@ -2,6 +2,7 @@
 //! own JUnit report, and what shardkit should assume about it.
 
 use std::fmt;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::str::FromStr;
 
@@ -13,31 +14,45 @@ use crate::ids::GroupBy;
 pub enum Runner {
     /// pytest: ids are node ids (`tests/test_a.py::TestA::test_x[p]`).
     Pytest,
+    /// cargo-nextest: ids are `BINARY-ID TEST-NAME` (`mycrate tests::parses`), as nextest
+    /// prints them.
+    Nextest,
+}
+
+/// What a run with a preset needs: the command, and where it writes its report when not at
+/// `{junit}` (`{slot}` replaced by the process's slot).
+#[derive(Debug, Clone)]
+pub struct RunSetup {
+    pub argv: Vec<String>,
+    pub junit_at: Option<String>,
 }
 
 impl Runner {
     pub fn name(self) -> &'static str {
         match self {
             Runner::Pytest => "pytest",
+            Runner::Nextest => "nextest",
         }
     }
 
     /// The command that lists the tests, with the user's `args` (paths, `-m`, `-k`, ...).
     pub fn collect_command(self, args: &[String]) -> Vec<String> {
-        match self {
+        let mut argv = match self {
             Runner::Pytest => {
-                let mut argv =
-                    strings(&["pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]);
-                argv.extend(args.iter().cloned());
-                argv
+                strings(&["pytest", "--collect-only", "-q", "-p", "no:cacheprovider"])
             }
-        }
+            Runner::Nextest => strings(&["cargo", "nextest", "list", "--message-format", "json"]),
+        };
+        argv.extend(args.iter().cloned());
+        argv
     }
 
-    /// The command that runs a batch (`{ids}`) and writes its report to `{junit}`, with the
-    /// user's `args` before the ids.
-    pub fn run_command(self, args: &[String]) -> Vec<String> {
-        match self {
+    /// The command that runs a batch, with the user's `args`, writing its report where
+    /// shard-exec reads it. nextest takes its report path from a profile: one profile a slot
+    /// (`shardkit-{slot}`), written to `work` (a directory that lives as long as the run), so
+    /// that processes running side by side never write the same file.
+    pub fn run_setup(self, args: &[String], work: &Path, jobs: usize) -> std::io::Result<RunSetup> {
+        Ok(match self {
             Runner::Pytest => {
                 let mut argv = strings(&[
                     "pytest",
@@ -48,9 +63,46 @@ impl Runner {
                 ]);
                 argv.extend(args.iter().cloned());
                 argv.push("{ids}".to_string());
-                argv
+                RunSetup {
+                    argv,
+                    junit_at: None,
+                }
             }
-        }
+            Runner::Nextest => {
+                let mut config = String::from("# Written by shard-exec: one profile a slot.\n");
+                for slot in 1..=jobs.max(1) {
+                    let report = work.join(format!("slot-{slot}.xml"));
+                    // TOML basic string: escape backslashes and quotes.
+                    let report = report
+                        .display()
+                        .to_string()
+                        .replace('\\', "\\\\")
+                        .replace('"', "\\\"");
+                    config.push_str(&format!(
+                        "[profile.shardkit-{slot}.junit]\npath = \"{report}\"\n"
+                    ));
+                }
+                let config_path = work.join("nextest.toml");
+                std::fs::write(&config_path, config)?;
+                let mut argv = strings(&["cargo", "nextest", "run", "--no-fail-fast"]);
+                argv.push("--tool-config-file".to_string());
+                argv.push(
+                    format!("shardkit:{}", config_path.display())
+                        .replace('{', "{{")
+                        .replace('}', "}}"),
+                );
+                argv.push("--profile".to_string());
+                argv.push("shardkit-{slot}".to_string());
+                argv.extend(args.iter().cloned());
+                argv.push("-E".to_string());
+                argv.push("{filterset}".to_string());
+                let junit_at = work.join("slot-{slot}.xml").display().to_string();
+                RunSetup {
+                    argv,
+                    junit_at: Some(junit_at),
+                }
+            }
+        })
     }
 
     /// How ids group by default: a pytest class stays on one node and in one process, so its
@@ -58,6 +110,8 @@ impl Runner {
     pub fn default_group_by(self) -> GroupBy {
         match self {
             Runner::Pytest => GroupBy::Class,
+            // nextest runs every test in a process of its own: nothing to keep together.
+            Runner::Nextest => GroupBy::None,
         }
     }
 
@@ -66,20 +120,47 @@ impl Runner {
     pub fn nothing_ran_status(self) -> Option<i32> {
         match self {
             Runner::Pytest => Some(5),
+            // NO_TESTS_RUN: the filterset matched nothing (`-E` in ARGS narrowed it).
+            Runner::Nextest => Some(4),
         }
     }
 
     /// The ids in the output of [`collect_command`](Runner::collect_command).
-    pub fn parse_listing(self, stdout: &str) -> Vec<String> {
+    pub fn parse_listing(self, stdout: &str) -> Result<Vec<String>, String> {
         match self {
             // `pytest --collect-only -q` prints one node id a line, then a blank line and a
             // summary ("12 tests collected in 0.03s"), or warnings. Node ids hold `::`.
-            Runner::Pytest => stdout
+            Runner::Pytest => Ok(stdout
                 .lines()
                 .take_while(|l| !l.trim().is_empty())
                 .filter(|l| l.contains("::") && !l.starts_with(char::is_whitespace))
                 .map(str::to_string)
-                .collect(),
+                .collect()),
+            // `cargo nextest list --message-format json`: rust-suites -> binary id ->
+            // testcases -> name, with whether the test matches (ignored tests do not).
+            Runner::Nextest => {
+                let listing: serde_json::Value = serde_json::from_str(stdout)
+                    .map_err(|e| format!("its JSON is unreadable: {e}"))?;
+                let suites = listing
+                    .get("rust-suites")
+                    .and_then(|s| s.as_object())
+                    .ok_or("its JSON has no rust-suites")?;
+                let mut ids = Vec::new();
+                for (binary, suite) in suites {
+                    let Some(cases) = suite.get("testcases").and_then(|c| c.as_object()) else {
+                        continue;
+                    };
+                    for (name, case) in cases {
+                        let status = case
+                            .pointer("/filter-match/status")
+                            .and_then(|s| s.as_str());
+                        if status == Some("matches") {
+                            ids.push(format!("{binary} {name}"));
+                        }
+                    }
+                }
+                Ok(ids)
+            }
         }
     }
 
@@ -124,7 +205,7 @@ impl Runner {
                 )));
             }
         }
-        let ids = self.parse_listing(&stdout);
+        let ids = self.parse_listing(&stdout).map_err(fail)?;
         if ids.is_empty() {
             return Err(fail(format!("it listed no test ids:\n{}", tail(&stdout))));
         }
@@ -148,10 +229,11 @@ impl FromStr for Runner {
     fn from_str(s: &str) -> Result<Self> {
         match s {
             "pytest" => Ok(Runner::Pytest),
+            "nextest" => Ok(Runner::Nextest),
             _ => Err(Error::InvalidParameter {
                 what: "runner",
                 value: s.to_string(),
-                reason: "expected pytest".to_string(),
+                reason: "expected pytest or nextest".to_string(),
             }),
         }
     }
@@ -171,7 +253,7 @@ mod tests {
                    \n\
                    5 tests collected in 0.01s\n";
         assert_eq!(
-            Runner::Pytest.parse_listing(out),
+            Runner::Pytest.parse_listing(out).unwrap(),
             [
                 "tests/test_a.py::TestA::test_x",
                 "tests/test_a.py::test_p[a b]",
@@ -185,8 +267,10 @@ mod tests {
     #[test]
     fn pytest_commands() {
         let args = strings(&["-m", "not slow"]);
+        let dir = tempfile::tempdir().unwrap();
+        let setup = Runner::Pytest.run_setup(&args, dir.path(), 2).unwrap();
         assert_eq!(
-            Runner::Pytest.run_command(&args),
+            setup.argv,
             strings(&[
                 "pytest",
                 "-p",
@@ -198,11 +282,53 @@ mod tests {
                 "{ids}"
             ])
         );
+        assert!(setup.junit_at.is_none());
         assert_eq!(
             Runner::Pytest.collect_command(&args)[..3],
             strings(&["pytest", "--collect-only", "-q"])
         );
         assert_eq!(Runner::Pytest.default_group_by(), GroupBy::Class);
         assert!("nose".parse::<Runner>().is_err());
+    }
+
+    #[test]
+    fn nextest_listing_gives_binary_and_test_of_the_matching_tests() {
+        let json = r#"{"rust-build-meta":{},"test-count":3,"rust-suites":{
+            "sample":{"binary-id":"sample","testcases":{
+                "tests::adds":{"kind":"test","ignored":false,"filter-match":{"status":"matches"}},
+                "tests::ignored":{"kind":"test","ignored":true,"filter-match":{"status":"mismatch","reason":"ignored"}}}},
+            "sample::api":{"binary-id":"sample::api","testcases":{
+                "public_api":{"kind":"test","ignored":false,"filter-match":{"status":"matches"}}}}}}"#;
+        assert_eq!(
+            Runner::Nextest.parse_listing(json).unwrap(),
+            ["sample tests::adds", "sample::api public_api"]
+        );
+        assert!(
+            Runner::Nextest
+                .parse_listing("not json")
+                .unwrap_err()
+                .contains("unreadable")
+        );
+    }
+
+    #[test]
+    fn nextest_runs_a_batch_with_a_profile_a_slot() {
+        let dir = tempfile::tempdir().unwrap();
+        let setup = Runner::Nextest
+            .run_setup(&strings(&["-p", "sample"]), dir.path(), 2)
+            .unwrap();
+        assert_eq!(
+            setup.argv[..4],
+            strings(&["cargo", "nextest", "run", "--no-fail-fast"])
+        );
+        assert!(
+            setup
+                .argv
+                .ends_with(&strings(&["-p", "sample", "-E", "{filterset}"]))
+        );
+        assert!(setup.argv.contains(&"shardkit-{slot}".to_string()));
+        let config = std::fs::read_to_string(dir.path().join("nextest.toml")).unwrap();
+        assert!(config.contains("[profile.shardkit-2.junit]"), "{config}");
+        assert!(setup.junit_at.unwrap().ends_with("slot-{slot}.xml"));
     }
 }

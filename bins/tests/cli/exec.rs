@@ -1284,3 +1284,91 @@ fn a_test_that_ended_before_a_signal_keeps_its_result() {
         "the process it left got the signal"
     );
 }
+
+#[test]
+fn the_nextest_preset_collects_runs_and_merges_a_real_crate() {
+    let work = tempfile::tempdir().unwrap();
+    let project = testdata().join("nextest-project");
+    let target = work.path().join("target");
+    let run_in = |bin: &str, args: &[&str]| {
+        finish(
+            Command::new(bin)
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+                .env("CARGO_TARGET_DIR", &target)
+                .current_dir(&project)
+                .args(args)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap(),
+        )
+    };
+    let manifest = work.path().join("plan.tsv");
+    let plan = run_in(
+        env!("CARGO_BIN_EXE_shard-plan"),
+        &[
+            "--collect",
+            "nextest",
+            "--nodes",
+            "2",
+            "--manifest",
+            path_str(&manifest),
+        ],
+    );
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(
+        plan.stderr.contains("nextest listed 6 tests"),
+        "{}",
+        plan.stderr
+    );
+    let reports = work.path().join("reports");
+    for node in 1..=2 {
+        let report = reports.join(format!("node-{node}.xml"));
+        let run = run_in(
+            env!("CARGO_BIN_EXE_shard-exec"),
+            &[
+                "--runner",
+                "nextest",
+                "--manifest",
+                path_str(&manifest),
+                "--shard",
+                &format!("{node}/2"),
+                "-j2",
+                "--junit",
+                path_str(&report),
+            ],
+        );
+        assert!(run.code == 0 || run.code == 1, "{}", run.stderr);
+        crate::check_junit(&[&report]);
+    }
+    let merged = run_in(
+        env!("CARGO_BIN_EXE_shard-merge"),
+        &[
+            "--plan",
+            path_str(&manifest),
+            "--expect-nodes",
+            "2",
+            "-o",
+            path_str(&work.path().join("junit.xml")),
+            path_str(&reports),
+        ],
+    );
+    assert_eq!(
+        merged.code, 1,
+        "verified, with the crate's one failure: {}",
+        merged.stderr
+    );
+    let cases = cases_by_id(&work.path().join("junit.xml"));
+    assert_eq!(cases.len(), 6, "{cases:?}");
+    assert_eq!(
+        cases["sample tests::wrong_on_purpose"].status,
+        Status::Failed
+    );
+    assert_eq!(cases["sample::api public_api"].status, Status::Passed);
+    // nextest's own case, kept as it wrote it: classname is the binary.
+    assert_eq!(
+        cases["sample tests::adds"].classname.as_deref(),
+        Some("sample")
+    );
+}

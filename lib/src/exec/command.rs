@@ -7,9 +7,11 @@
 //! - `{junit}`: a fresh path where the command writes its own JUnit report.
 //! - `{slot}`: the process's slot, from 1 to the number of jobs.
 //! - `{node}`: this node's number (1 when no node was given).
+//! - `{filterset}`: a cargo-nextest filterset that selects the batch's ids, written
+//!   `BINARY-ID TEST-NAME` (an id without a space matches a test of that name in any binary).
 //!
-//! `{{` and `}}` stand for literal braces. A command with neither `{}` nor `{ids}` gets the
-//! batch's ids appended, as xargs does. The arguments go to the program as argv: no shell ever
+//! `{{` and `}}` stand for literal braces. A command with none of `{}`, `{ids}` and
+//! `{filterset}` gets the batch's ids appended, as xargs does. The arguments go to the program as argv: no shell ever
 //! reads them.
 
 use std::ffi::OsString;
@@ -25,6 +27,7 @@ enum Piece {
     Junit,
     Slot,
     Node,
+    Filterset,
 }
 
 /// One argument of the template.
@@ -94,6 +97,8 @@ impl Template {
                 match piece {
                     Piece::Id => per_id = true,
                     Piece::Junit => junit = true,
+                    // The filterset carries the batch's ids: they are not appended too.
+                    Piece::Filterset => batch = true,
                     _ => {}
                 }
             }
@@ -141,6 +146,7 @@ impl Template {
                             }
                             Piece::Slot => out.push(fill.slot.to_string()),
                             Piece::Node => out.push(fill.node.to_string()),
+                            Piece::Filterset => out.push(filterset(fill.ids)),
                         }
                     }
                     argv.push(out);
@@ -149,6 +155,37 @@ impl Template {
         }
         argv
     }
+}
+
+/// The nextest filterset that runs exactly `ids` (`BINARY-ID TEST-NAME` each): tests of one
+/// binary together, `(binary_id(=B) & (test(=a) | test(=b))) | ...`.
+pub fn filterset(ids: &[&str]) -> String {
+    let mut binaries: Vec<(&str, Vec<&str>)> = Vec::new();
+    let mut anywhere: Vec<&str> = Vec::new();
+    for id in ids {
+        match id.split_once(' ') {
+            Some((binary, test)) => match binaries.iter_mut().find(|(b, _)| *b == binary) {
+                Some((_, tests)) => tests.push(test),
+                None => binaries.push((binary, vec![test])),
+            },
+            None => anywhere.push(id),
+        }
+    }
+    let tests = |names: &[&str]| {
+        names
+            .iter()
+            .map(|t| format!("test(={t})"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    let mut parts: Vec<String> = binaries
+        .iter()
+        .map(|(binary, names)| format!("(binary_id(={binary}) & ({}))", tests(names)))
+        .collect();
+    if !anywhere.is_empty() {
+        parts.push(format!("({})", tests(&anywhere)));
+    }
+    parts.join(" | ")
 }
 
 /// Splits an argument into text and placeholders.
@@ -180,12 +217,13 @@ fn pieces(raw: &str) -> Result<Vec<Piece>, String> {
             "junit" => Piece::Junit,
             "slot" => Piece::Slot,
             "node" => Piece::Node,
+            "filterset" => Piece::Filterset,
             "ids" => {
                 return Err("`{ids}` must be an argument of its own".to_string());
             }
             other => {
                 return Err(format!(
-                    "unknown placeholder `{{{other}}}`: expected {{}}, {{ids}}, {{junit}}, {{slot}} or {{node}} (`{{{{` for a literal brace)"
+                    "unknown placeholder `{{{other}}}`: expected {{}}, {{ids}}, {{junit}}, {{slot}}, {{node}} or {{filterset}} (`{{{{` for a literal brace)"
                 ));
             }
         };
@@ -266,6 +304,31 @@ mod tests {
         assert_eq!(expand(&t, &["a", "b"]), ["true", "a", "b"]);
         let t = template(&["echo", ""]).unwrap();
         assert_eq!(expand(&t, &["a"]), ["echo", "", "a"]);
+    }
+
+    #[test]
+    fn a_filterset_selects_exactly_the_batch() {
+        assert_eq!(
+            filterset(&[
+                "sample tests::adds",
+                "sample::api public_api",
+                "sample tests::x",
+                "loose"
+            ]),
+            "(binary_id(=sample) & (test(=tests::adds) | test(=tests::x))) | (binary_id(=sample::api) & (test(=public_api))) | (test(=loose))"
+        );
+        let t = template(&["cargo", "nextest", "run", "-E", "{filterset}"]).unwrap();
+        assert_eq!(t.mode(), Mode::Batch);
+        assert_eq!(
+            expand(&t, &["b t"]),
+            [
+                "cargo",
+                "nextest",
+                "run",
+                "-E",
+                "(binary_id(=b) & (test(=t)))"
+            ]
+        );
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub struct Config {
     pub nodes: u32,
     /// Bytes of stdout and of stderr kept per process.
     pub capture_limit: usize,
+    /// Where the command writes its own report when it is not `{junit}`: a path in which
+    /// `{slot}` stands for the process's slot (nextest's report path comes from a profile).
+    pub junit_at: Option<String>,
     /// The exit status with which the command says it ran none of its ids because none was
     /// selected (pytest's 5): those ids are skipped rather than errors. With `{junit}` only.
     pub nothing_ran_status: Option<i32>,

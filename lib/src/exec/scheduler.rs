@@ -429,10 +429,18 @@ impl State<'_> {
     ) -> Result<Job, (Work, String)> {
         let config = self.config;
         let ids: Vec<&str> = work.ids.iter().map(|&i| self.ids[i].as_str()).collect();
-        let junit = self
-            .junit_dir
-            .as_ref()
-            .map(|dir| dir.path().join(format!("job-{job_id}.xml")));
+        let junit = match &config.junit_at {
+            Some(pattern) => {
+                // One process a slot at a time writes there: clear what the last one left.
+                let path = PathBuf::from(pattern.replace("{slot}", &(slot + 1).to_string()));
+                let _ = std::fs::remove_file(&path);
+                Some(path)
+            }
+            None => self
+                .junit_dir
+                .as_ref()
+                .map(|dir| dir.path().join(format!("job-{job_id}.xml"))),
+        };
         let argv: Vec<OsString> = config.template.expand(&Fill {
             ids: &ids,
             junit: junit.as_deref(),

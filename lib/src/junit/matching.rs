@@ -2,7 +2,8 @@
 //!
 //! In order: the case's `shard.id` property (written by shardkit's own runner); else pytest's
 //! rule, which names id `a/b/test_x.py::TestC::test_y[p]` as classname `a.b.test_x.TestC` and
-//! name `test_y[p]`; else `classname::name`.
+//! name `test_y[p]`; else `classname::name`; nextest's `BINARY-ID TEST-NAME` is classname
+//! `BINARY-ID` and name `TEST-NAME`.
 
 use std::collections::HashMap;
 
@@ -108,6 +109,13 @@ pub fn keys_of_id(id: &str) -> Vec<CaseKey> {
         .flatten()
     {
         add((id[..cut].to_string(), id[cut + 2..].to_string()));
+    }
+    // nextest's `BINARY-ID TEST-NAME`: its report's classname is the binary, name the test.
+    if let Some((binary, test)) = id.split_once(' ')
+        && !binary.is_empty()
+        && !test.is_empty()
+    {
+        add((binary.to_string(), test.to_string()));
     }
     add((String::new(), id.to_string()));
     keys
