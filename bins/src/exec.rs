@@ -31,7 +31,8 @@ Placeholders in COMMAND, also inside a larger argument (--junitxml={junit}):
   {junit}   a fresh path where COMMAND writes its JUnit report: per-test results of a batch
   {slot}    the process's slot, 1 to --jobs
   {node}    this node's number
-With neither {} nor {ids}, a batch's ids are appended. `{{` and `}}` are literal braces.
+  {filterset}  a cargo-nextest filterset selecting the batch's ids (BINARY-ID TEST-NAME)
+With none of {}, {ids} and {filterset}, a batch's ids are appended. `{{` and `}}` are literal braces.
 COMMAND runs as argv, never through a shell. Each process gets its own process group, stdin
 from /dev/null, and SHARD_SLOT, SHARD_ATTEMPT, SHARD_NODE and SHARD_NODES.
 
