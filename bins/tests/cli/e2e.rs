@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 
 use shardkit::junit::cases::{Status, read_cases};
 
-use crate::{Run, finish, path_str};
+use crate::{Run, finish};
 
 fn suite() -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -77,73 +77,16 @@ fn a_third_party_suite_split_across_2_3_and_4_nodes_gives_the_plain_runs_outcome
         .values()
         .any(|s| matches!(s, Status::Failed | Status::Errored));
 
+    let env = [("PATH", crate::exec::path_with_pytest())];
     for nodes in 2..=4u32 {
         let dir = work.path().join(format!("n{nodes}"));
-        fs::create_dir(&dir).unwrap();
-        let manifest = dir.join("plan.tsv");
-        let n = nodes.to_string();
-        let plan = run_in(
-            &suite,
-            env!("CARGO_BIN_EXE_shard-plan"),
-            &[
-                "--collect",
-                "pytest",
-                "--nodes",
-                &n,
-                "--manifest",
-                path_str(&manifest),
-                "--",
-                "tests",
-            ],
-        );
-        assert_eq!(plan.code, 0, "{}", plan.stderr);
-        let reports = dir.join("reports");
-        fs::create_dir(&reports).unwrap();
-        for node in 1..=nodes {
-            let report = reports.join(format!("node-{node}.xml"));
-            let shard = format!("{node}/{nodes}");
-            let run = run_in(
-                &suite,
-                env!("CARGO_BIN_EXE_shard-exec"),
-                &[
-                    "--runner",
-                    "pytest",
-                    "--manifest",
-                    path_str(&manifest),
-                    "--shard",
-                    &shard,
-                    "-j2",
-                    "--timeout",
-                    "5m",
-                    "--junit",
-                    path_str(&report),
-                ],
-            );
-            assert!(
-                run.code == 0 || run.code == 1,
-                "node {shard}: {}",
-                run.stderr
-            );
-        }
-        let merged_xml = dir.join("junit.xml");
-        let merged = run_in(
-            &suite,
-            env!("CARGO_BIN_EXE_shard-merge"),
-            &[
-                "--plan",
-                path_str(&manifest),
-                "--expect-nodes",
-                &n,
-                "-o",
-                path_str(&merged_xml),
-                path_str(&reports),
-            ],
-        );
+        let done = crate::exec::pipeline("pytest", &suite, &env, nodes, &dir, &["tests"]);
+        let merged_xml = done.merged_xml;
         assert_eq!(
-            merged.code,
+            done.merged.code,
             if plain_failed { 1 } else { 0 },
             "{nodes} nodes: {}",
-            merged.stderr
+            done.merged.stderr
         );
         let got = outcomes(&merged_xml);
         let missing: Vec<_> = expected.keys().filter(|k| !got.contains_key(*k)).collect();

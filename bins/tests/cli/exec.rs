@@ -1093,76 +1093,22 @@ pub(crate) fn path_with_pytest() -> std::ffi::OsString {
 fn the_pytest_preset_collects_plans_runs_and_merges_a_real_suite() {
     let work = tempfile::tempdir().unwrap();
     let suite = exec_dir().join("pytest-suite");
-    let run_in = |bin: &str, args: &[&str]| {
-        finish(
-            Command::new(bin)
-                .env_clear()
-                .env("PATH", path_with_pytest())
-                .current_dir(&suite)
-                .args(args)
-                .stdin(Stdio::null())
-                .output()
-                .unwrap(),
-        )
-    };
-    let manifest = work.path().join("plan.tsv");
-    let plan = run_in(
-        env!("CARGO_BIN_EXE_shard-plan"),
-        &[
-            "--collect",
-            "pytest",
-            "--nodes",
-            "2",
-            "--manifest",
-            path_str(&manifest),
-        ],
-    );
-    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let env = [("PATH", path_with_pytest())];
+    let done = pipeline("pytest", &suite, &env, 2, work.path(), &[]);
     assert!(
-        plan.stderr.contains("pytest listed 14 tests"),
+        done.plan.stderr.contains("pytest listed 14 tests"),
         "{}",
-        plan.stderr
+        done.plan.stderr
     );
     // The preset groups by class: each class on one node.
-    let text = fs::read_to_string(&manifest).unwrap();
+    let text = fs::read_to_string(&done.manifest).unwrap();
     assert!(
         text.lines().next().unwrap().contains("group-by=class"),
         "{text}"
     );
-    for node in ["1", "2"] {
-        let report = work.path().join(format!("node-{node}.xml"));
-        let run = run_in(
-            env!("CARGO_BIN_EXE_shard-exec"),
-            &[
-                "--runner",
-                "pytest",
-                "--manifest",
-                path_str(&manifest),
-                "--shard",
-                &format!("{node}/2"),
-                "--junit",
-                path_str(&report),
-                "-j2",
-            ],
-        );
-        assert!(run.code == 0 || run.code == 1, "{}", run.stderr);
-        crate::check_junit(&[&report]);
-    }
-    let merged = run_in(
-        env!("CARGO_BIN_EXE_shard-merge"),
-        &[
-            "--plan",
-            path_str(&manifest),
-            "--expect-nodes",
-            "2",
-            "-o",
-            path_str(&work.path().join("junit.xml")),
-            path_str(work.path()),
-        ],
-    );
     // Verified; the suite has a failure and an error of its own.
-    assert_eq!(merged.code, 1, "{}", merged.stderr);
-    let cases = read_cases(fs::File::open(work.path().join("junit.xml")).unwrap()).unwrap();
+    assert_eq!(done.merged.code, 1, "{}", done.merged.stderr);
+    let cases = read_cases(fs::File::open(&done.merged_xml).unwrap()).unwrap();
     assert_eq!(cases.len(), 14);
     assert_eq!(
         cases.iter().filter(|c| c.status == Status::Failed).count(),
@@ -1172,6 +1118,19 @@ fn the_pytest_preset_collects_plans_runs_and_merges_a_real_suite() {
         cases.iter().filter(|c| c.status == Status::Errored).count(),
         1
     );
+    let manifest = done.manifest;
+    let run_in = |bin: &str, args: &[&str]| {
+        finish(
+            Command::new(bin)
+                .env_clear()
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .current_dir(&suite)
+                .args(args)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap(),
+        )
+    };
 
     // pytest's exit status 5: every id of a batch deselected (-m) is skipped, not lost.
     let report = work.path().join("deselected.xml");
@@ -1289,77 +1248,26 @@ fn a_test_that_ended_before_a_signal_keeps_its_result() {
 fn the_nextest_preset_collects_runs_and_merges_a_real_crate() {
     let work = tempfile::tempdir().unwrap();
     let project = testdata().join("nextest-project");
-    let target = work.path().join("target");
-    let run_in = |bin: &str, args: &[&str]| {
-        finish(
-            Command::new(bin)
-                .env_clear()
-                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-                .env("HOME", std::env::var_os("HOME").unwrap_or_default())
-                .env("CARGO_TARGET_DIR", &target)
-                .current_dir(&project)
-                .args(args)
-                .stdin(Stdio::null())
-                .output()
-                .unwrap(),
-        )
-    };
-    let manifest = work.path().join("plan.tsv");
-    let plan = run_in(
-        env!("CARGO_BIN_EXE_shard-plan"),
-        &[
-            "--collect",
-            "nextest",
-            "--nodes",
-            "2",
-            "--manifest",
-            path_str(&manifest),
-        ],
-    );
-    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let env = [
+        ("PATH", std::env::var_os("PATH").unwrap_or_default()),
+        ("HOME", std::env::var_os("HOME").unwrap_or_default()),
+        (
+            "CARGO_TARGET_DIR",
+            work.path().join("target").into_os_string(),
+        ),
+    ];
+    let done = pipeline("nextest", &project, &env, 2, work.path(), &[]);
     assert!(
-        plan.stderr.contains("nextest listed 6 tests"),
+        done.plan.stderr.contains("nextest listed 6 tests"),
         "{}",
-        plan.stderr
-    );
-    let reports = work.path().join("reports");
-    for node in 1..=2 {
-        let report = reports.join(format!("node-{node}.xml"));
-        let run = run_in(
-            env!("CARGO_BIN_EXE_shard-exec"),
-            &[
-                "--runner",
-                "nextest",
-                "--manifest",
-                path_str(&manifest),
-                "--shard",
-                &format!("{node}/2"),
-                "-j2",
-                "--junit",
-                path_str(&report),
-            ],
-        );
-        assert!(run.code == 0 || run.code == 1, "{}", run.stderr);
-        crate::check_junit(&[&report]);
-    }
-    let merged = run_in(
-        env!("CARGO_BIN_EXE_shard-merge"),
-        &[
-            "--plan",
-            path_str(&manifest),
-            "--expect-nodes",
-            "2",
-            "-o",
-            path_str(&work.path().join("junit.xml")),
-            path_str(&reports),
-        ],
+        done.plan.stderr
     );
     assert_eq!(
-        merged.code, 1,
+        done.merged.code, 1,
         "verified, with the crate's one failure: {}",
-        merged.stderr
+        done.merged.stderr
     );
-    let cases = cases_by_id(&work.path().join("junit.xml"));
+    let cases = cases_by_id(&done.merged_xml);
     assert_eq!(cases.len(), 6, "{cases:?}");
     assert_eq!(
         cases["sample tests::wrong_on_purpose"].status,
@@ -1371,4 +1279,100 @@ fn the_nextest_preset_collects_runs_and_merges_a_real_crate() {
         cases["sample tests::adds"].classname.as_deref(),
         Some("sample")
     );
+}
+
+/// What [`pipeline`] did.
+pub(crate) struct Pipeline {
+    pub(crate) plan: Run,
+    pub(crate) manifest: PathBuf,
+    pub(crate) merged: Run,
+    pub(crate) merged_xml: PathBuf,
+}
+
+/// The whole pipeline with a runner preset, as CI runs it, in the project `dir` with `env`
+/// (besides an empty environment): `shard-plan --collect RUNNER -- ARGS` for `nodes` nodes,
+/// each node's `shard-exec --runner RUNNER` (its report checked by check-junit), and
+/// `shard-merge --plan --expect-nodes`. Files go to `work`.
+pub(crate) fn pipeline(
+    runner: &str,
+    dir: &Path,
+    env: &[(&str, std::ffi::OsString)],
+    nodes: u32,
+    work: &Path,
+    args: &[&str],
+) -> Pipeline {
+    let run_in = |bin: &str, argv: &[&str]| {
+        finish(
+            Command::new(bin)
+                .env_clear()
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .current_dir(dir)
+                .args(argv)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap(),
+        )
+    };
+    let n = nodes.to_string();
+    let manifest = work.join("plan.tsv");
+    let mut argv = vec![
+        "--collect",
+        runner,
+        "--nodes",
+        &n,
+        "--manifest",
+        path_str(&manifest),
+    ];
+    if !args.is_empty() {
+        argv.push("--");
+        argv.extend_from_slice(args);
+    }
+    let plan = run_in(env!("CARGO_BIN_EXE_shard-plan"), &argv);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let reports = work.join("reports");
+    for node in 1..=nodes {
+        let report = reports.join(format!("node-{node}.xml"));
+        let shard = format!("{node}/{nodes}");
+        let run = run_in(
+            env!("CARGO_BIN_EXE_shard-exec"),
+            &[
+                "--runner",
+                runner,
+                "--manifest",
+                path_str(&manifest),
+                "--shard",
+                &shard,
+                "-j2",
+                "--timeout",
+                "5m",
+                "--junit",
+                path_str(&report),
+            ],
+        );
+        assert!(
+            run.code == 0 || run.code == 1,
+            "node {shard}: {}",
+            run.stderr
+        );
+        crate::check_junit(&[&report]);
+    }
+    let merged_xml = work.join("junit.xml");
+    let merged = run_in(
+        env!("CARGO_BIN_EXE_shard-merge"),
+        &[
+            "--plan",
+            path_str(&manifest),
+            "--expect-nodes",
+            &n,
+            "-o",
+            path_str(&merged_xml),
+            path_str(&reports),
+        ],
+    );
+    Pipeline {
+        plan,
+        manifest,
+        merged,
+        merged_xml,
+    }
 }
