@@ -87,6 +87,9 @@ pub enum RunnerArg {
     /// cargo-nextest: `cargo nextest list` lists (ids `BINARY-ID TEST-NAME`), batches run
     /// with `cargo nextest run -E FILTERSET` and its JUnit report.
     Nextest,
+    /// go: `go test -list .` lists (ids `PACKAGE::TestName`), a package's tests run in one
+    /// `go test -json` process whose events shardkit turns into JUnit.
+    Go,
 }
 
 impl From<RunnerArg> for Runner {
@@ -94,6 +97,7 @@ impl From<RunnerArg> for Runner {
         match arg {
             RunnerArg::Pytest => Runner::Pytest,
             RunnerArg::Nextest => Runner::Nextest,
+            RunnerArg::Go => Runner::Go,
         }
     }
 }

@@ -15,7 +15,9 @@ use shardkit::ci;
 use shardkit::exec::report::{self, Counts, Identity};
 use shardkit::exec::scheduler::{self, shown_ids, signal_name};
 use shardkit::exec::units::{MAX_BATCH, Packing, SplitPattern, auto_batch_size};
-use shardkit::exec::{Config, Finished, Mode, Observer, Outcome, RunResult, Template, duration};
+use shardkit::exec::{
+    Config, Finished, Mode, Observer, Outcome, ReportFormat, RunResult, Template, duration,
+};
 use shardkit::output::PendingFile;
 use shardkit::presets::Runner;
 use shardkit::{GroupBy, Grouping, Manifest, TestIds};
@@ -32,7 +34,8 @@ Placeholders in COMMAND, also inside a larger argument (--junitxml={junit}):
   {slot}    the process's slot, 1 to --jobs
   {node}    this node's number
   {filterset}  a cargo-nextest filterset selecting the batch's ids (BINARY-ID TEST-NAME)
-With none of {}, {ids} and {filterset}, a batch's ids are appended. `{{` and `}}` are literal braces.
+  {go-run}, {go-package}  go test's -run pattern and package for ids PACKAGE::TestName
+With none of {}, {ids}, {filterset} and {go-run}, a batch's ids are appended. `{{` and `}}` are literal braces.
 COMMAND runs as argv, never through a shell. Each process gets its own process group, stdin
 from /dev/null, and SHARD_SLOT, SHARD_ATTEMPT, SHARD_NODE and SHARD_NODES.
 
@@ -69,7 +72,8 @@ pub struct Cli {
     /// Use a runner's preset: its command, batches with its own JUnit report, its grouping
     /// (pytest: `pytest -p no:cacheprovider -q --junitxml={junit} ARGS {ids}`, --group-by
     /// class; nextest: `cargo nextest run --no-fail-fast ARGS -E {filterset}` with a JUnit
-    /// profile a slot); what follows `--` goes to the runner.
+    /// profile a slot; go: `go test -json -count=1 ARGS -run {go-run} {go-package}`, a
+    /// package a process); what follows `--` goes to the runner.
     #[arg(long, value_enum, value_name = "RUNNER")]
     pub runner: Option<RunnerArg>,
 
@@ -285,14 +289,24 @@ pub fn run(cli: Cli) -> Result<Exit> {
         .prefix("shard-exec-preset-")
         .tempdir()
         .context("cannot make a temporary directory")?;
-    let (template, junit_at) = match runner {
+    let (template, junit_at, report, one_group_per_batch) = match runner {
         Some(runner) => {
             let setup = runner
                 .run_setup(&cli.command, preset_dir.path(), jobs)
                 .context("cannot prepare the runner's configuration")?;
-            (Template::parse(&setup.argv)?, setup.junit_at)
+            (
+                Template::parse(&setup.argv)?,
+                setup.junit_at,
+                setup.report,
+                setup.one_group_per_batch,
+            )
         }
-        None => (Template::parse(&cli.command)?, None),
+        None => (
+            Template::parse(&cli.command)?,
+            None,
+            ReportFormat::Junit,
+            false,
+        ),
     };
     let group_by = args::group_by(cli.group_by, &env, runner)?;
     let grouping = Grouping::new(group_by, &cli.separator)?;
@@ -321,6 +335,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
     let config = Config {
         nothing_ran_status: runner.and_then(Runner::nothing_ran_status),
         junit_at,
+        report,
         packing: Packing {
             mode: template.mode(),
             grouping,
@@ -333,6 +348,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             },
             weights,
             jobs,
+            one_group_per_batch,
         },
         template,
         jobs,

@@ -17,6 +17,8 @@ pub enum Runner {
     /// cargo-nextest: ids are `BINARY-ID TEST-NAME` (`mycrate tests::parses`), as nextest
     /// prints them.
     Nextest,
+    /// go test: ids are `PACKAGE::TestName` (`example.com/m/calc::TestAdd`).
+    Go,
 }
 
 /// What a run with a preset needs: the command, and where it writes its report when not at
@@ -25,6 +27,10 @@ pub enum Runner {
 pub struct RunSetup {
     pub argv: Vec<String>,
     pub junit_at: Option<String>,
+    /// What the command writes there.
+    pub report: crate::exec::ReportFormat,
+    /// One group a process (`go test` runs one package).
+    pub one_group_per_batch: bool,
 }
 
 impl Runner {
@@ -32,6 +38,7 @@ impl Runner {
         match self {
             Runner::Pytest => "pytest",
             Runner::Nextest => "nextest",
+            Runner::Go => "go",
         }
     }
 
@@ -42,8 +49,12 @@ impl Runner {
                 strings(&["pytest", "--collect-only", "-q", "-p", "no:cacheprovider"])
             }
             Runner::Nextest => strings(&["cargo", "nextest", "list", "--message-format", "json"]),
+            Runner::Go => strings(&["go", "test", "-list", "."]),
         };
         argv.extend(args.iter().cloned());
+        if self == Runner::Go && args.is_empty() {
+            argv.push("./...".to_string());
+        }
         argv
     }
 
@@ -61,11 +72,13 @@ impl Runner {
                     "-q",
                     "--junitxml={junit}",
                 ]);
-                argv.extend(args.iter().cloned());
+                argv.extend(args.iter().map(|a| literal(a)));
                 argv.push("{ids}".to_string());
                 RunSetup {
                     argv,
                     junit_at: None,
+                    report: crate::exec::ReportFormat::Junit,
+                    one_group_per_batch: false,
                 }
             }
             Runner::Nextest => {
@@ -93,13 +106,34 @@ impl Runner {
                 );
                 argv.push("--profile".to_string());
                 argv.push("shardkit-{slot}".to_string());
-                argv.extend(args.iter().cloned());
+                argv.extend(args.iter().map(|a| literal(a)));
                 argv.push("-E".to_string());
                 argv.push("{filterset}".to_string());
                 let junit_at = work.join("slot-{slot}.xml").display().to_string();
                 RunSetup {
                     argv,
                     junit_at: Some(junit_at),
+                    report: crate::exec::ReportFormat::Junit,
+                    one_group_per_batch: false,
+                }
+            }
+            Runner::Go => {
+                // go test writes its events to stdout: a shell (given the paths and the
+                // pattern as arguments, never as code) sends them to the file shard-exec reads.
+                let mut argv = strings(&[
+                    "sh",
+                    "-c",
+                    "out=$1; shift; exec go test -json -count=1 \"$@\" > \"$out\"",
+                    "go-test",
+                    "{junit}",
+                ]);
+                argv.extend(args.iter().map(|a| literal(a)));
+                argv.extend(strings(&["-run", "{go-run}", "{go-package}"]));
+                RunSetup {
+                    argv,
+                    junit_at: None,
+                    report: crate::exec::ReportFormat::GoTestJson,
+                    one_group_per_batch: true,
                 }
             }
         })
@@ -112,6 +146,8 @@ impl Runner {
             Runner::Pytest => GroupBy::Class,
             // nextest runs every test in a process of its own: nothing to keep together.
             Runner::Nextest => GroupBy::None,
+            // A package compiles once per node and runs in one process.
+            Runner::Go => GroupBy::File,
         }
     }
 
@@ -122,6 +158,7 @@ impl Runner {
             Runner::Pytest => Some(5),
             // NO_TESTS_RUN: the filterset matched nothing (`-E` in ARGS narrowed it).
             Runner::Nextest => Some(4),
+            Runner::Go => None,
         }
     }
 
@@ -157,6 +194,32 @@ impl Runner {
                         if status == Some("matches") {
                             ids.push(format!("{binary} {name}"));
                         }
+                    }
+                }
+                Ok(ids)
+            }
+            // `go test -list . PACKAGES`: each package's test names, one a line, then
+            // `ok  <package>  0.01s` (or `?  <package>  [no test files]`). Benchmarks do not
+            // run under go test; tests, examples and fuzz seeds do.
+            Runner::Go => {
+                let mut ids = Vec::new();
+                let mut names: Vec<&str> = Vec::new();
+                for line in stdout.lines() {
+                    let mut fields = line.split_whitespace();
+                    match fields.next() {
+                        Some("ok") => {
+                            let package = fields.next().ok_or("an `ok` line without a package")?;
+                            ids.extend(names.drain(..).map(|n| format!("{package}::{n}")));
+                        }
+                        Some("?") => names.clear(),
+                        Some(name)
+                            if fields.next().is_none()
+                                && !name.starts_with("Benchmark")
+                                && name.starts_with(char::is_alphabetic) =>
+                        {
+                            names.push(name);
+                        }
+                        _ => {}
                     }
                 }
                 Ok(ids)
@@ -213,6 +276,11 @@ impl Runner {
     }
 }
 
+/// A user's argument as template text: braces are literal (`-k 'test_{x}'`).
+fn literal(arg: &str) -> String {
+    arg.replace('{', "{{").replace('}', "}}")
+}
+
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
@@ -230,10 +298,11 @@ impl FromStr for Runner {
         match s {
             "pytest" => Ok(Runner::Pytest),
             "nextest" => Ok(Runner::Nextest),
+            "go" => Ok(Runner::Go),
             _ => Err(Error::InvalidParameter {
                 what: "runner",
                 value: s.to_string(),
-                reason: "expected pytest or nextest".to_string(),
+                reason: "expected pytest, nextest or go".to_string(),
             }),
         }
     }
@@ -309,6 +378,22 @@ mod tests {
                 .unwrap_err()
                 .contains("unreadable")
         );
+    }
+
+    #[test]
+    fn go_listing_gives_package_and_test() {
+        let out = "TestAdd\nTestSub\nExampleAdd\nBenchmarkAdd\nok  \texample.com/m/calc\t0.002s\n\
+                   ?   \texample.com/m/cmd\t[no test files]\nTestParse\nok  \texample.com/m/parse\t0.001s\n";
+        assert_eq!(
+            Runner::Go.parse_listing(out).unwrap(),
+            [
+                "example.com/m/calc::TestAdd",
+                "example.com/m/calc::TestSub",
+                "example.com/m/calc::ExampleAdd",
+                "example.com/m/parse::TestParse",
+            ]
+        );
+        assert_eq!(Runner::Go.collect_command(&[]).last().unwrap(), "./...");
     }
 
     #[test]

@@ -1376,3 +1376,40 @@ pub(crate) fn pipeline(
         merged_xml,
     }
 }
+
+#[test]
+fn the_go_preset_collects_runs_and_merges_a_real_module() {
+    let work = tempfile::tempdir().unwrap();
+    let project = testdata().join("go-project");
+    let env = [
+        ("PATH", std::env::var_os("PATH").unwrap_or_default()),
+        ("HOME", std::env::var_os("HOME").unwrap_or_default()),
+        ("GOCACHE", work.path().join("gocache").into_os_string()),
+    ];
+    let done = pipeline("go", &project, &env, 2, work.path(), &[]);
+    assert_eq!(
+        done.merged.code, 1,
+        "verified, with the module's one failure: {}",
+        done.merged.stderr
+    );
+    let cases = cases_by_id(&done.merged_xml);
+    // Tests and examples; not the benchmark.
+    assert_eq!(cases.len(), 7, "{cases:?}");
+    let status = |name: &str| cases[&format!("example.com/sample/{name}")].status;
+    assert_eq!(status("calc::TestWrongOnPurpose"), Status::Failed);
+    assert_eq!(status("calc::TestTable"), Status::Passed);
+    assert_eq!(status("calc::TestSkipped"), Status::Skipped);
+    assert_eq!(status("calc::ExampleAdd"), Status::Passed);
+    assert_eq!(status("text::TestLen"), Status::Passed);
+    // The case shardkit made of go's events: classname the package, the test's output kept.
+    let failed = &cases["example.com/sample/calc::TestWrongOnPurpose"];
+    assert_eq!(failed.classname.as_deref(), Some("example.com/sample/calc"));
+    let xml = fs::read_to_string(&done.merged_xml).unwrap();
+    assert!(xml.contains("a genuine failure: got 4, want 5"), "{xml}");
+    // A package's tests ran in one process: the manifest groups by package.
+    let manifest = fs::read_to_string(&done.manifest).unwrap();
+    assert!(
+        manifest.lines().next().unwrap().contains("group-by=file"),
+        "{manifest}"
+    );
+}

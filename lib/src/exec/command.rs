@@ -9,6 +9,8 @@
 //! - `{node}`: this node's number (1 when no node was given).
 //! - `{filterset}`: a cargo-nextest filterset that selects the batch's ids, written
 //!   `BINARY-ID TEST-NAME` (an id without a space matches a test of that name in any binary).
+//! - `{go-run}`, `{go-package}`: for ids written `PACKAGE::TestName`, `go test -run`'s
+//!   pattern for the batch's tests (`^(TestA|TestB)$`) and the package of its first id.
 //!
 //! `{{` and `}}` stand for literal braces. A command with none of `{}`, `{ids}` and
 //! `{filterset}` gets the batch's ids appended, as xargs does. The arguments go to the program as argv: no shell ever
@@ -28,6 +30,8 @@ enum Piece {
     Slot,
     Node,
     Filterset,
+    GoRun,
+    GoPackage,
 }
 
 /// One argument of the template.
@@ -97,8 +101,8 @@ impl Template {
                 match piece {
                     Piece::Id => per_id = true,
                     Piece::Junit => junit = true,
-                    // The filterset carries the batch's ids: they are not appended too.
-                    Piece::Filterset => batch = true,
+                    // These carry the batch's ids: they are not appended too.
+                    Piece::Filterset | Piece::GoRun => batch = true,
                     _ => {}
                 }
             }
@@ -147,6 +151,12 @@ impl Template {
                             Piece::Slot => out.push(fill.slot.to_string()),
                             Piece::Node => out.push(fill.node.to_string()),
                             Piece::Filterset => out.push(filterset(fill.ids)),
+                            Piece::GoRun => out.push(go_run(fill.ids)),
+                            Piece::GoPackage => out.push(
+                                fill.ids
+                                    .first()
+                                    .map_or("", |id| id.rsplit_once("::").map_or(*id, |(p, _)| p)),
+                            ),
                         }
                     }
                     argv.push(out);
@@ -188,6 +198,16 @@ pub fn filterset(ids: &[&str]) -> String {
     parts.join(" | ")
 }
 
+/// `go test -run`'s pattern for exactly the tests of `ids` (`PACKAGE::TestName` each):
+/// `^(TestA|TestB)$`. Test names are Go identifiers: nothing to escape.
+pub fn go_run(ids: &[&str]) -> String {
+    let names: Vec<&str> = ids
+        .iter()
+        .map(|id| id.rsplit_once("::").map_or(*id, |(_, name)| name))
+        .collect();
+    format!("^({})$", names.join("|"))
+}
+
 /// Splits an argument into text and placeholders.
 fn pieces(raw: &str) -> Result<Vec<Piece>, String> {
     let mut pieces = Vec::new();
@@ -218,12 +238,14 @@ fn pieces(raw: &str) -> Result<Vec<Piece>, String> {
             "slot" => Piece::Slot,
             "node" => Piece::Node,
             "filterset" => Piece::Filterset,
+            "go-run" => Piece::GoRun,
+            "go-package" => Piece::GoPackage,
             "ids" => {
                 return Err("`{ids}` must be an argument of its own".to_string());
             }
             other => {
                 return Err(format!(
-                    "unknown placeholder `{{{other}}}`: expected {{}}, {{ids}}, {{junit}}, {{slot}}, {{node}} or {{filterset}} (`{{{{` for a literal brace)"
+                    "unknown placeholder `{{{other}}}`: expected {{}}, {{ids}}, {{junit}}, {{slot}}, {{node}}, {{filterset}}, {{go-run}} or {{go-package}} (`{{{{` for a literal brace)"
                 ));
             }
         };
@@ -327,6 +349,24 @@ mod tests {
                 "run",
                 "-E",
                 "(binary_id(=b) & (test(=t)))"
+            ]
+        );
+    }
+
+    #[test]
+    fn go_placeholders_name_the_package_and_its_tests() {
+        let t = template(&["go", "test", "-run", "{go-run}", "{go-package}"]).unwrap();
+        assert_eq!(
+            expand(
+                &t,
+                &["example.com/m/calc::TestAdd", "example.com/m/calc::TestSub"]
+            ),
+            [
+                "go",
+                "test",
+                "-run",
+                "^(TestAdd|TestSub)$",
+                "example.com/m/calc"
             ]
         );
     }

@@ -46,6 +46,8 @@ pub struct Config {
     pub nodes: u32,
     /// Bytes of stdout and of stderr kept per process.
     pub capture_limit: usize,
+    /// What the command writes at `{junit}` (or `junit_at`).
+    pub report: ReportFormat,
     /// Where the command writes its own report when it is not `{junit}`: a path in which
     /// `{slot}` stands for the process's slot (nextest's report path comes from a profile).
     pub junit_at: Option<String>,
@@ -55,6 +57,16 @@ pub struct Config {
     /// Run once before any test / once after all.
     pub setup: Option<Vec<String>>,
     pub teardown: Option<Vec<String>>,
+}
+
+/// The format of the per-test results a command writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReportFormat {
+    /// JUnit XML.
+    #[default]
+    Junit,
+    /// `go test -json` events, which shardkit turns into test cases.
+    GoTestJson,
 }
 
 /// How one attempt at an id ended.

@@ -627,7 +627,10 @@ impl State<'_> {
         };
 
         let ids: Vec<&str> = job.work.ids.iter().map(|&i| self.ids[i].as_str()).collect();
-        let (batch, report_error) = results::read(&path, &ids);
+        let (batch, report_error) = match self.config.report {
+            super::ReportFormat::Junit => results::read(&path, &ids),
+            super::ReportFormat::GoTestJson => results::read_go_json(&path, &ids),
+        };
         let _ = std::fs::remove_file(&path);
         let abnormal = job.timed_out || crashed || job.interrupted;
         let why_missing = {

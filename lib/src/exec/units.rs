@@ -56,6 +56,8 @@ pub struct Packing {
     pub weights: Option<Vec<u64>>,
     /// Processes at once (for the time budget).
     pub jobs: usize,
+    /// A batch holds one group only (`go test` runs one package a process).
+    pub one_group_per_batch: bool,
 }
 
 /// The most bytes of ids in one batch (a group alone may have more): far below the kernel's
@@ -105,7 +107,8 @@ pub fn pack(ids: &[String], packing: &Packing) -> Vec<Unit> {
         let bytes_of = |group: &[usize]| group.iter().map(|&i| ids[i].len() + 1).sum::<usize>();
         for group in groups {
             let (group_bytes, group_weight) = (bytes_of(&group), weight_of(&group));
-            let full = batch.len() + group.len() > size
+            let full = packing.one_group_per_batch
+                || batch.len() + group.len() > size
                 || bytes + group_bytes > BATCH_BYTES
                 || budget.is_some_and(|b| weight + group_weight > b);
             if !batch.is_empty() && full {
@@ -173,6 +176,7 @@ mod tests {
             batch_size,
             weights: None,
             jobs: 2,
+            one_group_per_batch: false,
         }
     }
 
@@ -243,6 +247,17 @@ mod tests {
         p.mode = Mode::PerId;
         let order: Vec<usize> = pack(&ids(SUITE), &p).iter().map(|u| u.ids[0]).collect();
         assert_eq!(order, vec![6, 3, 4, 5, 0, 2, 1]);
+    }
+
+    #[test]
+    fn one_group_per_batch_never_mixes_groups() {
+        let mut p = packing(GroupBy::File, &[], 100);
+        p.one_group_per_batch = true;
+        let units = pack(&ids(SUITE), &p);
+        assert_eq!(
+            units.iter().map(|u| u.ids.clone()).collect::<Vec<_>>(),
+            vec![vec![0, 1, 2], vec![3, 4, 5], vec![6]]
+        );
     }
 
     #[test]
