@@ -1,13 +1,16 @@
-//! Arguments that shard-plan and shard-exec share: which node this is, and how ids group.
+//! Arguments that shard-plan and shard-exec share: which node this is, how ids group, where
+//! durations come from, and reading the id lists themselves.
 
+use std::fs::File;
+use std::io::{self, Read};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use shardkit::GroupBy;
 use shardkit::ci::{NodeFlags, ShardSpec};
 use shardkit::presets::Runner;
 use shardkit::timings::Timings;
+use shardkit::{GroupBy, TestIds};
 
 /// `--nodes`, `--node`, `--shard`: this node, as typed (the environment is read later).
 #[derive(Debug, Clone, Args)]
@@ -186,4 +189,31 @@ fn with_causes(error: &dyn std::error::Error) -> String {
         cause = c.source();
     }
     text
+}
+
+/// Reads the ids of every FILE, `-` being stdin; no FILE means stdin.
+pub fn read_ids(files: &[PathBuf]) -> Result<TestIds> {
+    let stdin_name = || "<stdin>".to_string();
+    if files.is_empty() {
+        return Ok(TestIds::read([(stdin_name(), io::stdin().lock())])?);
+    }
+    if files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
+        bail!("`-` (stdin) is named more than once");
+    }
+    for (i, file) in files.iter().enumerate() {
+        if file.as_os_str() != "-" && files[..i].contains(file) {
+            bail!("{} is named more than once", file.display());
+        }
+    }
+    let mut inputs: Vec<(String, Box<dyn Read>)> = Vec::new();
+    for file in files {
+        if file.as_os_str() == "-" {
+            inputs.push((stdin_name(), Box::new(io::stdin())));
+        } else {
+            let name = file.display().to_string();
+            let f = File::open(file).with_context(|| format!("cannot open {name}"))?;
+            inputs.push((name, Box::new(f)));
+        }
+    }
+    Ok(TestIds::read(inputs)?)
 }

@@ -20,7 +20,7 @@ use shardkit::exec::{
 };
 use shardkit::output::PendingFile;
 use shardkit::presets::Runner;
-use shardkit::{GroupBy, Grouping, Manifest, TestIds};
+use shardkit::{GroupBy, Grouping, Manifest};
 
 use crate::args::{self, GroupByArg, NodeArgs, RunnerArg, TimingArgs};
 use crate::exit::Exit;
@@ -193,27 +193,14 @@ struct Share {
     plan: Option<String>,
 }
 
-fn read_list(path: &PathBuf) -> Result<TestIds> {
-    if path.as_os_str() == "-" {
-        return Ok(TestIds::read([(
-            "<stdin>".to_string(),
-            io::stdin().lock(),
-        )])?);
-    }
-    let name = path.display().to_string();
-    let file = File::open(path).with_context(|| format!("cannot open {name}"))?;
-    Ok(TestIds::read([(name, file)])?)
-}
-
 fn share(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Share> {
     let flags = cli.node_args.flags();
     let selection = ci::resolve(&flags, env)?;
     let listed = match &cli.tests {
-        Some(path) => Some(read_list(path)?),
-        None if cli.manifest.is_none() => Some(
-            read_list(&PathBuf::from("-"))
-                .context("no --tests or --manifest: reading ids from stdin")?,
-        ),
+        Some(path) => Some(args::read_ids(std::slice::from_ref(path))?),
+        None if cli.manifest.is_none() => {
+            Some(args::read_ids(&[]).context("no --tests or --manifest: reading ids from stdin")?)
+        }
         None => None,
     };
     let (node, nodes) = match &selection {

@@ -1,7 +1,6 @@
 //! `shard-plan`: what was typed (`Cli`), resolved into a plan request, then the output.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -251,7 +250,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             }
             TestIds::from_lines(&listed)?
         }
-        None => read_ids(&request.files)?,
+        None => args::read_ids(&request.files)?,
     };
     let timings = request.timing.read(ids.iter(), &env, request.quiet)?;
     let default_factor = if timings.as_ref().is_some_and(|t| t.known() > 0) {
@@ -373,33 +372,6 @@ fn write_stdout(request: &Request, plan: &Plan<'_>) -> io::Result<()> {
         Output::Nothing => {}
     }
     out.flush()
-}
-
-/// Reads the ids of every FILE, `-` being stdin; no FILE means stdin.
-fn read_ids(files: &[PathBuf]) -> Result<TestIds> {
-    let stdin_name = || "<stdin>".to_string();
-    if files.is_empty() {
-        return Ok(TestIds::read([(stdin_name(), io::stdin().lock())])?);
-    }
-    if files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
-        bail!("`-` (stdin) is named more than once");
-    }
-    for (i, file) in files.iter().enumerate() {
-        if file.as_os_str() != "-" && files[..i].contains(file) {
-            bail!("{} is named more than once", file.display());
-        }
-    }
-    let mut inputs: Vec<(String, Box<dyn Read>)> = Vec::new();
-    for file in files {
-        if file.as_os_str() == "-" {
-            inputs.push((stdin_name(), Box::new(io::stdin())));
-        } else {
-            let name = file.display().to_string();
-            let f = File::open(file).with_context(|| format!("cannot open {name}"))?;
-            inputs.push((name, Box::new(f)));
-        }
-    }
-    Ok(TestIds::read(inputs)?)
 }
 
 /// The --summary table: per node tests, groups, weight and weight / mean; then max/mean.

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::junit::cases::{CaseTracker, Status};
 use crate::junit::matching::{ID_PROPERTY, Matcher};
 use crate::junit::reader::{Attr, Event, JunitReader, Kind};
-use crate::junit::writer::escape_attribute;
+use crate::junit::writer::start_tag;
 
 use super::Outcome;
 
@@ -98,7 +98,7 @@ pub fn read(path: &Path, ids: &[&str]) -> (BatchResults, Option<String>) {
                 if kind == Kind::Case && !was_in_case {
                     fragment = Fragment::default();
                     fragment.depth = depth;
-                    start_tag(&mut fragment.buf, &name, &attrs, false);
+                    start_tag(&name, &attrs, false, &mut fragment.buf);
                     fragment.insert_at = fragment.buf.len();
                 } else if was_in_case {
                     fragment.child(kind, &name, &attrs, empty, depth);
@@ -164,7 +164,7 @@ impl Fragment {
         let direct = depth == self.depth + 1;
         if direct && kind == Kind::Properties && !self.has_properties {
             // The case's own block takes shard-exec's properties; an empty one is opened up.
-            start_tag(&mut self.buf, name, attrs, false);
+            start_tag(name, attrs, false, &mut self.buf);
             self.insert_at = self.buf.len();
             self.has_properties = true;
             if empty {
@@ -181,21 +181,8 @@ impl Fragment {
                 .find(|a| a.name == "message")
                 .map(|a| a.value.clone());
         }
-        start_tag(&mut self.buf, name, attrs, empty);
+        start_tag(name, attrs, empty, &mut self.buf);
     }
-}
-
-fn start_tag(out: &mut String, name: &str, attrs: &[Attr], empty: bool) {
-    out.push('<');
-    out.push_str(name);
-    for attr in attrs {
-        out.push(' ');
-        out.push_str(&attr.name);
-        out.push_str("=\"");
-        escape_attribute(&attr.value, out);
-        out.push('"');
-    }
-    out.push_str(if empty { "/>" } else { ">" });
 }
 
 #[cfg(test)]
@@ -356,7 +343,6 @@ pub fn read_go_json(path: &Path, ids: &[&str]) -> (BatchResults, Option<String>)
         let seconds = test.elapsed.unwrap_or(0.0);
         let mut head = String::new();
         start_tag(
-            &mut head,
             "testcase",
             &[
                 Attr {
@@ -373,6 +359,7 @@ pub fn read_go_json(path: &Path, ids: &[&str]) -> (BatchResults, Option<String>)
                 },
             ],
             false,
+            &mut head,
         );
         let output = test.output.text();
         let mut body = String::new();
@@ -388,13 +375,13 @@ pub fn read_go_json(path: &Path, ids: &[&str]) -> (BatchResults, Option<String>)
                 "failure"
             };
             start_tag(
-                &mut body,
                 element,
                 &[Attr {
                     name: "message".into(),
                     value: message.clone(),
                 }],
                 true,
+                &mut body,
             );
         }
         if !output.is_empty() {

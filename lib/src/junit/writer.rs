@@ -27,17 +27,13 @@ impl<W: Write> JunitWriter<W> {
 
     /// Opens element `name`; `empty` writes `<name .../>` and leaves nothing open.
     pub fn start(&mut self, name: &str, attrs: &[Attr], empty: bool) -> io::Result<()> {
-        self.out.write_all(b"<")?;
-        self.out.write_all(name.as_bytes())?;
-        for attr in attrs {
-            self.attribute(&attr.name, &attr.value)?;
-        }
-        if empty {
-            self.out.write_all(b"/>")
-        } else {
+        self.scratch.clear();
+        start_tag(name, attrs, empty, &mut self.scratch);
+        self.out.write_all(self.scratch.as_bytes())?;
+        if !empty {
             self.open.push(name.to_string());
-            self.out.write_all(b">")
         }
+        Ok(())
     }
 
     /// Writes one ` name="value"`, escaping the value.
@@ -96,6 +92,20 @@ impl<W: Write> JunitWriter<W> {
         self.out.flush()?;
         Ok(self.out)
     }
+}
+
+/// Appends the start tag `<name a="v" ...>` (or `<name .../>` when `empty`), values escaped.
+pub fn start_tag(name: &str, attrs: &[Attr], empty: bool, out: &mut String) {
+    out.push('<');
+    out.push_str(name);
+    for attr in attrs {
+        out.push(' ');
+        out.push_str(&attr.name);
+        out.push_str("=\"");
+        escape_attribute(&attr.value, out);
+        out.push('"');
+    }
+    out.push_str(if empty { "/>" } else { ">" });
 }
 
 /// Appends `value` escaped for a double-quoted attribute: `& < > "` as entities, tab, line feed
