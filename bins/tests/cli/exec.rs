@@ -568,6 +568,21 @@ fn the_ids_of_a_manifest_are_this_nodes_share_and_must_agree_with_a_list() {
             .unwrap(),
     );
     assert_eq!(merged.code, 0, "{}", merged.stderr);
+    // A manifest without this node's number, or for another node count, is refused.
+    for (args, says) in [
+        (vec![], "--manifest needs this node's number"),
+        (
+            vec!["--shard", "1/3"],
+            "plan.tsv plans 2 nodes, but --shard 1/3 says 3",
+        ),
+    ] {
+        let mut argv = vec!["--manifest", "plan.tsv"];
+        argv.extend(args);
+        argv.extend(["--", behave.as_str(), "{}"]);
+        let run = exec(work.path(), &argv);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(run.stderr.contains(says), "{}", run.stderr);
+    }
     // A list that is not node 2's share is refused before anything runs.
     let wrong = write_ids(work.path(), &["pass-0", "pass-1"]);
     let run = exec(
@@ -1412,4 +1427,47 @@ fn the_go_preset_collects_runs_and_merges_a_real_module() {
         manifest.lines().next().unwrap().contains("group-by=file"),
         "{manifest}"
     );
+}
+
+#[test]
+fn a_listing_that_fails_is_an_error_that_shows_the_runners_words_and_writes_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let suite = exec_dir().join("pytest-suite");
+    let manifest = work.path().join("plan.tsv");
+    let plan = |args: &[&str]| {
+        let mut argv = vec![
+            "--collect",
+            "pytest",
+            "--nodes",
+            "2",
+            "--manifest",
+            path_str(&manifest),
+            "--",
+        ];
+        argv.extend_from_slice(args);
+        finish(
+            Command::new(env!("CARGO_BIN_EXE_shard-plan"))
+                .env_clear()
+                .env("PATH", path_with_pytest())
+                .current_dir(&suite)
+                .args(&argv)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap(),
+        )
+    };
+    let run = plan(&["no_such_dir"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("collecting tests with `pytest --collect-only -q -p no:cacheprovider no_such_dir`: it failed (exit status 4)"), "{}", run.stderr);
+    assert!(run.stderr.contains("no_such_dir"), "{}", run.stderr);
+    let run = plan(&["-m", "no_such_marker"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("pytest collected no tests (exit status 5)"),
+        "{}",
+        run.stderr
+    );
+    assert!(!manifest.exists(), "no manifest for a failed listing");
+    assert_eq!(run.stdout, "");
 }
