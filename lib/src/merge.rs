@@ -1,24 +1,30 @@
 //! Merging the nodes' JUnit reports into one, streaming, with every case labelled by the node
 //! that ran it.
 //!
-//! Each input is read twice, never held. The first pass ([`scan`]) counts and checks: the
+//! Each input is read twice, never held. The first pass ([`scan`]) parses and checks: the
 //! totals the merged root states, which suites and cases already have a `<properties>` block
 //! (so that provenance goes into it rather than into a second one), the node each input
-//! belongs to, what to warn about, the plan verification, and where a broken input stops being
-//! usable. The second pass ([`Merge::write`]) copies every input through the writer, changing
-//! only what the first pass decided: provenance added, times normalized, missing names and
-//! unreadable counts filled in, the input's `<testsuites>` root dissolved into the merged one.
+//! belongs to, what to warn about, the plan verification, where a broken input stops being
+//! usable, and the places where the input cannot be copied as it stands: tags to complete or
+//! fix (provenance, times, names, counts, forbidden characters), text to sanitize, comments,
+//! the input's `<testsuites>` root dissolved into the merged one. The second pass
+//! ([`Merge::write`]) copies the input's bytes as they stand between those places, and writes
+//! each place as the first pass decided; it parses no more than the few tags it changes.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use crate::error::{Error, Result};
 use crate::junit::cases::{Case, CaseTracker, Status};
-use crate::junit::reader::{Attr, Event, JunitReader, Kind, ReadError, locate_all};
+use crate::junit::reader::{
+    Attr, Event, JunitReader, Kind, ReadError, locate_all, parse_start_tag,
+};
 use crate::junit::time;
 use crate::junit::writer::JunitWriter;
+use crate::junit::writer::start_tag;
 use crate::manifest::Manifest;
 use crate::verify::{NODE_PROPERTY, Verification, Verifier};
 
@@ -278,12 +284,11 @@ pub fn node_number(label: &str) -> Option<u32> {
 const HAS_PROPERTIES: u8 = 1;
 const HAS_NODE: u8 = 2;
 const HAS_SOURCE: u8 = 4;
+const IS_SUITE: u8 = 8;
 
 /// Where a broken input stops being usable.
 #[derive(Debug, Clone)]
 struct Broken {
-    /// The element number of the case that was open when the input broke: it is left out.
-    lost_element: Option<usize>,
     /// The synthetic case's message.
     message: String,
 }
@@ -304,7 +309,67 @@ struct InputScan {
     /// Cases outside any `<testcase>` (nested cases are not counted).
     cases: u64,
     broken: Option<Broken>,
+    /// What the second pass changes, in input order.
+    edits: Vec<Edit>,
+    /// The bytes of the input that go into the merge (edited), as offsets `start..end`: the
+    /// content of a `<testsuites>` root, or the whole `<testsuite>` root.
+    copy: (u64, u64),
+    /// The elements left open where a broken input stops, innermost first: each name, and
+    /// the suite or case whose provenance goes in before it closes (a `<properties>`), if any.
+    closers: Vec<(String, u32)>,
+    /// The first suite at the top level (or [`HOLDER`]): it gets the root's properties.
+    carry_to: usize,
+    /// Whether the input has a suite at the top level.
+    top_level: bool,
+    /// The input's length and modification time when it was read.
+    stamp: Option<(u64, SystemTime)>,
 }
+
+/// A change the second pass makes at a place in an input, found by the first.
+#[derive(Debug, Clone, Copy)]
+struct Edit {
+    /// Where, as a byte offset.
+    at: u64,
+    /// How many bytes of the input it stands for (0: an insertion).
+    len: u64,
+    op: Op,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    /// Left out.
+    Cut,
+    /// A run of character data, written sanitized.
+    Text,
+    /// The start tag of suite or case number `element` (`suite`: its suite number, else
+    /// [`NO_ELEMENT`]): written again when `rewrite` (a name, a time or a count to fix, a
+    /// forbidden character), then its provenance unless it has a `<properties>` of its own.
+    Start {
+        element: u32,
+        suite: u32,
+        rewrite: bool,
+        empty: bool,
+    },
+    /// Another start tag, written again.
+    Tag { kind: Kind },
+    /// The empty `<properties/>` of suite or case `owner`: opened for its provenance.
+    EmptyProperties { owner: u32, rewrite: bool },
+    /// Before the `</properties>` of suite or case `owner`: its provenance.
+    Append { owner: u32 },
+    /// Opens the suite made for content the root holds outside any suite.
+    HolderOpen,
+    /// Closes it.
+    HolderClose,
+}
+
+/// `carry_to` when the root's properties go into the suite made for content outside suites.
+const HOLDER: usize = usize::MAX - 1;
+
+/// An element number that stands for none.
+const NO_ELEMENT: u32 = u32::MAX;
+
+/// What the second pass reads at once from an input.
+const COPY_BUFFER: usize = 256 * 1024;
 
 /// The merge after its first pass: what will be written, and the report on it.
 #[derive(Debug)]
@@ -327,6 +392,10 @@ struct ScanFrame {
     /// A `<properties>` directly in a suite or case: the element number of that suite or case.
     owner: usize,
     owner_is_suite: bool,
+    /// The input's `<testsuites>` root, whose tags are not written.
+    dissolved: bool,
+    /// Where its start tag begins.
+    tag_start: u64,
 }
 
 const NONE: usize = usize::MAX;
@@ -405,6 +474,7 @@ pub fn scan(inputs: Vec<Input>, options: &Options<'_>) -> Result<Merge> {
             }
         };
         let file = open(input)?;
+        let stamp = stamp_of(&file);
         let scanned = scan_input(
             file,
             &mut reporters,
@@ -415,7 +485,7 @@ pub fn scan(inputs: Vec<Input>, options: &Options<'_>) -> Result<Merge> {
         let mut scan = match scanned {
             Ok(scan) => scan,
             Err(failure) => {
-                let (error, lost_element, scan) = *failure;
+                let (error, scan) = *failure;
                 let (line, column) = place(input, &[error.offset])?[0];
                 if !options.salvage {
                     return Err(Error::Report {
@@ -438,14 +508,12 @@ pub fn scan(inputs: Vec<Input>, options: &Options<'_>) -> Result<Merge> {
                     kept,
                 });
                 InputScan {
-                    broken: Some(Broken {
-                        lost_element,
-                        message,
-                    }),
+                    broken: Some(Broken { message }),
                     ..scan
                 }
             }
         };
+        scan.stamp = stamp;
         let label = scan.label.clone();
         if label.is_empty() {
             scan.label = input.label.clone();
@@ -552,6 +620,12 @@ fn keep_slowest(slowest: &mut Vec<(f64, usize, Option<String>, String)>, n: usiz
     slowest.truncate(n);
 }
 
+/// A file's length and modification time, to tell whether it changed between the passes.
+fn stamp_of(file: &File) -> Option<(u64, SystemTime)> {
+    let meta = file.metadata().ok()?;
+    Some((meta.len(), meta.modified().ok()?))
+}
+
 fn open(input: &Input) -> Result<File> {
     File::open(&input.path).map_err(|source| Error::Read {
         source_name: input.source.clone(),
@@ -624,7 +698,7 @@ fn is_blank(text: &str) -> bool {
         .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
 }
 
-type ScanFailure = Box<(ReadError, Option<usize>, InputScan)>;
+type ScanFailure = Box<(ReadError, InputScan)>;
 
 /// The first pass over one input.
 fn scan_input(
@@ -644,20 +718,57 @@ fn scan_input(
         root_name: None,
         cases: 0,
         broken: None,
+        edits: Vec::new(),
+        copy: (0, 0),
+        closers: Vec::new(),
+        carry_to: NONE,
+        top_level: false,
+        stamp: None,
     };
     let mut root_attributes: Vec<(String, String)> = Vec::new();
     let mut stack: Vec<ScanFrame> = Vec::new();
     let mut open_case = NONE;
     let mut dropped_text = false;
+    // Text of the current run that is left out (not white space, where only elements go).
+    let mut run_dropped = false;
+    // Where the root's `<properties>` being read began: it is left out.
+    let mut cut_start = 0u64;
+    let mut holder_open = false;
+    // Where the last tag read ends: a broken input is kept up to there.
+    let mut last_safe = 0u64;
     loop {
         let offset = reader.position();
         let depth = reader.depth();
         let event = match reader.next_event() {
             Ok(event) => event,
             Err(error) => {
-                let lost = (open_case != NONE).then_some(open_case);
                 scan.carried.extend(root_attributes);
-                return Err(Box::new((error, lost, scan)));
+                // Kept: everything before the lost case, or up to the last tag read; the
+                // elements open there are closed.
+                let mut open = stack.len();
+                let mut stop = last_safe;
+                if let Some(i) = stack
+                    .iter()
+                    .position(|f| open_case != NONE && f.element == open_case)
+                {
+                    open = i;
+                    stop = stack[i].tag_start;
+                }
+                if let Some(i) = stack[..open].iter().position(|f| f.root_properties) {
+                    open = i;
+                    stop = cut_start;
+                }
+                let names = reader.open_elements();
+                for (frame, name) in stack[..open].iter().zip(names).rev() {
+                    if !frame.dissolved {
+                        scan.closers.push((name.clone(), index(frame.owner)));
+                    }
+                }
+                if !stack.is_empty() {
+                    scan.copy.1 = stop.max(scan.copy.0);
+                }
+                finish_edits(&mut scan);
+                return Err(Box::new((error, scan)));
             }
         };
         let finished = match event {
@@ -665,15 +776,17 @@ fn scan_input(
             Event::Text(text) => {
                 if let Some(frame) = stack.last()
                     && holds_elements_only(frame.kind)
-                    && !dropped_text
                     && !is_blank(text)
                 {
-                    dropped_text = true;
-                    warn(
-                        offset,
-                        "text directly inside an element that holds only elements is left out"
-                            .into(),
-                    );
+                    run_dropped = true;
+                    if !dropped_text {
+                        dropped_text = true;
+                        warn(
+                            offset,
+                            "text directly inside an element that holds only elements is left out"
+                                .into(),
+                        );
+                    }
                 }
                 None
             }
@@ -683,8 +796,18 @@ fn scan_input(
                 attrs,
                 empty,
             } => {
+                let tag_start = reader.tag_start();
+                let tag_end = reader.position();
+                last_safe = tag_end;
+                let tag = |op| Edit {
+                    at: tag_start,
+                    len: tag_end - tag_start,
+                    op,
+                };
                 let attr = |n: &str| attrs.iter().find(|a| a.name == n).map(|a| a.value.as_str());
                 let parent = stack.last().copied();
+                let dissolved_parent = parent.is_some_and(|p| p.dissolved);
+                let mut rewrite = reader.tag_dirty();
                 if depth == 0 {
                     match kind {
                         Kind::Suites => {
@@ -698,8 +821,9 @@ fn scan_input(
                                     )
                                 })
                                 .collect();
+                            scan.copy = (tag_end, tag_end);
                         }
-                        Kind::Suite => {}
+                        Kind::Suite => scan.copy = (tag_start, tag_end),
                         _ => {
                             let error = ReadError {
                                 offset,
@@ -708,7 +832,7 @@ fn scan_input(
                                 ),
                                 truncated: false,
                             };
-                            return Err(Box::new((error, None, scan)));
+                            return Err(Box::new((error, scan)));
                         }
                     }
                 }
@@ -719,12 +843,39 @@ fn scan_input(
                     root_properties: false,
                     owner: NONE,
                     owner_is_suite: false,
+                    dissolved: depth == 0 && kind == Kind::Suites,
+                    tag_start,
                 };
+                // Content the input's root holds outside any suite goes into a suite made
+                // for it.
+                if dissolved_parent && kind != Kind::Properties {
+                    if kind == Kind::Suite && holder_open {
+                        scan.edits.push(Edit {
+                            at: tag_start,
+                            len: 0,
+                            op: Op::HolderClose,
+                        });
+                        holder_open = false;
+                    } else if kind != Kind::Suite && !holder_open {
+                        scan.edits.push(Edit {
+                            at: tag_start,
+                            len: 0,
+                            op: Op::HolderOpen,
+                        });
+                        holder_open = true;
+                        if !scan.top_level {
+                            scan.carry_to = HOLDER;
+                        }
+                        scan.top_level = true;
+                    }
+                }
                 match kind {
                     Kind::Suite | Kind::Case => {
                         frame.element = scan.flags.len();
-                        scan.flags.push(0);
+                        scan.flags
+                            .push(if kind == Kind::Suite { IS_SUITE } else { 0 });
                         if attr("name").is_none() {
+                            rewrite = true;
                             warn(
                                 offset,
                                 format!("<{name}> has no name: written as name=\"{UNNAMED}\""),
@@ -733,6 +884,12 @@ fn scan_input(
                         if kind == Kind::Suite {
                             frame.suite = scan.suites.len();
                             scan.suites.push(Totals::default());
+                            if depth == 0 || dissolved_parent {
+                                if !scan.top_level {
+                                    scan.carry_to = frame.element;
+                                }
+                                scan.top_level = true;
+                            }
                         } else if !tracker.in_case() {
                             scan.cases += 1;
                             if !empty {
@@ -743,6 +900,11 @@ fn scan_input(
                     Kind::Properties => match parent {
                         Some(p) if p.kind == Kind::Suites && depth == 1 => {
                             frame.root_properties = true;
+                            if empty {
+                                scan.edits.push(tag(Op::Cut));
+                            } else {
+                                cut_start = tag_start;
+                            }
                         }
                         Some(p)
                             if p.element != NONE && scan.flags[p.element] & HAS_PROPERTIES == 0 =>
@@ -750,6 +912,12 @@ fn scan_input(
                             scan.flags[p.element] |= HAS_PROPERTIES;
                             frame.owner = p.element;
                             frame.owner_is_suite = p.kind == Kind::Suite;
+                            if empty {
+                                scan.edits.push(tag(Op::EmptyProperties {
+                                    owner: index(p.element),
+                                    rewrite,
+                                }));
+                            }
                         }
                         _ => {}
                     },
@@ -787,6 +955,7 @@ fn scan_input(
                     && let Some(raw) = attr("time")
                     && !is_plain_decimal(raw)
                 {
+                    rewrite = true;
                     let message = match fixed_time(raw) {
                         Some(fixed) => format!("<{name}> time=\"{raw}\" is written as {fixed}"),
                         None => {
@@ -800,6 +969,7 @@ fn scan_input(
                         if let Some(raw) = attr(count)
                             && !is_count(raw)
                         {
+                            rewrite = true;
                             warn(
                                 offset,
                                 format!(
@@ -809,6 +979,17 @@ fn scan_input(
                         }
                     }
                 }
+                match kind {
+                    Kind::Suite | Kind::Case => scan.edits.push(tag(Op::Start {
+                        element: index(frame.element),
+                        suite: index(frame.suite),
+                        rewrite,
+                        empty,
+                    })),
+                    Kind::Properties | Kind::Suites => {}
+                    _ if rewrite => scan.edits.push(tag(Op::Tag { kind })),
+                    _ => {}
+                }
                 let done = tracker.start(kind, &attrs, empty, depth, offset);
                 if !empty {
                     stack.push(frame);
@@ -816,15 +997,71 @@ fn scan_input(
                 done
             }
             Event::End { kind, .. } => {
+                let tag_start = reader.tag_start();
+                let tag_end = reader.position();
+                last_safe = tag_end;
                 let frame = stack.pop();
-                if let Some(f) = frame
-                    && f.element == open_case
-                {
-                    open_case = NONE;
+                if let Some(f) = frame {
+                    if f.element == open_case {
+                        open_case = NONE;
+                    }
+                    if f.root_properties {
+                        scan.edits.push(Edit {
+                            at: cut_start,
+                            len: tag_end - cut_start,
+                            op: Op::Cut,
+                        });
+                    }
+                    if f.owner != NONE {
+                        scan.edits.push(Edit {
+                            at: tag_start,
+                            len: 0,
+                            op: Op::Append {
+                                owner: index(f.owner),
+                            },
+                        });
+                    }
+                    if stack.is_empty() {
+                        if f.dissolved {
+                            if holder_open {
+                                scan.edits.push(Edit {
+                                    at: tag_start,
+                                    len: 0,
+                                    op: Op::HolderClose,
+                                });
+                            }
+                            scan.copy.1 = tag_start;
+                        } else {
+                            scan.copy.1 = tag_end;
+                        }
+                    }
                 }
                 tracker.end(kind, depth - 1)
             }
         };
+        for (at, end) in reader.take_skipped() {
+            scan.edits.push(Edit {
+                at,
+                len: end - at,
+                op: Op::Cut,
+            });
+        }
+        if let Some(run) = reader.take_run() {
+            let op = if std::mem::take(&mut run_dropped) {
+                Some(Op::Cut)
+            } else if run.dirty {
+                Some(Op::Text)
+            } else {
+                None
+            };
+            if let Some(op) = op {
+                scan.edits.push(Edit {
+                    at: run.start,
+                    len: run.end - run.start,
+                    op,
+                });
+            }
+        }
         if let Some(case) = finished {
             for frame in &stack {
                 if frame.suite != NONE {
@@ -835,7 +1072,28 @@ fn scan_input(
         }
     }
     scan.carried.extend(root_attributes);
+    finish_edits(&mut scan);
     Ok(scan)
+}
+
+/// Puts the edits in input order and keeps those that apply: inside the part copied, and not
+/// inside a part left out.
+fn finish_edits(scan: &mut InputScan) {
+    let (start, end) = scan.copy;
+    scan.edits.sort_by_key(|e| e.at);
+    let mut covered = start;
+    scan.edits.retain(|e| {
+        let keep = e.at >= covered && e.at + e.len <= end;
+        if keep {
+            covered = e.at + e.len;
+        }
+        keep
+    });
+}
+
+/// An element number as the edits store it.
+fn index(element: usize) -> u32 {
+    u32::try_from(element).unwrap_or(NO_ELEMENT)
 }
 
 impl Merge {
@@ -869,7 +1127,12 @@ impl Merge {
         for (input, scan) in self.inputs.iter().zip(&self.scans) {
             writer.escaped_text("\n").map_err(io_error)?;
             let file = open(input)?;
-            match copy_input(file, input, scan, &mut writer) {
+            let copied = if stamp_of(&file) == scan.stamp {
+                copy_input(file, input, scan, &mut writer)
+            } else {
+                Err(Copy::Changed("its size or time changed".into()))
+            };
+            match copied {
                 Ok(()) => {}
                 Err(Copy::Io(e)) => return Err(io_error(e)),
                 Err(Copy::Changed(message)) => {
@@ -899,247 +1162,154 @@ impl From<io::Error> for Copy {
     }
 }
 
-/// Frame of the second pass's element stack.
-#[derive(Debug)]
-struct CopyFrame {
-    kind: Kind,
-    /// Whether its tags are written (the input's `<testsuites>` root is not).
-    written: bool,
-    /// Properties to add into this suite's or case's own `<properties>` when it comes.
-    inject: Option<Vec<(String, String)>>,
-    /// Properties to add before this `<properties>` closes.
-    append: Vec<(String, String)>,
-}
-
-/// The second pass over one input.
+/// The second pass over one input: its bytes copied as they stand, except where the first
+/// pass found something to change.
 fn copy_input<W: Write>(
-    file: impl Read,
+    mut file: File,
     input: &Input,
     scan: &InputScan,
     writer: &mut JunitWriter<W>,
 ) -> std::result::Result<(), Copy> {
-    let mut reader = JunitReader::new(file);
     let base = writer.depth();
-    let mut stack: Vec<CopyFrame> = Vec::new();
-    let mut element = 0usize;
-    let mut cases = 0u64;
-    let mut in_case = 0usize;
-    // Depth (reader's, before the element) of a subtree being skipped.
-    let mut skip: Option<usize> = None;
-    // A suite opened for content the input's root holds outside any suite.
-    let mut stray_open = false;
-    let mut top_level_written = false;
-    let mut carried = Some(scan.carried.clone());
-    let suite_properties = |flags: u8, carried: Option<Vec<(String, String)>>| {
-        let mut props = carried.unwrap_or_default();
+    let (start, end) = scan.copy;
+    file.seek(SeekFrom::Start(start))?;
+    // One reader for the whole input: its source is copied from, and it reads the runs of
+    // character data that need sanitizing.
+    let mut text = JunitReader::fragment(io::BufReader::with_capacity(COPY_BUFFER, file));
+    let mut tag = Vec::new();
+    let mut at = start;
+    // What goes into suite or case `element`'s properties.
+    let provenance = |element: u32| -> Vec<(String, String)> {
+        let Some(&flags) = scan.flags.get(element as usize) else {
+            return Vec::new();
+        };
+        let mut props = Vec::new();
+        if flags & IS_SUITE != 0 && scan.carry_to == element as usize {
+            props.extend(scan.carried.iter().cloned());
+        }
         if flags & HAS_NODE == 0 {
             props.push((NODE_PROPERTY.to_string(), scan.label.clone()));
         }
-        if flags & HAS_SOURCE == 0 {
+        if flags & (HAS_SOURCE | IS_SUITE) == IS_SUITE {
             props.push((SOURCE_PROPERTY.to_string(), input.source.clone()));
         }
         props
     };
-    let synthetic_name = scan
-        .root_name
-        .clone()
-        .unwrap_or_else(|| UNNAMED.to_string());
-    let mut suite_number = 0usize;
-    loop {
-        let depth = reader.depth();
-        let event = match reader.next_event() {
-            Ok(event) => event,
-            // A salvaged input ends where it broke.
-            Err(_) if scan.broken.is_some() => break,
-            Err(error) => return Err(Copy::Changed(error.message)),
+    // A synthetic suite's: the root's properties unless a suite of the input has them.
+    let synthetic = |carried: bool| -> Vec<(String, String)> {
+        let mut props = if carried {
+            scan.carried.clone()
+        } else {
+            Vec::new()
         };
-        if let Some(at) = skip {
-            match event {
-                Event::End { .. } if depth - 1 == at => skip = None,
-                _ => {}
-            }
-            continue;
-        }
-        match event {
-            Event::Eof => break,
-            Event::Text(text) => {
-                let parent = stack.last();
-                let dropped = parent.is_some_and(|p| {
-                    !p.written || (holds_elements_only(p.kind) && !is_blank(text))
-                });
-                if parent.is_some() && !dropped {
-                    writer.escaped_text(text)?;
+        props.push((NODE_PROPERTY.to_string(), scan.label.clone()));
+        props.push((SOURCE_PROPERTY.to_string(), input.source.clone()));
+        props
+    };
+    let synthetic_name = scan.root_name.as_deref().unwrap_or(UNNAMED);
+    for edit in &scan.edits {
+        let gap = edit
+            .at
+            .checked_sub(at)
+            .ok_or_else(|| Copy::Changed("edits out of order".into()))?;
+        copy_bytes(text.source(), gap, Some(writer))?;
+        at = edit.at + edit.len;
+        match edit.op {
+            Op::Cut => copy_bytes::<W>(text.source(), edit.len, None)?,
+            Op::Text => {
+                text.limit(Some(edit.len));
+                loop {
+                    match text.next_event() {
+                        Ok(Event::Text(t)) => writer.escaped_text(t)?,
+                        Ok(Event::Eof) => break,
+                        Ok(_) => return Err(Copy::Changed("a tag inside text".into())),
+                        Err(e) => return Err(Copy::Changed(e.message)),
+                    }
                 }
+                text.limit(None);
             }
-            Event::Start {
-                kind,
-                name,
-                attrs,
+            Op::Start {
+                element,
+                suite,
+                rewrite,
                 empty,
             } => {
-                let dissolved_parent = stack.last().is_some_and(|p| !p.written);
-                if (kind == Kind::Suite || kind == Kind::Case) && element >= scan.flags.len() {
-                    return Err(Copy::Changed("more suites and cases than before".into()));
-                }
-                if kind == Kind::Case
-                    && scan
-                        .broken
-                        .as_ref()
-                        .is_some_and(|b| b.lost_element == Some(element))
-                {
-                    break;
-                }
-                if depth == 0 && !matches!(kind, Kind::Suites | Kind::Suite) {
-                    // Not a report: only a salvaged input gets here.
-                    break;
-                }
-                if depth == 0 && kind == Kind::Suites {
-                    stack.push(CopyFrame {
-                        kind,
-                        written: false,
-                        inject: None,
-                        append: Vec::new(),
-                    });
-                    continue;
-                }
-                if dissolved_parent {
-                    match kind {
-                        Kind::Properties => {
-                            // The root's properties, carried into the first suite.
-                            if !empty {
-                                skip = Some(depth);
-                            }
-                            continue;
-                        }
-                        Kind::Suite => {
-                            if stray_open {
-                                writer.end()?;
-                                stray_open = false;
-                            }
-                        }
-                        _ => {
-                            if !stray_open {
-                                let props = suite_properties(0, carried.take());
-                                write_synthetic_suite(
-                                    writer,
-                                    &synthetic_name,
-                                    &props,
-                                    Synthetic::Holder,
-                                )?;
-                                stray_open = true;
-                                top_level_written = true;
-                            }
-                        }
-                    }
-                }
-                let mut attrs = attrs;
-                if has_duration(kind) {
-                    fix_time_attribute(&mut attrs);
-                }
-                let mut frame = CopyFrame {
-                    kind,
-                    written: true,
-                    inject: None,
-                    append: Vec::new(),
+                read_tag(text.source(), edit.len, &mut tag)?;
+                let flags = scan.flags.get(element as usize).copied().unwrap_or(0);
+                let props = if flags & HAS_PROPERTIES == 0 {
+                    provenance(element)
+                } else {
+                    Vec::new()
                 };
-                match kind {
-                    Kind::Suite | Kind::Case => {
-                        let flags = scan.flags[element];
-                        element += 1;
-                        if !attrs.iter().any(|a| a.name == "name") {
-                            attrs.insert(
-                                0,
-                                Attr {
-                                    name: "name".into(),
-                                    value: UNNAMED.into(),
-                                },
-                            );
-                        }
-                        let props = if kind == Kind::Suite {
-                            let totals = scan.suites[suite_number];
-                            suite_number += 1;
-                            for attr in attrs.iter_mut() {
-                                if let Some(count) = totals.count(&attr.name)
-                                    && !is_count(&attr.value)
-                                {
-                                    attr.value = count.to_string();
-                                }
-                            }
-                            let top = depth == 0 || dissolved_parent;
-                            if top {
-                                top_level_written = true;
-                            }
-                            suite_properties(flags, if top { carried.take() } else { None })
+                let kind = if suite == NO_ELEMENT {
+                    Kind::Case
+                } else {
+                    Kind::Suite
+                };
+                let totals = scan.suites.get(suite as usize).copied();
+                write_tag(writer, &tag, kind, rewrite, !props.is_empty(), totals)?;
+                if !props.is_empty() {
+                    write_properties(writer, &props)?;
+                    if empty {
+                        writer.raw(if kind == Kind::Suite {
+                            b"</testsuite>"
                         } else {
-                            if in_case == 0 {
-                                cases += 1;
-                            }
-                            // A case gets the node, never the source.
-                            suite_properties(flags | HAS_SOURCE, None)
-                        };
-                        if flags & HAS_PROPERTIES != 0 {
-                            writer.start(&name, &attrs, false)?;
-                            frame.inject = Some(props);
-                        } else if props.is_empty() {
-                            writer.start(&name, &attrs, empty)?;
-                        } else {
-                            writer.start(&name, &attrs, false)?;
-                            write_properties(writer, &props)?;
-                            if empty {
-                                writer.end()?;
-                            }
-                        }
+                            b"</testcase>"
+                        })?;
                     }
-                    Kind::Properties => {
-                        let owner = stack.last_mut().and_then(|p| p.inject.take());
-                        match owner {
-                            Some(props) if empty => {
-                                writer.start(&name, &attrs, false)?;
-                                for (n, v) in &props {
-                                    writer.property(n, v)?;
-                                }
-                                writer.end()?;
-                            }
-                            Some(props) => {
-                                writer.start(&name, &attrs, false)?;
-                                frame.append = props;
-                            }
-                            None => writer.start(&name, &attrs, empty)?,
-                        }
-                    }
-                    _ => writer.start(&name, &attrs, empty)?,
-                }
-                if kind == Kind::Case && !empty {
-                    in_case += 1;
-                }
-                if !empty {
-                    stack.push(frame);
                 }
             }
-            Event::End { kind, .. } => {
-                let Some(frame) = stack.pop() else {
-                    return Err(Copy::Changed("an element closes that did not open".into()));
-                };
-                if kind == Kind::Case {
-                    in_case = in_case.saturating_sub(1);
+            Op::Tag { kind } => {
+                read_tag(text.source(), edit.len, &mut tag)?;
+                write_tag(writer, &tag, kind, true, false, None)?;
+            }
+            Op::EmptyProperties { owner, rewrite } => {
+                read_tag(text.source(), edit.len, &mut tag)?;
+                let props = provenance(owner);
+                write_tag(
+                    writer,
+                    &tag,
+                    Kind::Properties,
+                    rewrite,
+                    !props.is_empty(),
+                    None,
+                )?;
+                if !props.is_empty() {
+                    for (n, v) in &props {
+                        writer.property(n, v)?;
+                    }
+                    writer.raw(b"</properties>")?;
                 }
-                for (n, v) in &frame.append {
+            }
+            Op::Append { owner } => {
+                for (n, v) in &provenance(owner) {
                     writer.property(n, v)?;
                 }
-                if frame.written {
-                    writer.end()?;
-                } else if stray_open {
-                    writer.end()?;
-                    stray_open = false;
-                }
+            }
+            Op::HolderOpen => {
+                let props = synthetic(scan.carry_to == HOLDER);
+                write_synthetic_suite(writer, synthetic_name, &props, Synthetic::Holder)?;
+            }
+            Op::HolderClose => writer.end()?,
+        }
+    }
+    let rest = end
+        .checked_sub(at)
+        .ok_or_else(|| Copy::Changed("edits out of order".into()))?;
+    copy_bytes(text.source(), rest, Some(writer))?;
+    for (name, owner) in &scan.closers {
+        if *owner != NO_ELEMENT {
+            for (n, v) in &provenance(*owner) {
+                writer.property(n, v)?;
             }
         }
+        writer.raw(format!("</{name}>").as_bytes())?;
     }
     while writer.depth() > base {
         writer.end()?;
     }
     if let Some(broken) = &scan.broken {
-        let props = suite_properties(0, carried.take());
+        let props = synthetic(!scan.top_level);
         write_synthetic_suite(
             writer,
             SALVAGE_CLASS,
@@ -1147,19 +1317,97 @@ fn copy_input<W: Write>(
             Synthetic::Lost(&broken.message),
         )?;
         writer.end()?;
-        return Ok(());
-    }
-    if cases != scan.cases {
-        return Err(Copy::Changed(format!(
-            "{} test cases now, {} before",
-            cases, scan.cases
-        )));
-    }
-    if !top_level_written {
-        let props = suite_properties(0, carried.take());
-        write_synthetic_suite(writer, &synthetic_name, &props, Synthetic::Empty)?;
+    } else if !scan.top_level {
+        let props = synthetic(true);
+        write_synthetic_suite(writer, synthetic_name, &props, Synthetic::Empty)?;
         writer.end()?;
     }
+    Ok(())
+}
+
+/// Copies the next `len` bytes of `source` to `writer` (or skips them, without one).
+fn copy_bytes<W: Write>(
+    source: &mut dyn BufRead,
+    mut len: u64,
+    mut writer: Option<&mut JunitWriter<W>>,
+) -> std::result::Result<(), Copy> {
+    while len > 0 {
+        let available = source.fill_buf()?;
+        if available.is_empty() {
+            return Err(Copy::Changed("it is shorter than before".into()));
+        }
+        let n = available
+            .len()
+            .min(usize::try_from(len).unwrap_or(usize::MAX));
+        if let Some(w) = writer.as_deref_mut() {
+            w.raw(&available[..n])?;
+        }
+        source.consume(n);
+        len -= n as u64;
+    }
+    Ok(())
+}
+
+/// Reads the next `len` bytes of `source` (a tag) into `tag`.
+fn read_tag(
+    source: &mut dyn BufRead,
+    len: u64,
+    tag: &mut Vec<u8>,
+) -> std::result::Result<(), Copy> {
+    tag.clear();
+    let read = source.take(len).read_to_end(tag)?;
+    if read as u64 != len {
+        return Err(Copy::Changed("it is shorter than before".into()));
+    }
+    Ok(())
+}
+
+/// Writes a start tag read from the input: as it stands, or (`rewrite`) read and written
+/// again with its time normalized, a missing name given and a suite's counts (`totals`)
+/// that are no counts recounted. `open` writes an empty tag as a start tag.
+fn write_tag<W: Write>(
+    writer: &mut JunitWriter<W>,
+    tag: &[u8],
+    kind: Kind,
+    rewrite: bool,
+    open: bool,
+    totals: Option<Totals>,
+) -> std::result::Result<(), Copy> {
+    if !rewrite {
+        match tag.strip_suffix(b"/>") {
+            Some(start) if open => {
+                writer.raw(start.trim_ascii_end())?;
+                writer.raw(b">")?;
+            }
+            _ => writer.raw(tag)?,
+        }
+        return Ok(());
+    }
+    let (name, mut attrs, empty) = parse_start_tag(tag).map_err(Copy::Changed)?;
+    if has_duration(kind) {
+        fix_time_attribute(&mut attrs);
+    }
+    if matches!(kind, Kind::Suite | Kind::Case) && !attrs.iter().any(|a| a.name == "name") {
+        attrs.insert(
+            0,
+            Attr {
+                name: "name".into(),
+                value: UNNAMED.into(),
+            },
+        );
+    }
+    if let Some(totals) = totals {
+        for attr in attrs.iter_mut() {
+            if let Some(count) = totals.count(&attr.name)
+                && !is_count(&attr.value)
+            {
+                attr.value = count.to_string();
+            }
+        }
+    }
+    let mut out = String::new();
+    start_tag(&name, &attrs, empty && !open, &mut out);
+    writer.raw(out.as_bytes())?;
     Ok(())
 }
 

@@ -89,6 +89,17 @@ pub enum Event<'a> {
     Eof,
 }
 
+/// A run of character data as it stands in the input, `start..end` in bytes: text, CDATA
+/// sections and the comments and processing instructions among them, up to the next tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextRun {
+    pub start: u64,
+    pub end: u64,
+    /// The run cannot be copied as it is: the sanitizer changed something, or it holds a CDATA
+    /// section, a comment or a processing instruction.
+    pub dirty: bool,
+}
+
 /// What went wrong, and the byte offset in the input where.
 #[derive(Debug)]
 pub struct ReadError {
@@ -114,12 +125,15 @@ impl From<io::Error> for ReadError {
     }
 }
 
-/// A buffered reader that can look a few bytes ahead across its buffer's end.
+/// A buffered reader that can look a few bytes ahead across its buffer's end, and can be
+/// limited to the next so many bytes.
 struct Lookahead<R> {
     inner: R,
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// Bytes that may still be handed out.
+    remaining: u64,
 }
 
 impl<R: Read> Lookahead<R> {
@@ -129,7 +143,14 @@ impl<R: Read> Lookahead<R> {
             buf: vec![0; CHUNK],
             start: 0,
             end: 0,
+            remaining: u64::MAX,
         }
+    }
+
+    /// The buffered bytes from `start`, no more than may be handed out.
+    fn visible(&self) -> &[u8] {
+        let n = usize::try_from(self.remaining).unwrap_or(usize::MAX);
+        &self.buf[self.start..self.end.min(self.start.saturating_add(n))]
     }
 
     /// At least `n` buffered bytes, unless the input ends sooner.
@@ -146,7 +167,7 @@ impl<R: Read> Lookahead<R> {
                 self.end += read;
             }
         }
-        Ok(&self.buf[self.start..self.end])
+        Ok(self.visible())
     }
 }
 
@@ -162,15 +183,17 @@ impl<R: Read> Read for Lookahead<R> {
 
 impl<R: Read> BufRead for Lookahead<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        if self.start == self.end {
+        if self.start == self.end && self.remaining > 0 {
             self.start = 0;
             self.end = self.inner.read(&mut self.buf)?;
         }
-        Ok(&self.buf[self.start..self.end])
+        Ok(self.visible())
     }
 
     fn consume(&mut self, amount: usize) {
-        self.start = (self.start + amount).min(self.end);
+        let amount = amount.min(self.visible().len());
+        self.start += amount;
+        self.remaining = self.remaining.saturating_sub(amount as u64);
     }
 }
 
@@ -197,6 +220,19 @@ pub struct JunitReader<R: Read> {
     seen_root: bool,
     /// Whether a byte order mark at the start was looked for.
     started: bool,
+    /// Where the last tag returned begins.
+    tag_start: u64,
+    /// Whether the last start tag has an attribute value that is not copied as it is.
+    tag_dirty: bool,
+    /// Whether the current run of character data is dirty.
+    run_dirty: bool,
+    /// The run of character data that ended last, until taken.
+    finished_run: Option<TextRun>,
+    /// Markup skipped outside runs of character data (comments, instructions, declarations,
+    /// a DTD), until taken.
+    skipped: Vec<(u64, u64)>,
+    /// Reading the content of an element: text and no tags, no root.
+    fragment: bool,
 }
 
 impl<R: Read> std::fmt::Debug for JunitReader<R> {
@@ -226,7 +262,69 @@ impl<R: Read> JunitReader<R> {
             stack: Vec::new(),
             seen_root: false,
             started: false,
+            tag_start: 0,
+            tag_dirty: false,
+            run_dirty: false,
+            finished_run: None,
+            skipped: Vec::new(),
+            fragment: false,
         }
+    }
+
+    /// Starts reading character data that stands inside an element (a [`TextRun`] of a report
+    /// read before): text events, and an error at any tag.
+    pub fn fragment(input: R) -> Self {
+        let mut reader = JunitReader::new(input);
+        reader.started = true;
+        reader.seen_root = true;
+        reader.fragment = true;
+        reader.stack.push(String::new());
+        reader
+    }
+
+    /// The input where the reader stands, buffered: to copy or skip bytes between events of a
+    /// [`fragment`](Self::fragment) reader.
+    pub fn source(&mut self) -> &mut dyn BufRead {
+        self.xml.get_mut()
+    }
+
+    /// Makes a [`fragment`](Self::fragment) reader read the next `len` bytes as a run of
+    /// character data, to its end ([`Event::Eof`]); `None` lifts the limit.
+    pub fn limit(&mut self, len: Option<u64>) {
+        self.xml.get_mut().remaining = len.unwrap_or(u64::MAX);
+        self.in_text = false;
+        self.mode = Mode::Content;
+        self.finished_run = None;
+        self.skipped.clear();
+    }
+
+    /// Where the tag of the last `Start` or `End` event begins (its `<`).
+    pub fn tag_start(&self) -> u64 {
+        self.tag_start
+    }
+
+    /// Whether the last `Start` event's tag has an attribute value that must be written
+    /// again to be valid XML 1.0 (a character reference to a forbidden character, a raw
+    /// control character): the tag cannot be copied byte for byte.
+    pub fn tag_dirty(&self) -> bool {
+        self.tag_dirty
+    }
+
+    /// The run of character data that ended since this was last called, if one did. A run ends
+    /// at a tag or at the end of the input.
+    pub fn take_run(&mut self) -> Option<TextRun> {
+        self.finished_run.take()
+    }
+
+    /// Markup skipped outside runs of character data since this was last called, as byte
+    /// ranges: comments, processing instructions, the XML declaration, a DTD.
+    pub fn take_skipped(&mut self) -> std::vec::Drain<'_, (u64, u64)> {
+        self.skipped.drain(..)
+    }
+
+    /// The names of the open elements, outermost first.
+    pub fn open_elements(&self) -> &[String] {
+        &self.stack
     }
 
     /// How deep the reader is: 0 outside the root element.
@@ -267,6 +365,9 @@ impl<R: Read> JunitReader<R> {
                 if !self.text.is_empty() {
                     return self.text_event();
                 }
+                if self.fragment {
+                    return Ok(Event::Eof);
+                }
                 if !self.stack.is_empty() {
                     return Err(ReadError {
                         truncated: true,
@@ -294,6 +395,7 @@ impl<R: Read> JunitReader<R> {
                 let mut stream = self.xml.stream();
                 stream.consume(9);
                 self.begin_text(position);
+                self.run_dirty = true;
                 self.mode = Mode::CData;
                 continue;
             }
@@ -321,9 +423,17 @@ impl<R: Read> JunitReader<R> {
                     return self.text_event();
                 }
             }
+            if self.fragment {
+                return Err(ReadError::new(
+                    position,
+                    "a tag where only text was expected",
+                ));
+            }
             if let Some(event) = self.markup(position)? {
+                self.tag_start = position;
                 return Ok(event);
             }
+            self.skipped.push((position, self.xml.buffer_position()));
         }
     }
 
@@ -338,6 +448,7 @@ impl<R: Read> JunitReader<R> {
         if !self.in_text {
             self.in_text = true;
             self.text_start = position;
+            self.run_dirty = false;
             self.sanitizer = TextSanitizer::new();
         }
     }
@@ -444,6 +555,11 @@ impl<R: Read> JunitReader<R> {
             self.in_text = false;
             let result = self.sanitizer.finish(&mut self.text);
             result.map_err(|e| self.sanitize_error(e))?;
+            self.finished_run = Some(TextRun {
+                start: self.text_start,
+                end: self.xml.buffer_position(),
+                dirty: self.run_dirty || self.sanitizer.changed(),
+            });
         }
         Ok(())
     }
@@ -479,7 +595,8 @@ impl<R: Read> JunitReader<R> {
         let event = match event {
             XmlEvent::Start(ref start) | XmlEvent::Empty(ref start) => {
                 let empty = matches!(event, XmlEvent::Empty(_));
-                let (name, attrs) = element(start, position)?;
+                let (name, attrs, dirty) = element(start, position)?;
+                self.tag_dirty = dirty;
                 self.open_root(position)?;
                 if !empty {
                     if self.stack.len() == MAX_DEPTH {
@@ -546,6 +663,11 @@ impl<R: Read> JunitReader<R> {
             match find(available, end) {
                 Some(at) => {
                     stream.consume(at + end.len());
+                    if self.in_text {
+                        self.run_dirty = true;
+                    } else {
+                        self.skipped.push((position, self.xml.buffer_position()));
+                    }
                     return Ok(());
                 }
                 // Keep what could be the start of `end`.
@@ -569,8 +691,42 @@ impl<R: Read> JunitReader<R> {
     }
 }
 
-/// The name and attributes of a start tag, attribute values decoded and made XML 1.0-safe.
-fn element(start: &BytesStart<'_>, position: u64) -> Result<(String, Vec<Attr>), ReadError> {
+/// The name and attributes of a start tag as written, `<name a="v">` or `<name a="v"/>`, and
+/// whether it is empty: what [`JunitReader`] made of it, for a tag read again.
+pub fn parse_start_tag(tag: &[u8]) -> Result<(String, Vec<Attr>, bool), String> {
+    let inner = tag
+        .strip_prefix(b"<")
+        .and_then(|t| t.strip_suffix(b">"))
+        .ok_or("not a start tag")?;
+    let (inner, empty) = match inner.strip_suffix(b"/") {
+        Some(inner) => (inner, true),
+        None => (inner, false),
+    };
+    let content = std::str::from_utf8(inner).map_err(|_| "not valid UTF-8")?;
+    let name_len = content
+        .find(|c: char| c.is_ascii_whitespace())
+        .unwrap_or(content.len());
+    let start = BytesStart::from_content(content, name_len);
+    let (name, attrs, _) = element(&start, 0).map_err(|e| e.message)?;
+    Ok((name, attrs, empty))
+}
+
+/// Whether an attribute value as written (escaped) must be written again: it refers to or
+/// holds a character XML 1.0 forbids (or might: every character reference is suspect).
+fn value_is_dirty(raw: &[u8]) -> bool {
+    raw.iter().enumerate().any(|(i, &b)| match b {
+        b'&' => raw.get(i + 1) == Some(&b'#'),
+        b'\t' | b'\n' | b'\r' => false,
+        0..=0x1F => true,
+        // U+FFFE and U+FFFF
+        0xEF => raw.get(i + 1) == Some(&0xBF) && matches!(raw.get(i + 2), Some(0xBE | 0xBF)),
+        _ => false,
+    })
+}
+
+/// The name and attributes of a start tag, attribute values decoded and made XML 1.0-safe, and
+/// whether a value must be written again to be (see [`value_is_dirty`]).
+fn element(start: &BytesStart<'_>, position: u64) -> Result<(String, Vec<Attr>, bool), ReadError> {
     let name = utf8_lossy(start.name().as_ref().as_bytes());
     if !is_xml_name(&name) {
         return Err(ReadError::new(
@@ -579,6 +735,7 @@ fn element(start: &BytesStart<'_>, position: u64) -> Result<(String, Vec<Attr>),
         ));
     }
     let mut attrs = Vec::new();
+    let mut dirty = false;
     for attr in start.attributes() {
         let attr =
             attr.map_err(|e| ReadError::new(position, format!("<{name}>: bad attribute: {e}")))?;
@@ -589,12 +746,14 @@ fn element(start: &BytesStart<'_>, position: u64) -> Result<(String, Vec<Attr>),
                 format!("not well-formed XML: <{name}> has an attribute named `{key}`"),
             ));
         }
-        let value = attribute_value(attr.value.as_bytes()).map_err(|reason| {
+        let raw = attr.value.as_bytes();
+        dirty = dirty || value_is_dirty(raw);
+        let value = attribute_value(raw).map_err(|reason| {
             ReadError::new(position, format!("<{name}> attribute {key}: {reason}"))
         })?;
         attrs.push(Attr { name: key, value });
     }
-    Ok((name, attrs))
+    Ok((name, attrs, dirty))
 }
 
 /// An attribute's value as a parser sees it, from its raw (escaped) bytes: the sanitizer's

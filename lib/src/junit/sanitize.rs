@@ -82,6 +82,8 @@ pub struct TextSanitizer {
     column: u64,
     /// Bytes of the text fully processed.
     offset: u64,
+    /// Whether anything written differs from the input.
+    changed: bool,
 }
 
 /// Is `c` a character XML 1.0 allows?
@@ -106,7 +108,14 @@ impl TextSanitizer {
             line: 1,
             column: 1,
             offset: 0,
+            changed: false,
         }
+    }
+
+    /// Whether the text written so far differs from the text read: a stand-in or an escape
+    /// was needed.
+    pub fn changed(&self) -> bool {
+        self.changed
     }
 
     /// Sanitizes the next chunk of text into `out`. A reference or character cut by the
@@ -178,6 +187,7 @@ impl TextSanitizer {
                     match reference(name) {
                         Reference::Allowed => self.after_other(),
                         Reference::Forbidden(c) => {
+                            self.changed = true;
                             out.write_all(&data[run..i])?;
                             let mut buf = [0u8; 4];
                             out.write_all(stand_in(c).encode_utf8(&mut buf).as_bytes())?;
@@ -209,6 +219,7 @@ impl TextSanitizer {
                     self.column += 1;
                 }
                 0..=0x1F => {
+                    self.changed = true;
                     out.write_all(&data[run..i])?;
                     let mut buf = [0u8; 4];
                     out.write_all(stand_in(u32::from(b)).encode_utf8(&mut buf).as_bytes())?;
@@ -221,6 +232,7 @@ impl TextSanitizer {
                 // data, brackets are counted across chunks.
                 b']' if self.brackets == 0 && i + 2 < data.len() => {
                     if data[i + 1] == b']' && data[i + 2] == b'>' {
+                        self.changed = true;
                         out.write_all(&data[run..i + 2])?;
                         out.write_all(b"&gt;")?;
                         i += 3;
@@ -237,6 +249,7 @@ impl TextSanitizer {
                     self.column += 1;
                 }
                 b'>' if self.brackets == 2 => {
+                    self.changed = true;
                     out.write_all(&data[run..i])?;
                     out.write_all(b"&gt;")?;
                     self.after_other();
@@ -268,6 +281,7 @@ impl TextSanitizer {
                     };
                     let c = s.chars().next().map_or(0, u32::from);
                     if !is_xml_char(c) {
+                        self.changed = true;
                         out.write_all(&data[run..i])?;
                         let mut buf = [0u8; 4];
                         out.write_all(stand_in(c).encode_utf8(&mut buf).as_bytes())?;

@@ -63,6 +63,12 @@ impl<W: Write> JunitWriter<W> {
         self.out.write_all(text.as_bytes())
     }
 
+    /// Writes bytes that are valid XML in this place as they stand: markup and text copied
+    /// from a report that was read and checked.
+    pub fn raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)
+    }
+
     /// Writes plain text, escaping it and replacing characters XML 1.0 forbids.
     pub fn text(&mut self, text: &str) -> io::Result<()> {
         let mut escaped = String::with_capacity(text.len());

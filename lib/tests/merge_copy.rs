@@ -1,0 +1,229 @@
+//! The merge copies each report's bytes as they stand except where it must change them: these
+//! are the places where copying as it stands would lose something or write invalid XML.
+
+use shardkit::junit::cases::{Case, read_cases};
+use shardkit::junit::reader::{Event, JunitReader};
+use shardkit::merge::{self, Input, Options};
+
+/// Merges `xml` (as node-1) and returns the merged report, checked to read back whole.
+fn merged(xml: &str) -> String {
+    merged_with(xml, &Options::default())
+}
+
+fn merged_with(xml: &str, options: &Options<'_>) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node-1.xml");
+    std::fs::write(&path, xml).unwrap();
+    let input = Input {
+        path,
+        source: "node-1.xml".into(),
+        label: "node-1".into(),
+    };
+    let merge = merge::scan(vec![input], options).unwrap();
+    let mut out = Vec::new();
+    merge.write(&mut out).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    // Every merged report reads back with no error, and holds nothing XML 1.0 forbids.
+    let mut reader = JunitReader::new(out.as_bytes());
+    loop {
+        match reader.next_event() {
+            Ok(Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!(
+                "merged report unreadable at {}: {}\n{out}",
+                e.offset, e.message
+            ),
+        }
+    }
+    assert!(
+        !out.chars()
+            .any(|c| (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{fffe}'),
+        "forbidden character in {out:?}"
+    );
+    out
+}
+
+fn cases(xml: &str) -> Vec<Case> {
+    read_cases(xml.as_bytes()).unwrap()
+}
+
+#[test]
+fn a_comment_that_splits_a_cdata_end_leaves_no_cdata_end() {
+    let out = merged(
+        "<testsuite name=\"s\"><testcase name=\"a\"><system-out>x]]<!-- between -->>y</system-out></testcase></testsuite>",
+    );
+    assert!(out.contains("<system-out>x]]&gt;y</system-out>"), "{out}");
+    assert!(!out.contains("between"), "{out}");
+}
+
+#[test]
+fn comments_and_instructions_are_left_out() {
+    let out = merged(
+        "<?xml version=\"1.0\"?><!-- top --><testsuites><!-- a --><testsuite name=\"s\"><?pi data?><testcase name=\"a\"/><!-- b\u{1b} --></testsuite></testsuites><!-- end -->",
+    );
+    assert!(!out.contains("<!--") && !out.contains("<?pi"), "{out}");
+    assert_eq!(cases(&out).len(), 1);
+}
+
+#[test]
+fn cdata_becomes_escaped_sanitized_text() {
+    let out = merged(
+        "<testsuite name=\"s\"><testcase name=\"a\"><system-out><![CDATA[1 < 2 & \u{1b}[31m]]></system-out></testcase></testsuite>",
+    );
+    assert!(
+        out.contains("<system-out>1 &lt; 2 &amp; \u{241b}[31m</system-out>"),
+        "{out}"
+    );
+}
+
+#[test]
+fn text_with_forbidden_characters_is_sanitized_and_clean_text_kept_as_it_is() {
+    let out = merged(
+        "<testsuite name=\"s\"><testcase name=\"a\"><failure message=\"m\">bad &#27;[0m \u{0}</failure><system-err>fine &amp; &#65; &#x20AC;</system-err></testcase></testsuite>",
+    );
+    assert!(out.contains(">bad \u{241b}[0m \u{2400}</failure>"), "{out}");
+    assert!(
+        out.contains("<system-err>fine &amp; &#65; &#x20AC;</system-err>"),
+        "{out}"
+    );
+}
+
+#[test]
+fn attributes_with_forbidden_characters_are_written_again() {
+    let out = merged(
+        "<testsuite name=\"s\"><testcase name='a&#27;b' classname=\"c\u{1}\"><failure message=\"x&#0;y\"/></testcase></testsuite>",
+    );
+    let case = &cases(&out)[0];
+    assert_eq!(case.name, "a\u{241b}b");
+    assert_eq!(case.classname.as_deref(), Some("c\u{2401}"));
+    assert!(out.contains("message=\"x\u{2400}y\""), "{out}");
+}
+
+#[test]
+fn odd_suites_are_fixed_and_the_rest_of_the_tag_kept() {
+    let out = merged(
+        "<testsuites><testsuite tests=\"many\" time=\"1,234.5\" x='1'><testcase name=\"a\" time=\"-2\"/></testsuite></testsuites>",
+    );
+    assert!(
+        out.contains("<testsuite name=\"unnamed\" tests=\"1\" time=\"1234.5\" x=\"1\">"),
+        "{out}"
+    );
+    assert!(out.contains("<testcase name=\"a\" time=\"0\">"), "{out}");
+}
+
+#[test]
+fn root_properties_anywhere_go_into_the_first_suite_once() {
+    let out = merged(
+        "<testsuites name=\"all\"><testsuite name=\"one\"><testcase name=\"a\"/></testsuite><properties><property name=\"ci\" value=\"1\"/></properties><testsuite name=\"two\"/></testsuites>",
+    );
+    assert_eq!(out.matches("name=\"ci\"").count(), 1, "{out}");
+    let one = out.find("name=\"one\"").unwrap();
+    let ci = out.find("name=\"ci\"").unwrap();
+    let two = out.find("name=\"two\"").unwrap();
+    assert!(one < ci && ci < two, "{out}");
+    assert!(
+        out.contains("name=\"testsuites.name\" value=\"all\""),
+        "{out}"
+    );
+    // The empty second suite is opened for its provenance and closed.
+    assert!(
+        out.contains("<testsuite name=\"two\"><properties><property name=\"shard.node\" value=\"node-1\"/><property name=\"shard.source\" value=\"node-1.xml\"/></properties></testsuite>"),
+        "{out}"
+    );
+}
+
+#[test]
+fn cases_outside_any_suite_get_a_suite() {
+    let out = merged(
+        "<testsuites name=\"loose\"><testcase name=\"a\"/><testcase name=\"b\"/><testsuite name=\"s\"><testcase name=\"c\"/></testsuite></testsuites>",
+    );
+    let all = cases(&out);
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0].suite, "loose");
+    assert_eq!(all[1].suite, "loose");
+    assert_eq!(all[2].suite, "s");
+}
+
+#[test]
+fn provenance_goes_into_an_existing_block_even_an_empty_one() {
+    let out = merged(
+        "<testsuite name=\"s\"><properties/><testcase name=\"a\"><properties><property name=\"k\" value=\"v\"/></properties></testcase><testcase name=\"b\"><properties /></testcase><testcase name=\"c\"><properties><property name=\"shard.node\" value=\"7\"/></properties></testcase></testsuite>",
+    );
+    assert_eq!(out.matches("<properties").count(), 4, "{out}");
+    let all = cases(&out);
+    assert_eq!(all[0].property("k"), Some("v"));
+    assert_eq!(all[0].property("shard.node"), Some("node-1"));
+    assert_eq!(all[1].property("shard.node"), Some("node-1"));
+    assert_eq!(all[2].property("shard.node"), Some("7"));
+    assert_eq!(out.matches("name=\"shard.node\"").count(), 4, "{out}");
+}
+
+#[test]
+fn an_empty_root_suite_and_an_empty_root() {
+    let out = merged("<testsuite name=\"s\" tests=\"0\"/>");
+    assert!(
+        out.contains("<testsuite name=\"s\" tests=\"0\"><properties>"),
+        "{out}"
+    );
+    let out = merged("<testsuites name=\"none\"/>");
+    assert!(out.contains("<testsuite name=\"none\""), "{out}");
+}
+
+#[test]
+fn salvage_closes_what_was_open_and_keeps_provenance() {
+    let options = Options {
+        salvage: true,
+        ..Options::default()
+    };
+    // Broken inside a suite's own properties: the suite still gets its provenance.
+    let out = merged_with(
+        "<testsuites><testsuite name=\"s\"><properties><property name=\"k\" value=\"v\"/><property name=\"x\" value=\"&bad;\"/>",
+        &options,
+    );
+    assert!(
+        out.contains("<property name=\"k\" value=\"v\"/><property name=\"shard.node\" value=\"node-1\"/><property name=\"shard.source\" value=\"node-1.xml\"/></properties></testsuite>"),
+        "{out}"
+    );
+    // Broken inside a case: the case is left out, the one before kept.
+    let out = merged_with(
+        "<testsuite name=\"s\"><testcase name=\"a\"/><testcase name=\"b\"><system-out>half",
+        &options,
+    );
+    let names: Vec<String> = cases(&out).into_iter().map(|c| c.name).collect();
+    assert_eq!(names, ["a", "node-1.xml"]);
+    // Broken inside the root's properties: what was read of them goes into the first suite,
+    // and the broken block is not copied.
+    let out = merged_with(
+        "<testsuites><testsuite name=\"s\"/><properties><property name=\"k\" value=\"v\"/>",
+        &options,
+    );
+    assert_eq!(out.matches("name=\"k\"").count(), 1, "{out}");
+    assert!(
+        out.contains("<testsuite name=\"s\"><properties><property name=\"k\" value=\"v\"/><property name=\"shard.node\""),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_report_that_changes_between_the_passes_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node-1.xml");
+    std::fs::write(
+        &path,
+        "<testsuite name=\"s\"><testcase name=\"a\"/></testsuite>",
+    )
+    .unwrap();
+    let input = Input {
+        path: path.clone(),
+        source: "node-1.xml".into(),
+        label: "node-1".into(),
+    };
+    let merge = merge::scan(vec![input], &Options::default()).unwrap();
+    std::fs::write(
+        &path,
+        "<testsuite name=\"s\"><testcase name=\"a\"/><testcase name=\"b\"/></testsuite>",
+    )
+    .unwrap();
+    let error = merge.write(Vec::new()).unwrap_err();
+    assert!(error.to_string().contains("changed"), "{error}");
+}
