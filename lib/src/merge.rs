@@ -11,6 +11,7 @@
 //! ([`Merge::write`]) copies the input's bytes as they stand between those places, and writes
 //! each place as the first pass decided; it parses no more than the few tags it changes.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
@@ -24,7 +25,7 @@ use crate::junit::reader::{
 };
 use crate::junit::time;
 use crate::junit::writer::JunitWriter;
-use crate::junit::writer::start_tag;
+use crate::junit::writer::{escape_attribute, start_tag};
 use crate::manifest::Manifest;
 use crate::verify::{NODE_PROPERTY, Verification, Verifier};
 
@@ -761,7 +762,7 @@ fn scan_input(
                 let names = reader.open_elements();
                 for (frame, name) in stack[..open].iter().zip(names).rev() {
                     if !frame.dissolved {
-                        scan.closers.push((name.clone(), index(frame.owner)));
+                        scan.closers.push((name.to_string(), index(frame.owner)));
                     }
                 }
                 if !stack.is_empty() {
@@ -795,9 +796,10 @@ fn scan_input(
                 name,
                 attrs,
                 empty,
+                span,
+                dirty,
             } => {
-                let tag_start = reader.tag_start();
-                let tag_end = reader.position();
+                let (tag_start, tag_end) = (span.start, span.end);
                 last_safe = tag_end;
                 let tag = |op| Edit {
                     at: tag_start,
@@ -807,7 +809,7 @@ fn scan_input(
                 let attr = |n: &str| attrs.iter().find(|a| a.name == n).map(|a| a.value.as_str());
                 let parent = stack.last().copied();
                 let dissolved_parent = parent.is_some_and(|p| p.dissolved);
-                let mut rewrite = reader.tag_dirty();
+                let mut rewrite = dirty;
                 if depth == 0 {
                     match kind {
                         Kind::Suites => {
@@ -990,15 +992,14 @@ fn scan_input(
                     _ if rewrite => scan.edits.push(tag(Op::Tag { kind })),
                     _ => {}
                 }
-                let done = tracker.start(kind, &attrs, empty, depth, offset);
+                let done = tracker.start(kind, attrs, empty, depth, offset);
                 if !empty {
                     stack.push(frame);
                 }
                 done
             }
-            Event::End { kind, .. } => {
-                let tag_start = reader.tag_start();
-                let tag_end = reader.position();
+            Event::End { kind, span, .. } => {
+                let (tag_start, tag_end) = (span.start, span.end);
                 last_safe = tag_end;
                 let frame = stack.pop();
                 if let Some(f) = frame {
@@ -1178,11 +1179,20 @@ fn copy_input<W: Write>(
     let mut text = JunitReader::fragment(io::BufReader::with_capacity(COPY_BUFFER, file));
     let mut tag = Vec::new();
     let mut at = start;
-    // What goes into suite or case `element`'s properties.
-    let provenance = |element: u32| -> Vec<(String, String)> {
+    // What goes into suite or case `element`'s properties, as `<property>` elements: the same
+    // for most cases, so written once.
+    let case_node = render_properties(&[(NODE_PROPERTY.to_string(), scan.label.clone())]);
+    let provenance = |element: u32| -> Cow<'_, [u8]> {
         let Some(&flags) = scan.flags.get(element as usize) else {
-            return Vec::new();
+            return Cow::Borrowed(&[]);
         };
+        if flags & IS_SUITE == 0 {
+            return Cow::Borrowed(if flags & HAS_NODE == 0 {
+                &case_node
+            } else {
+                &[]
+            });
+        }
         let mut props = Vec::new();
         if flags & IS_SUITE != 0 && scan.carry_to == element as usize {
             props.extend(scan.carried.iter().cloned());
@@ -1193,7 +1203,7 @@ fn copy_input<W: Write>(
         if flags & (HAS_SOURCE | IS_SUITE) == IS_SUITE {
             props.push((SOURCE_PROPERTY.to_string(), input.source.clone()));
         }
-        props
+        Cow::Owned(render_properties(&props))
     };
     // A synthetic suite's: the root's properties unless a suite of the input has them.
     let synthetic = |carried: bool| -> Vec<(String, String)> {
@@ -1239,7 +1249,7 @@ fn copy_input<W: Write>(
                 let props = if flags & HAS_PROPERTIES == 0 {
                     provenance(element)
                 } else {
-                    Vec::new()
+                    Cow::Borrowed(&[][..])
                 };
                 let kind = if suite == NO_ELEMENT {
                     Kind::Case
@@ -1249,7 +1259,9 @@ fn copy_input<W: Write>(
                 let totals = scan.suites.get(suite as usize).copied();
                 write_tag(writer, &tag, kind, rewrite, !props.is_empty(), totals)?;
                 if !props.is_empty() {
-                    write_properties(writer, &props)?;
+                    writer.raw(b"<properties>")?;
+                    writer.raw(&props)?;
+                    writer.raw(b"</properties>")?;
                     if empty {
                         writer.raw(if kind == Kind::Suite {
                             b"</testsuite>"
@@ -1275,17 +1287,11 @@ fn copy_input<W: Write>(
                     None,
                 )?;
                 if !props.is_empty() {
-                    for (n, v) in &props {
-                        writer.property(n, v)?;
-                    }
+                    writer.raw(&props)?;
                     writer.raw(b"</properties>")?;
                 }
             }
-            Op::Append { owner } => {
-                for (n, v) in &provenance(owner) {
-                    writer.property(n, v)?;
-                }
-            }
+            Op::Append { owner } => writer.raw(&provenance(owner))?,
             Op::HolderOpen => {
                 let props = synthetic(scan.carry_to == HOLDER);
                 write_synthetic_suite(writer, synthetic_name, &props, Synthetic::Holder)?;
@@ -1299,9 +1305,7 @@ fn copy_input<W: Write>(
     copy_bytes(text.source(), rest, Some(writer))?;
     for (name, owner) in &scan.closers {
         if *owner != NO_ELEMENT {
-            for (n, v) in &provenance(*owner) {
-                writer.property(n, v)?;
-            }
+            writer.raw(&provenance(*owner))?;
         }
         writer.raw(format!("</{name}>").as_bytes())?;
     }
@@ -1323,6 +1327,19 @@ fn copy_input<W: Write>(
         writer.end()?;
     }
     Ok(())
+}
+
+/// `<property>` elements, escaped.
+fn render_properties(props: &[(String, String)]) -> Vec<u8> {
+    let mut out = String::new();
+    for (name, value) in props {
+        out.push_str("<property name=\"");
+        escape_attribute(name, &mut out);
+        out.push_str("\" value=\"");
+        escape_attribute(value, &mut out);
+        out.push_str("\"/>");
+    }
+    out.into_bytes()
 }
 
 /// Copies the next `len` bytes of `source` to `writer` (or skips them, without one).

@@ -276,7 +276,10 @@ fn comparable(case: &Case) -> String {
 fn root_counts(xml: &[u8]) -> Vec<(String, String)> {
     let mut reader = JunitReader::new(xml);
     match reader.next_event().unwrap() {
-        Event::Start { attrs, .. } => attrs.into_iter().map(|a| (a.name, a.value)).collect(),
+        Event::Start { attrs, .. } => attrs
+            .iter()
+            .map(|a| (a.name.clone(), a.value.clone()))
+            .collect(),
         other => panic!("{other:?}"),
     }
 }

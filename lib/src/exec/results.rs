@@ -92,24 +92,25 @@ pub fn read(path: &Path, ids: &[&str]) -> (BatchResults, Option<String>) {
                 name,
                 attrs,
                 empty,
+                ..
             } => {
                 let was_in_case = tracker.in_case();
-                let done = tracker.start(kind, &attrs, empty, depth, offset);
+                let done = tracker.start(kind, attrs, empty, depth, offset);
                 if kind == Kind::Case && !was_in_case {
                     fragment = Fragment::default();
                     fragment.depth = depth;
-                    start_tag(&name, &attrs, false, &mut fragment.buf);
+                    start_tag(name, attrs, false, &mut fragment.buf);
                     fragment.insert_at = fragment.buf.len();
                 } else if was_in_case {
-                    fragment.child(kind, &name, &attrs, empty, depth);
+                    fragment.child(kind, name, attrs, empty, depth);
                 }
                 done
             }
-            Event::End { kind, name } => {
+            Event::End { kind, name, .. } => {
                 let done = tracker.end(kind, depth - 1);
                 if done.is_none() && tracker.in_case() {
                     fragment.buf.push_str("</");
-                    fragment.buf.push_str(&name);
+                    fragment.buf.push_str(name);
                     fragment.buf.push('>');
                 }
                 done

@@ -204,7 +204,7 @@ pub fn for_each_case(input: impl Read, mut found: impl FnMut(Case)) -> Result<()
             Event::Text(_) => None,
             Event::Start {
                 kind, attrs, empty, ..
-            } => tracker.start(kind, &attrs, empty, depth, offset),
+            } => tracker.start(kind, attrs, empty, depth, offset),
             Event::End { kind, .. } => tracker.end(kind, depth - 1),
         };
         if let Some(case) = done {

@@ -76,12 +76,22 @@ pub enum Event<'a> {
     /// An element opens; `empty` when it closes at once (`<x/>`), with no `End` to follow.
     Start {
         kind: Kind,
-        name: String,
-        attrs: Vec<Attr>,
+        name: &'a str,
+        attrs: &'a [Attr],
         empty: bool,
+        /// Where the tag stands in the input.
+        span: Span,
+        /// An attribute value must be written again to be valid XML 1.0 (a character
+        /// reference to a forbidden character, a raw control character): the tag cannot be
+        /// copied byte for byte.
+        dirty: bool,
     },
     /// An element closes.
-    End { kind: Kind, name: String },
+    End {
+        kind: Kind,
+        name: &'a str,
+        span: Span,
+    },
     /// A chunk of character data, escaped and valid XML 1.0, ready to be written as it is: at
     /// most [`CHUNK`] bytes of input, so at most five times that (CDATA gets escaped).
     Text(&'a str),
@@ -197,6 +207,56 @@ impl<R: Read> BufRead for Lookahead<R> {
     }
 }
 
+/// Where a tag stands in the input: bytes `start..end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub start: u64,
+    pub end: u64,
+}
+
+/// A tag read, its name and attributes held by the reader.
+#[derive(Debug, Clone, Copy)]
+enum Tag {
+    Start { kind: Kind, empty: bool },
+    End { kind: Kind },
+}
+
+/// The names of the open elements, in one string.
+#[derive(Debug, Default)]
+struct Names {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Names {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn push(&mut self, name: &str) {
+        self.text.push_str(name);
+        self.ends.push(self.text.len());
+    }
+
+    fn pop(&mut self) {
+        self.ends.pop();
+        self.text.truncate(self.ends.last().copied().unwrap_or(0));
+    }
+
+    fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    fn last(&self) -> &str {
+        self.len().checked_sub(1).map_or("", |i| self.get(i))
+    }
+}
+
 /// Where the reader stands between two events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -216,12 +276,15 @@ pub struct JunitReader<R: Read> {
     text_start: u64,
     in_text: bool,
     mode: Mode,
-    stack: Vec<String>,
+    stack: Names,
+    /// The last tag's name, and its attributes (the first `attr_count`; the rest are kept
+    /// for their buffers).
+    name: String,
+    attrs: Vec<Attr>,
+    attr_count: usize,
     seen_root: bool,
     /// Whether a byte order mark at the start was looked for.
     started: bool,
-    /// Where the last tag returned begins.
-    tag_start: u64,
     /// Whether the last start tag has an attribute value that is not copied as it is.
     tag_dirty: bool,
     /// Whether the current run of character data is dirty.
@@ -259,10 +322,12 @@ impl<R: Read> JunitReader<R> {
             text_start: 0,
             in_text: false,
             mode: Mode::Content,
-            stack: Vec::new(),
+            stack: Names::default(),
+            name: String::new(),
+            attrs: Vec::new(),
+            attr_count: 0,
             seen_root: false,
             started: false,
-            tag_start: 0,
             tag_dirty: false,
             run_dirty: false,
             finished_run: None,
@@ -278,7 +343,7 @@ impl<R: Read> JunitReader<R> {
         reader.started = true;
         reader.seen_root = true;
         reader.fragment = true;
-        reader.stack.push(String::new());
+        reader.stack.push("");
         reader
     }
 
@@ -298,18 +363,6 @@ impl<R: Read> JunitReader<R> {
         self.skipped.clear();
     }
 
-    /// Where the tag of the last `Start` or `End` event begins (its `<`).
-    pub fn tag_start(&self) -> u64 {
-        self.tag_start
-    }
-
-    /// Whether the last `Start` event's tag has an attribute value that must be written
-    /// again to be valid XML 1.0 (a character reference to a forbidden character, a raw
-    /// control character): the tag cannot be copied byte for byte.
-    pub fn tag_dirty(&self) -> bool {
-        self.tag_dirty
-    }
-
     /// The run of character data that ended since this was last called, if one did. A run ends
     /// at a tag or at the end of the input.
     pub fn take_run(&mut self) -> Option<TextRun> {
@@ -323,8 +376,8 @@ impl<R: Read> JunitReader<R> {
     }
 
     /// The names of the open elements, outermost first.
-    pub fn open_elements(&self) -> &[String] {
-        &self.stack
+    pub fn open_elements(&self) -> Vec<&str> {
+        (0..self.stack.len()).map(|i| self.stack.get(i)).collect()
     }
 
     /// How deep the reader is: 0 outside the root element.
@@ -375,7 +428,7 @@ impl<R: Read> JunitReader<R> {
                             position,
                             format!(
                                 "the file ends inside <{}>: it is truncated",
-                                self.stack.last().map_or("", String::as_str)
+                                self.stack.last()
                             ),
                         )
                     });
@@ -429,9 +482,26 @@ impl<R: Read> JunitReader<R> {
                     "a tag where only text was expected",
                 ));
             }
-            if let Some(event) = self.markup(position)? {
-                self.tag_start = position;
-                return Ok(event);
+            if let Some(tag) = self.markup(position)? {
+                let span = Span {
+                    start: position,
+                    end: self.xml.buffer_position(),
+                };
+                return Ok(match tag {
+                    Tag::Start { kind, empty } => Event::Start {
+                        kind,
+                        name: &self.name,
+                        attrs: &self.attrs[..self.attr_count],
+                        empty,
+                        span,
+                        dirty: self.tag_dirty,
+                    },
+                    Tag::End { kind } => Event::End {
+                        kind,
+                        name: &self.name,
+                        span,
+                    },
+                });
             }
             self.skipped.push((position, self.xml.buffer_position()));
         }
@@ -566,7 +636,7 @@ impl<R: Read> JunitReader<R> {
 
     /// The next markup event, or `None` for markup that carries nothing (a declaration, a
     /// DTD, a comment, a processing instruction).
-    fn markup(&mut self, position: u64) -> Result<Option<Event<'static>>, ReadError> {
+    fn markup(&mut self, position: u64) -> Result<Option<Tag>, ReadError> {
         self.buf.clear();
         // A tag is held whole (its attributes); the buffer does not stay large after a big one.
         if self.buf.capacity() > CHUNK * 16 {
@@ -595,8 +665,9 @@ impl<R: Read> JunitReader<R> {
         let event = match event {
             XmlEvent::Start(ref start) | XmlEvent::Empty(ref start) => {
                 let empty = matches!(event, XmlEvent::Empty(_));
-                let (name, attrs, dirty) = element(start, position)?;
-                self.tag_dirty = dirty;
+                let parsed = element(start, position, &mut self.name, &mut self.attrs)?;
+                self.attr_count = parsed.0;
+                self.tag_dirty = parsed.1;
                 self.open_root(position)?;
                 if !empty {
                     if self.stack.len() == MAX_DEPTH {
@@ -605,21 +676,19 @@ impl<R: Read> JunitReader<R> {
                             format!("elements nest more than {MAX_DEPTH} deep"),
                         ));
                     }
-                    self.stack.push(name.clone());
+                    self.stack.push(&self.name);
                 }
-                Event::Start {
-                    kind: Kind::of(&name),
-                    name,
-                    attrs,
+                Tag::Start {
+                    kind: Kind::of(&self.name),
                     empty,
                 }
             }
             XmlEvent::End(end) => {
-                let name = String::from_utf8_lossy(end.name().as_ref().as_bytes()).into_owned();
+                self.name.clear();
+                self.name.push_str(end.name().as_ref());
                 self.stack.pop();
-                Event::End {
-                    kind: Kind::of(&name),
-                    name,
+                Tag::End {
+                    kind: Kind::of(&self.name),
                 }
             }
             // A DTD is skipped, never expanded; the rest carries nothing a report needs.
@@ -707,7 +776,10 @@ pub fn parse_start_tag(tag: &[u8]) -> Result<(String, Vec<Attr>, bool), String> 
         .find(|c: char| c.is_ascii_whitespace())
         .unwrap_or(content.len());
     let start = BytesStart::from_content(content, name_len);
-    let (name, attrs, _) = element(&start, 0).map_err(|e| e.message)?;
+    let mut name = String::new();
+    let mut attrs = Vec::new();
+    let (count, _) = element(&start, 0, &mut name, &mut attrs).map_err(|e| e.message)?;
+    attrs.truncate(count);
     Ok((name, attrs, empty))
 }
 
@@ -724,50 +796,72 @@ fn value_is_dirty(raw: &[u8]) -> bool {
     })
 }
 
-/// The name and attributes of a start tag, attribute values decoded and made XML 1.0-safe, and
-/// whether a value must be written again to be (see [`value_is_dirty`]).
-fn element(start: &BytesStart<'_>, position: u64) -> Result<(String, Vec<Attr>, bool), ReadError> {
-    let name = utf8_lossy(start.name().as_ref().as_bytes());
-    if !is_xml_name(&name) {
+/// The name and attributes of a start tag, attribute values decoded and made XML 1.0-safe,
+/// into `name` and the first of `attrs` (their buffers reused); returns how many attributes,
+/// and whether a value must be written again to be valid (see [`value_is_dirty`]).
+fn element(
+    start: &BytesStart<'_>,
+    position: u64,
+    name: &mut String,
+    attrs: &mut Vec<Attr>,
+) -> Result<(usize, bool), ReadError> {
+    name.clear();
+    name.push_str(start.name().as_ref());
+    if !is_xml_name(name) {
         return Err(ReadError::new(
             position,
             format!("not well-formed XML: `{name}` is not an element name"),
         ));
     }
-    let mut attrs = Vec::new();
+    let mut count = 0;
     let mut dirty = false;
     for attr in start.attributes() {
         let attr =
             attr.map_err(|e| ReadError::new(position, format!("<{name}>: bad attribute: {e}")))?;
-        let key = utf8_lossy(attr.key.as_ref().as_bytes());
-        if !is_xml_name(&key) {
+        let key: &str = attr.key.as_ref();
+        if !is_xml_name(key) {
             return Err(ReadError::new(
                 position,
                 format!("not well-formed XML: <{name}> has an attribute named `{key}`"),
             ));
         }
-        let raw = attr.value.as_bytes();
-        dirty = dirty || value_is_dirty(raw);
-        let value = attribute_value(raw).map_err(|reason| {
+        if count == attrs.len() {
+            attrs.push(Attr {
+                name: String::new(),
+                value: String::new(),
+            });
+        }
+        let slot = &mut attrs[count];
+        count += 1;
+        slot.name.clear();
+        slot.name.push_str(key);
+        slot.value.clear();
+        let raw: &str = &attr.value;
+        dirty = dirty || value_is_dirty(raw.as_bytes());
+        attribute_value(raw, &mut slot.value).map_err(|reason| {
             ReadError::new(position, format!("<{name}> attribute {key}: {reason}"))
         })?;
-        attrs.push(Attr { name: key, value });
     }
-    Ok((name, attrs, dirty))
+    Ok((count, dirty))
 }
 
 /// An attribute's value as a parser sees it, from its raw (escaped) bytes: the sanitizer's
 /// rules (forbidden characters and references to them become stand-ins, undefined entities are
 /// errors), then XML's normalization (literal tabs and line ends become spaces, references
 /// to them stay), then the references replaced.
-fn attribute_value(raw: &[u8]) -> Result<String, String> {
-    if raw.contains(&b'<') {
+fn attribute_value(raw: &str, out: &mut String) -> Result<(), String> {
+    // Most values are plain ASCII with nothing to decode.
+    if raw
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'&' && b != b'<')
+    {
+        out.push_str(raw);
+        return Ok(());
+    }
+    if raw.contains('<') {
         return Err("not well-formed XML: `<` in an attribute value".into());
     }
-    // Most values are plain ASCII with nothing to decode.
-    if raw.iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'&') {
-        return Ok(utf8_lossy(raw));
-    }
+    let raw = raw.as_bytes();
     let mut sanitized = Vec::with_capacity(raw.len());
     let mut sanitizer = TextSanitizer::new();
     sanitizer
@@ -779,9 +873,9 @@ fn attribute_value(raw: &[u8]) -> Result<String, String> {
         })?;
     let text = String::from_utf8(sanitized).map_err(|_| "not valid UTF-8".to_string())?;
     let normalized = text.replace("\r\n", " ").replace(['\t', '\n', '\r'], " ");
-    quick_xml::escape::unescape(&normalized)
-        .map(|v| v.into_owned())
-        .map_err(|e| e.to_string())
+    let value = quick_xml::escape::unescape(&normalized).map_err(|e| e.to_string())?;
+    out.push_str(&value);
+    Ok(())
 }
 
 /// The 1-based line and column (in bytes) of byte `offset` of `input`, for error messages: the
@@ -820,14 +914,6 @@ pub fn locate_all(mut input: impl Read, offsets: &[u64]) -> io::Result<Vec<(u64,
     Ok(places)
 }
 
-/// Bytes as text; a name that is not UTF-8 gets U+FFFD and is then refused as a name.
-fn utf8_lossy(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_string(),
-        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
-    }
-}
-
 /// Is `name` an XML name? (ASCII rules exactly; any character past ASCII is accepted.)
 fn is_xml_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -856,6 +942,7 @@ mod tests {
                     attrs,
                     empty,
                     kind,
+                    ..
                 } => {
                     let attrs: Vec<String> = attrs
                         .iter()

@@ -176,7 +176,7 @@ mod tests {
                 Event::Eof => break,
                 Event::Start {
                     name, attrs, empty, ..
-                } => writer.start(&name, &attrs, empty).unwrap(),
+                } => writer.start(name, attrs, empty).unwrap(),
                 Event::End { .. } => writer.end().unwrap(),
                 Event::Text(t) => writer.escaped_text(t).unwrap(),
             }
@@ -200,7 +200,15 @@ mod tests {
             }
             match event {
                 Event::Eof => return out,
-                other => out.push(format!("{other:?}")),
+                Event::Start {
+                    kind,
+                    name,
+                    attrs,
+                    empty,
+                    ..
+                } => out.push(format!("{kind:?} {name} {attrs:?} {empty}")),
+                Event::End { name, .. } => out.push(format!("/{name}")),
+                Event::Text(_) => {}
             }
         }
     }
