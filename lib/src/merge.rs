@@ -1368,13 +1368,21 @@ fn copy_bytes<W: Write>(
 /// Reads the next `len` bytes of `source` (a tag) into `tag`.
 fn read_tag(
     source: &mut dyn BufRead,
-    len: u64,
+    mut len: u64,
     tag: &mut Vec<u8>,
 ) -> std::result::Result<(), Copy> {
     tag.clear();
-    let read = source.take(len).read_to_end(tag)?;
-    if read as u64 != len {
-        return Err(Copy::Changed("it is shorter than before".into()));
+    while len > 0 {
+        let available = source.fill_buf()?;
+        if available.is_empty() {
+            return Err(Copy::Changed("it is shorter than before".into()));
+        }
+        let n = available
+            .len()
+            .min(usize::try_from(len).unwrap_or(usize::MAX));
+        tag.extend_from_slice(&available[..n]);
+        source.consume(n);
+        len -= n as u64;
     }
     Ok(())
 }

@@ -8,6 +8,9 @@ use tempfile::NamedTempFile;
 
 use crate::error::{Error, Result};
 
+/// Bytes buffered before a write to the file.
+const BUFFER: usize = 256 * 1024;
+
 /// An output file being written. Readers of the target see the old file or the whole new one,
 /// never a part: the data goes to a temporary file beside the target, which [`commit`]
 /// renames over it. Dropped without [`commit`], the temporary file is removed and the target
@@ -52,7 +55,7 @@ impl PendingFile {
                 .map_err(wrap)?;
             return Ok(PendingFile {
                 path: path.to_path_buf(),
-                out: Out::Direct(BufWriter::new(file)),
+                out: Out::Direct(BufWriter::with_capacity(BUFFER, file)),
             });
         }
         let target = match fs::symlink_metadata(path) {
@@ -86,7 +89,7 @@ impl PendingFile {
         let temp = builder.tempfile_in(dir).map_err(wrap)?;
         Ok(PendingFile {
             path: target,
-            out: Out::Temporary(BufWriter::new(temp)),
+            out: Out::Temporary(BufWriter::with_capacity(BUFFER, temp)),
         })
     }
 
@@ -98,8 +101,11 @@ impl PendingFile {
         }
     }
 
-    /// Flushes the data to disk, so that what can fail fails now; [`commit`] then only
-    /// renames. Call it before writing anything else a failure should not leave behind.
+    /// Hands the data to the operating system, so that what can fail fails now; [`commit`]
+    /// then only renames. Call it before writing anything else a failure should not leave
+    /// behind. The data is not forced to disk (no fsync): the rename keeps readers from a
+    /// part-written file, and a report is made again after a crash of the machine anyway,
+    /// where waiting for the disk would cost every run.
     ///
     /// [`commit`]: PendingFile::commit
     pub fn finish(&mut self) -> Result<()> {
@@ -109,10 +115,7 @@ impl PendingFile {
         };
         match &mut self.out {
             Out::Direct(w) => w.flush().map_err(wrap),
-            Out::Temporary(w) => {
-                w.flush().map_err(wrap)?;
-                w.get_ref().as_file().sync_all().map_err(wrap)
-            }
+            Out::Temporary(w) => w.flush().map_err(wrap),
         }
     }
 

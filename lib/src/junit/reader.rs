@@ -783,6 +783,29 @@ pub fn parse_start_tag(tag: &[u8]) -> Result<(String, Vec<Attr>, bool), String> 
     Ok((name, attrs, empty))
 }
 
+/// Whether an attribute value as written is ASCII from space on with no `&` or `<`: its own
+/// decoded value, valid as it stands. Eight bytes at a time.
+fn is_plain_value(raw: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let mut words = raw.chunks_exact(8);
+    for word in &mut words {
+        let v = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        let special = (v & HIGH)
+            | (v.wrapping_sub(ONES * 0x20) & !v & HIGH)
+            | zero_byte(v ^ (ONES * u64::from(b'&')))
+            | zero_byte(v ^ (ONES * u64::from(b'<')));
+        if special != 0 {
+            return false;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .all(|&b| (0x20..0x80).contains(&b) && b != b'&' && b != b'<')
+}
+
 /// Whether an attribute value as written (escaped) must be written again: it refers to or
 /// holds a character XML 1.0 forbids (or might: every character reference is suspect).
 fn value_is_dirty(raw: &[u8]) -> bool {
@@ -837,7 +860,9 @@ fn element(
         slot.name.push_str(key);
         slot.value.clear();
         let raw: &str = &attr.value;
-        dirty = dirty || value_is_dirty(raw.as_bytes());
+        if !is_plain_value(raw.as_bytes()) {
+            dirty = dirty || value_is_dirty(raw.as_bytes());
+        }
         attribute_value(raw, &mut slot.value).map_err(|reason| {
             ReadError::new(position, format!("<{name}> attribute {key}: {reason}"))
         })?;
@@ -851,10 +876,7 @@ fn element(
 /// to them stay), then the references replaced.
 fn attribute_value(raw: &str, out: &mut String) -> Result<(), String> {
     // Most values are plain ASCII with nothing to decode.
-    if raw
-        .bytes()
-        .all(|b| (0x20..0x7f).contains(&b) && b != b'&' && b != b'<')
-    {
+    if is_plain_value(raw.as_bytes()) {
         out.push_str(raw);
         return Ok(());
     }
@@ -916,6 +938,15 @@ pub fn locate_all(mut input: impl Read, offsets: &[u64]) -> io::Result<Vec<(u64,
 
 /// Is `name` an XML name? (ASCII rules exactly; any character past ASCII is accepted.)
 fn is_xml_name(name: &str) -> bool {
+    // Bytes past ASCII are accepted, so bytes can be looked at one by one.
+    let start = |b: u8| b.is_ascii_alphabetic() || b == b'_' || b == b':' || !b.is_ascii();
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(start)
+        && bytes.all(|b| start(b) || b.is_ascii_digit() || b == b'-' || b == b'.')
+}
+
+#[cfg(test)]
+fn is_xml_name_by_chars(name: &str) -> bool {
     let mut chars = name.chars();
     let start = |c: char| c.is_ascii_alphabetic() || c == '_' || c == ':' || !c.is_ascii();
     chars.next().is_some_and(start)
@@ -1067,6 +1098,28 @@ mod tests {
         );
         let text_laughs = b"<!DOCTYPE l [<!ENTITY l \"x\">]><testsuite>&l;</testsuite>";
         assert!(err(text_laughs).message.contains("never expanded"));
+    }
+
+    #[test]
+    fn names_and_plain_values_are_told_by_their_bytes() {
+        for name in [
+            "testcase", "a:b", "_x-1.2", "é", "1a", "-a", "a b", "", "a<", "ü-ß",
+        ] {
+            assert_eq!(is_xml_name(name), is_xml_name_by_chars(name), "{name}");
+        }
+        for (value, plain) in [
+            ("", true),
+            ("tests.pkg.TestClass", true),
+            ("exactly8", true),
+            ("a long value of 23 byte", true),
+            ("x&amp;", false),
+            ("0123456789<", false),
+            ("tab\there", false),
+            ("0123456789é", false),
+            ("\u{7f}", true),
+        ] {
+            assert_eq!(is_plain_value(value.as_bytes()), plain, "{value:?}");
+        }
     }
 
     #[test]
