@@ -27,7 +27,12 @@ impl fmt::Display for BadTime {
 /// Seconds from a `time` attribute: surrounding whitespace and commas are dropped, then a
 /// plain decimal (`12`, `0.5`, `.5`, `5.`) is required.
 pub fn parse(text: &str) -> Result<f64, BadTime> {
-    let cleaned: String = text.trim().chars().filter(|&c| c != ',').collect();
+    let text = text.trim();
+    let cleaned: std::borrow::Cow<'_, str> = if text.contains(',') {
+        text.replace(',', "").into()
+    } else {
+        text.into()
+    };
     let (sign, digits) = match cleaned.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, cleaned.strip_prefix('+').unwrap_or(&cleaned)),
