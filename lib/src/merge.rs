@@ -16,6 +16,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, mpsc};
 use std::time::SystemTime;
 
 use crate::error::{Error, Result};
@@ -429,7 +431,111 @@ impl Reporters {
 
 /// The first pass over every input: counts, checks and the report. Fails on the first input
 /// that cannot be read (unless `options.salvage`), naming its file, line and column.
+/// The inputs are read on as many threads as there are cores, and their cases taken in input
+/// order, so the result does not depend on which thread was first.
 pub fn scan(inputs: Vec<Input>, options: &Options<'_>) -> Result<Merge> {
+    let mut senders = Vec::with_capacity(inputs.len());
+    let mut receivers = Vec::with_capacity(inputs.len());
+    for _ in &inputs {
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        senders.push(Mutex::new(Some(tx)));
+        receivers.push(rx);
+    }
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(inputs.len())
+        .max(1);
+    let (scans, report) = std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(input) = inputs.get(i) else { break };
+                    let sender = senders[i].lock().ok().and_then(|mut s| s.take());
+                    let Some(sender) = sender else { break };
+                    if !scan_worker(input, &sender) {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+        let gathered = gather(&inputs, receivers, options);
+        stop.store(true, Ordering::Relaxed);
+        gathered
+    })?;
+    Ok(Merge {
+        inputs,
+        scans,
+        report,
+    })
+}
+
+/// Cases sent from a thread reading an input at once.
+const BATCH: usize = 512;
+
+/// Batches a reading thread may be ahead by, per input.
+const QUEUE: usize = 128;
+
+/// What a thread reading an input sends.
+enum Found {
+    Cases(Vec<Case>),
+    Done(Box<Scanned>),
+    Unreadable(Error),
+}
+
+/// An input read to its end (or where it broke).
+struct Scanned {
+    result: std::result::Result<InputScan, ScanFailure>,
+    warnings: Vec<(u64, String)>,
+    fingerprints: Vec<String>,
+    stamp: Option<(u64, SystemTime)>,
+}
+
+/// Reads one input, sending its cases as they come; false when nobody listens any more.
+fn scan_worker(input: &Input, out: &mpsc::SyncSender<Found>) -> bool {
+    let file = match open(input) {
+        Ok(file) => file,
+        Err(e) => return out.send(Found::Unreadable(e)).is_ok(),
+    };
+    let stamp = stamp_of(&file);
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut heard = true;
+    let mut warnings = Vec::new();
+    let mut fingerprints = Vec::new();
+    let result = scan_input(
+        file,
+        &mut |case| {
+            batch.push(case);
+            if batch.len() == BATCH && heard {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                heard = out.send(Found::Cases(full)).is_ok();
+            }
+        },
+        &mut |offset, message| warnings.push((offset, message)),
+        &mut fingerprints,
+    );
+    if !batch.is_empty() && heard {
+        heard = out.send(Found::Cases(batch)).is_ok();
+    }
+    heard
+        && out
+            .send(Found::Done(Box::new(Scanned {
+                result,
+                warnings,
+                fingerprints,
+                stamp,
+            })))
+            .is_ok()
+}
+
+/// The first pass's findings, taken from the reading threads input by input.
+fn gather(
+    inputs: &[Input],
+    receivers: Vec<mpsc::Receiver<Found>>,
+    options: &Options<'_>,
+) -> Result<(Vec<InputScan>, Report)> {
     let mut verifier = options.plan.map(Verifier::new);
     let mut reporters = Reporters::default();
     let mut slowest: Vec<(f64, usize, Option<String>, String)> = Vec::new();
@@ -445,12 +551,9 @@ pub fn scan(inputs: Vec<Input>, options: &Options<'_>) -> Result<Merge> {
         foreign_plans: Vec::new(),
     };
     let mut own_slots = Vec::with_capacity(inputs.len());
-    for input in &inputs {
+    for (input, receiver) in inputs.iter().zip(receivers) {
         let own_slot = reporters.slot(None);
         own_slots.push(own_slot);
-        let mut warnings: Vec<(u64, String)> = Vec::new();
-        let mut warn = |offset: u64, message: String| warnings.push((offset, message));
-        let mut fingerprints = Vec::new();
         let mut on_case = |case: Case, reporters: &mut Reporters| {
             let slot = match case.property(NODE_PROPERTY) {
                 Some(label) => reporters.slot(Some(label)),
@@ -474,15 +577,31 @@ pub fn scan(inputs: Vec<Input>, options: &Options<'_>) -> Result<Merge> {
                 }
             }
         };
-        let file = open(input)?;
-        let stamp = stamp_of(&file);
-        let scanned = scan_input(
-            file,
-            &mut reporters,
-            &mut on_case,
-            &mut warn,
-            &mut fingerprints,
-        );
+        let scanned = loop {
+            match receiver.recv() {
+                Ok(Found::Cases(cases)) => {
+                    for case in cases {
+                        on_case(case, &mut reporters);
+                    }
+                }
+                Ok(Found::Done(scanned)) => break *scanned,
+                Ok(Found::Unreadable(e)) => return Err(e),
+                Err(_) => {
+                    return Err(Error::Report {
+                        source_name: input.source.clone(),
+                        line: 0,
+                        column: 0,
+                        message: "internal: the thread reading it stopped".into(),
+                    });
+                }
+            }
+        };
+        let Scanned {
+            result: scanned,
+            mut warnings,
+            fingerprints,
+            stamp,
+        } = scanned;
         let mut scan = match scanned {
             Ok(scan) => scan,
             Err(failure) => {
@@ -609,11 +728,7 @@ pub fn scan(inputs: Vec<Input>, options: &Options<'_>) -> Result<Merge> {
         });
     }
     report.verification = verifier.map(|v| v.finish(&reporters.labels));
-    Ok(Merge {
-        inputs,
-        scans,
-        report,
-    })
+    Ok((scans, report))
 }
 
 fn keep_slowest(slowest: &mut Vec<(f64, usize, Option<String>, String)>, n: usize) {
@@ -704,8 +819,7 @@ type ScanFailure = Box<(ReadError, InputScan)>;
 /// The first pass over one input.
 fn scan_input(
     input: impl Read,
-    reporters: &mut Reporters,
-    on_case: &mut dyn FnMut(Case, &mut Reporters),
+    on_case: &mut dyn FnMut(Case),
     warn: &mut dyn FnMut(u64, String),
     fingerprints: &mut Vec<String>,
 ) -> std::result::Result<InputScan, ScanFailure> {
@@ -1069,7 +1183,7 @@ fn scan_input(
                     scan.suites[frame.suite].add(&case);
                 }
             }
-            on_case(case, reporters);
+            on_case(case);
         }
     }
     scan.carried.extend(root_attributes);
