@@ -183,7 +183,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
     match output {
         Some(path) => {
             let mut file = PendingFile::create(path)?;
-            merged.write(file.writer())?;
+            merged.write_file(file.file()?)?;
             file.finish()?;
             file.commit()?;
         }

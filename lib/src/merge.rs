@@ -1219,6 +1219,19 @@ impl Merge {
 
     /// The second pass: writes the merged report to `out`.
     pub fn write(&self, out: impl Write) -> Result<()> {
+        self.write_to(Sink::Writer(out))
+    }
+
+    /// The second pass, into a file: long runs of bytes that are copied as they stand go from
+    /// file to file in the kernel, never read into the process.
+    pub fn write_file(&self, out: &File) -> Result<()> {
+        self.write_to(Sink::<io::Sink>::File(io::BufWriter::with_capacity(
+            COPY_BUFFER,
+            out,
+        )))
+    }
+
+    fn write_to<W: Write>(&self, out: Sink<'_, W>) -> Result<()> {
         let io_error = |source: io::Error| Error::Write {
             path: PathBuf::from("the merged report"),
             source,
@@ -1266,6 +1279,39 @@ impl Merge {
     }
 }
 
+/// Where the merged report goes: any writer, or a file that bytes can be copied into from
+/// another file directly.
+enum Sink<'f, W> {
+    Writer(W),
+    File(io::BufWriter<&'f File>),
+}
+
+impl<W: Write> Write for Sink<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Writer(w) => w.write(buf),
+            Sink::File(w) => w.write(buf),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Sink::Writer(w) => w.write_all(buf),
+            Sink::File(w) => w.write_all(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Writer(w) => w.flush(),
+            Sink::File(w) => w.flush(),
+        }
+    }
+}
+
+/// Runs of bytes copied as they stand from this long on go from file to file directly.
+const DIRECT_COPY: u64 = 1 << 20;
+
 enum Copy {
     Io(io::Error),
     Changed(String),
@@ -1283,11 +1329,12 @@ fn copy_input<W: Write>(
     mut file: File,
     input: &Input,
     scan: &InputScan,
-    writer: &mut JunitWriter<W>,
+    writer: &mut JunitWriter<Sink<'_, W>>,
 ) -> std::result::Result<(), Copy> {
     let base = writer.depth();
     let (start, end) = scan.copy;
     file.seek(SeekFrom::Start(start))?;
+    let direct = file.try_clone()?;
     // One reader for the whole input: its source is copied from, and it reads the runs of
     // character data that need sanitizing.
     let mut text = JunitReader::fragment(io::BufReader::with_capacity(COPY_BUFFER, file));
@@ -1336,7 +1383,7 @@ fn copy_input<W: Write>(
             .at
             .checked_sub(at)
             .ok_or_else(|| Copy::Changed("edits out of order".into()))?;
-        copy_bytes(text.source(), gap, Some(writer))?;
+        copy_gap(&mut text, &direct, at, gap, writer)?;
         at = edit.at + edit.len;
         match edit.op {
             Op::Cut => copy_bytes::<W>(text.source(), edit.len, None)?,
@@ -1416,7 +1463,7 @@ fn copy_input<W: Write>(
     let rest = end
         .checked_sub(at)
         .ok_or_else(|| Copy::Changed("edits out of order".into()))?;
-    copy_bytes(text.source(), rest, Some(writer))?;
+    copy_gap(&mut text, &direct, at, rest, writer)?;
     for (name, owner) in &scan.closers {
         if *owner != NO_ELEMENT {
             writer.raw(&provenance(*owner))?;
@@ -1454,6 +1501,30 @@ fn render_properties(props: &[(String, String)]) -> Vec<u8> {
         out.push_str("\"/>");
     }
     out.into_bytes()
+}
+
+/// Copies bytes `from..from + len` of the input (where `text` stands) as they are: a long run
+/// into a file directly from `file`, the input.
+fn copy_gap<R: Read + Seek, W: Write>(
+    text: &mut JunitReader<R>,
+    file: &File,
+    from: u64,
+    len: u64,
+    writer: &mut JunitWriter<Sink<'_, W>>,
+) -> std::result::Result<(), Copy> {
+    if len >= DIRECT_COPY
+        && let Sink::File(out) = writer.get_mut()
+    {
+        let mut source = file;
+        source.seek(SeekFrom::Start(from))?;
+        let copied = io::copy(&mut source.take(len), out)?;
+        if copied != len {
+            return Err(Copy::Changed("it is shorter than before".into()));
+        }
+        text.reposition(from + len)?;
+        return Ok(());
+    }
+    copy_bytes(text.source(), len, Some(writer))
 }
 
 /// Copies the next `len` bytes of `source` to `writer` (or skips them, without one).

@@ -101,6 +101,25 @@ impl PendingFile {
         }
     }
 
+    /// The file the data goes to, with everything written so far handed to it: to write to
+    /// it directly (copying from another file without reading it into the process).
+    pub fn file(&mut self) -> Result<&File> {
+        let wrap = |source: io::Error| Error::Write {
+            path: self.path.clone(),
+            source,
+        };
+        match &mut self.out {
+            Out::Direct(w) => {
+                w.flush().map_err(wrap)?;
+                Ok(w.get_ref())
+            }
+            Out::Temporary(w) => {
+                w.flush().map_err(wrap)?;
+                Ok(w.get_ref().as_file())
+            }
+        }
+    }
+
     /// Hands the data to the operating system, so that what can fail fails now; [`commit`]
     /// then only renames. Call it before writing anything else a failure should not leave
     /// behind. The data is not forced to disk (no fsync): the rename keeps readers from a

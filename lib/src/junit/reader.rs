@@ -298,6 +298,18 @@ pub struct JunitReader<R: Read> {
     fragment: bool,
 }
 
+impl<R: Read + io::Seek> JunitReader<R> {
+    /// Makes a [`fragment`](Self::fragment) reader go on from byte `offset` of its input,
+    /// dropping what it had buffered: for bytes copied past it another way.
+    pub fn reposition(&mut self, offset: u64) -> io::Result<()> {
+        let source = self.xml.get_mut();
+        source.inner.seek(io::SeekFrom::Start(offset))?;
+        source.start = 0;
+        source.end = 0;
+        Ok(())
+    }
+}
+
 impl<R: Read> std::fmt::Debug for JunitReader<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JunitReader")

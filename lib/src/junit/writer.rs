@@ -84,6 +84,11 @@ impl<W: Write> JunitWriter<W> {
         self.out.write_all(b"/>")
     }
 
+    /// The output, to write to it directly (flush nothing is pending in the writer itself).
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
     /// How many elements are open.
     pub fn depth(&self) -> usize {
         self.open.len()
