@@ -1527,11 +1527,11 @@ fn copy_gap<R: Read + Seek, W: Write>(
     copy_bytes(text.source(), len, Some(writer))
 }
 
-/// Copies the next `len` bytes of `source` to `writer` (or skips them, without one).
-fn copy_bytes<W: Write>(
+/// Hands the next `len` bytes of `source` to `take`, a buffer's worth at a time.
+fn take_bytes(
     source: &mut dyn BufRead,
     mut len: u64,
-    mut writer: Option<&mut JunitWriter<W>>,
+    mut take: impl FnMut(&[u8]) -> io::Result<()>,
 ) -> std::result::Result<(), Copy> {
     while len > 0 {
         let available = source.fill_buf()?;
@@ -1541,35 +1541,36 @@ fn copy_bytes<W: Write>(
         let n = available
             .len()
             .min(usize::try_from(len).unwrap_or(usize::MAX));
-        if let Some(w) = writer.as_deref_mut() {
-            w.raw(&available[..n])?;
-        }
+        take(&available[..n])?;
         source.consume(n);
         len -= n as u64;
     }
     Ok(())
 }
 
+/// Copies the next `len` bytes of `source` to `writer` (or skips them, without one).
+fn copy_bytes<W: Write>(
+    source: &mut dyn BufRead,
+    len: u64,
+    mut writer: Option<&mut JunitWriter<W>>,
+) -> std::result::Result<(), Copy> {
+    take_bytes(source, len, |bytes| match writer.as_deref_mut() {
+        Some(w) => w.raw(bytes),
+        None => Ok(()),
+    })
+}
+
 /// Reads the next `len` bytes of `source` (a tag) into `tag`.
 fn read_tag(
     source: &mut dyn BufRead,
-    mut len: u64,
+    len: u64,
     tag: &mut Vec<u8>,
 ) -> std::result::Result<(), Copy> {
     tag.clear();
-    while len > 0 {
-        let available = source.fill_buf()?;
-        if available.is_empty() {
-            return Err(Copy::Changed("it is shorter than before".into()));
-        }
-        let n = available
-            .len()
-            .min(usize::try_from(len).unwrap_or(usize::MAX));
-        tag.extend_from_slice(&available[..n]);
-        source.consume(n);
-        len -= n as u64;
-    }
-    Ok(())
+    take_bytes(source, len, |bytes| {
+        tag.extend_from_slice(bytes);
+        Ok(())
+    })
 }
 
 /// Writes a start tag read from the input: as it stands, or (`rewrite`) read and written

@@ -11,7 +11,7 @@ use std::io::{self, BufRead, Read};
 
 use quick_xml::events::{BytesStart, Event as XmlEvent};
 
-use super::sanitize::{SanitizeError, TextSanitizer};
+use super::sanitize::{SanitizeError, TextSanitizer, plain_run};
 
 /// Bytes of character data handed out at most at once.
 pub const CHUNK: usize = 64 * 1024;
@@ -796,26 +796,9 @@ pub fn parse_start_tag(tag: &[u8]) -> Result<(String, Vec<Attr>, bool), String> 
 }
 
 /// Whether an attribute value as written is ASCII from space on with no `&` or `<`: its own
-/// decoded value, valid as it stands. Eight bytes at a time.
+/// decoded value, valid as it stands.
 fn is_plain_value(raw: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let mut words = raw.chunks_exact(8);
-    for word in &mut words {
-        let v = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
-        let special = (v & HIGH)
-            | (v.wrapping_sub(ONES * 0x20) & !v & HIGH)
-            | zero_byte(v ^ (ONES * u64::from(b'&')))
-            | zero_byte(v ^ (ONES * u64::from(b'<')));
-        if special != 0 {
-            return false;
-        }
-    }
-    words
-        .remainder()
-        .iter()
-        .all(|&b| (0x20..0x80).contains(&b) && b != b'&' && b != b'<')
+    plain_run(raw, b'&', b'<') == raw.len()
 }
 
 /// Whether an attribute value as written (escaped) must be written again: it refers to or

@@ -304,9 +304,14 @@ impl TextSanitizer {
 }
 
 /// How many bytes at the start of `data` need nothing done: ASCII from space on, except `&`
-/// (a reference) and `]` (maybe `]]>`). Eight bytes at a time: this is where text spends its
-/// time.
+/// (a reference) and `]` (maybe `]]>`). This is where text spends its time.
 fn plain_prefix(data: &[u8]) -> usize {
+    plain_run(data, b'&', b']')
+}
+
+/// How many bytes at the start of `data` are ASCII from space on and neither `a` nor `b`,
+/// looked at eight at a time.
+pub(crate) fn plain_run(data: &[u8], a: u8, b: u8) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     // For each test, the lowest flagged byte is exact (carries only flag bytes above it).
@@ -316,8 +321,8 @@ fn plain_prefix(data: &[u8]) -> usize {
         let v = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
         let special = (v & HIGH)
             | (v.wrapping_sub(ONES * 0x20) & !v & HIGH)
-            | zero_byte(v ^ (ONES * u64::from(b'&')))
-            | zero_byte(v ^ (ONES * u64::from(b']')));
+            | zero_byte(v ^ (ONES * u64::from(a)))
+            | zero_byte(v ^ (ONES * u64::from(b)));
         if special != 0 {
             return i + (special.trailing_zeros() / 8) as usize;
         }
@@ -325,7 +330,7 @@ fn plain_prefix(data: &[u8]) -> usize {
     }
     i + data[i..]
         .iter()
-        .position(|&b| !(0x20..0x80).contains(&b) || b == b'&' || b == b']')
+        .position(|&c| !(0x20..0x80).contains(&c) || c == a || c == b)
         .unwrap_or(data.len() - i)
 }
 
