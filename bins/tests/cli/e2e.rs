@@ -1,5 +1,5 @@
 //! End to end on a real third-party suite (more-itertools 10.5.0's own tests, fetched by
-//! `scripts/third-party-suite`, which `.ci/run` runs): planned with the pytest preset across 2,
+//! `scripts/third-party-suite`, which `scripts/test` runs): planned with the pytest preset across 2,
 //! 3 and 4 nodes, each node run by shard-exec, the reports merged with --plan. The merged
 //! report must hold exactly the tests of one plain `pytest --junitxml` run, each with the same
 //! outcome.
@@ -18,7 +18,7 @@ fn suite() -> PathBuf {
         .join("../scripts/.bench/suite/more-itertools-10.5.0");
     assert!(
         path.join("tests/test_more.py").exists(),
-        "{} is missing: run scripts/third-party-suite (.ci/run does)",
+        "{} is missing: run scripts/third-party-suite (scripts/test does)",
         path.display()
     );
     path

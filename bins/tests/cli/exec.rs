@@ -678,7 +678,7 @@ fn usage_errors_say_what_is_wrong_and_run_nothing() {
     );
 }
 
-/// The pytest of the virtualenv that `.ci/run` makes (or $SHARDKIT_PYTEST).
+/// The pytest of the virtualenv that `scripts/test` makes (or $SHARDKIT_PYTEST).
 fn pytest() -> PathBuf {
     if let Some(p) = std::env::var_os("SHARDKIT_PYTEST") {
         return PathBuf::from(p);
@@ -686,7 +686,7 @@ fn pytest() -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/.venv/bin/pytest");
     assert!(
         p.exists(),
-        "{} is missing: run .ci/run, or `python3 -m venv scripts/.venv && scripts/.venv/bin/pip install pytest==8.3.4`",
+        "{} is missing: run scripts/test, or `python3 -m venv scripts/.venv && scripts/.venv/bin/pip install pytest==8.3.4`",
         p.display()
     );
     p

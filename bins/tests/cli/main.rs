@@ -86,24 +86,27 @@ fn fails_with(run: &Run, needle: &str) {
     );
 }
 
-/// Asserts that Jenkins' parser and the output profile schema accept each file
-/// (../shared/tools/check-junit: java and xmllint, which `.ci/run` installs).
-pub(crate) fn check_junit(files: &[&Path]) {
-    let tool = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/tools/check-junit");
+/// Runs `scripts/check-junit` (the JDK's XML parser and the output profile schema, in
+/// scripts/junit-check/) on `files`.
+pub(crate) fn run_check_junit(files: &[&Path]) -> Run {
+    let tool = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/check-junit");
     let output = Command::new(&tool)
         .args(files)
         .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "{}: {e} (run .ci/run, which installs java and xmllint)",
-                tool.display()
-            )
-        });
+        .unwrap_or_else(|e| panic!("{}: {e}", tool.display()));
+    finish(output)
+}
+
+/// Asserts that Jenkins' parser and the output profile schema accept each file
+/// (`scripts/check-junit`, which needs java: `scripts/test` installs it).
+pub(crate) fn check_junit(files: &[&Path]) {
+    let run = run_check_junit(files);
     assert!(
-        output.status.success(),
-        "check-junit refused {files:?}:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+        run.code == 0,
+        "check-junit refused {files:?} (exit {}):\n{}{}",
+        run.code,
+        run.stdout,
+        run.stderr
     );
 }
 

@@ -102,6 +102,92 @@ fn every_dialect_merges_to_its_golden_report() {
     }
 }
 
+/// Jenkins' parser and the output profile accept every golden merged report, while the
+/// inputs that Jenkins would reject or misread (a raw ESC, a truncated file, "1,234.5" times)
+/// are refused, each with its place: the check can fail, and shard-merge's output passes it.
+#[test]
+fn every_golden_merged_report_is_one_jenkins_reads() {
+    let mut goldens: Vec<PathBuf> = fs::read_dir(testdata().join("junit"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("merged.xml"))
+        .collect();
+    goldens.sort();
+    let refs: Vec<&Path> = goldens.iter().map(PathBuf::as_path).collect();
+    crate::check_junit(&refs);
+
+    let rejected = [
+        (
+            "pytest-xunit1",
+            ":2:291: not well-formed XML 1.0: An invalid XML character (Unicode: 0x1b)",
+        ),
+        ("broken-truncated", ":7:13: not well-formed XML 1.0"),
+        ("surefire", ":2:291: cvc-pattern-valid: Value '2,120.532'"),
+        ("ant", ":8:97: cvc-pattern-valid: Value '1,200.5'"),
+    ];
+    // (file, what its line says), all checked in one run of the JVM.
+    let mut refused: Vec<(PathBuf, &str)> = rejected
+        .iter()
+        .map(|(dialect, why)| {
+            let input = testdata().join("junit").join(dialect).join("report.xml");
+            (input, *why)
+        })
+        .collect();
+
+    let work = tempfile::tempdir().unwrap();
+    let cases = [
+        ("empty.xml", "", ":1:1: empty file"),
+        ("root.xml", "<report/>", "the root element is <report>"),
+        (
+            "nan.xml",
+            "<testsuite><testcase name=\"a\" time=\"NaN\"/></testsuite>",
+            "'NaN'",
+        ),
+        ("negative.xml", "<testsuites tests=\"-1\"/>", "'-1'"),
+        (
+            "unnamed.xml",
+            "<testsuite><testcase classname=\"c\"/></testsuite>",
+            "'name' must appear",
+        ),
+        (
+            "blank.xml",
+            "<testsuite><testcase name=\"\"/></testsuite>",
+            "minLength",
+        ),
+    ];
+    for (file, xml, why) in cases {
+        let path = work.path().join(file);
+        fs::write(&path, xml).unwrap();
+        refused.push((path, why));
+    }
+    let paths: Vec<&Path> = refused.iter().map(|(p, _)| p.as_path()).collect();
+    let run = crate::run_check_junit(&paths);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    for (path, why) in &refused {
+        let said = run
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with(&format!("{}:", path.display())))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let want = format!("{}{why}", path.display());
+        assert!(
+            said.contains(&want) || (!why.starts_with(':') && said.contains(why)),
+            "{}: no {why:?} in {said:?}",
+            path.display()
+        );
+        assert!(!said.ends_with(": ok"), "{}", path.display());
+    }
+    let extras = work.path().join("extras.xml");
+    fs::write(
+        &extras,
+        "<testsuites><testsuite name=\"s\" hostname=\"h\" time=\"0.5\"><properties><property name=\"k\" value=\"v\"/></properties>\
+         <testcase name=\"a\" file=\"x.py\" time=\"12\"><flakyFailure message=\"m\"/><system-out>o</system-out></testcase>\
+         <custom a=\"b\"/></testsuite></testsuites>",
+    )
+    .unwrap();
+    crate::check_junit(&[&extras]);
+}
+
 /// One node's report, pytest style, for the ids it ran; `edit` changes the XML of a case.
 fn node_report(ids: &[&str], edit: &dyn Fn(&str, String) -> String) -> String {
     let mut xml = String::from(
