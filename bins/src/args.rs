@@ -191,11 +191,23 @@ fn with_causes(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// Whether an empty id list is an error (a plan of nothing) or an empty share (a node with
+/// nothing to run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Empty {
+    Error,
+    Allowed,
+}
+
 /// Reads the ids of every FILE, `-` being stdin; no FILE means stdin.
-pub fn read_ids(files: &[PathBuf]) -> Result<TestIds> {
+pub fn read_ids(files: &[PathBuf], empty: Empty) -> Result<TestIds> {
     let stdin_name = || "<stdin>".to_string();
+    let read = |inputs: Vec<(String, Box<dyn Read>)>| match empty {
+        Empty::Error => TestIds::read(inputs),
+        Empty::Allowed => TestIds::read_allowing_empty(inputs),
+    };
     if files.is_empty() {
-        return Ok(TestIds::read([(stdin_name(), io::stdin().lock())])?);
+        return Ok(read(vec![(stdin_name(), Box::new(io::stdin().lock()))])?);
     }
     if files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
         bail!("`-` (stdin) is named more than once");
@@ -215,5 +227,5 @@ pub fn read_ids(files: &[PathBuf]) -> Result<TestIds> {
             inputs.push((name, Box::new(f)));
         }
     }
-    Ok(TestIds::read(inputs)?)
+    Ok(read(inputs)?)
 }

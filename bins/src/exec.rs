@@ -197,10 +197,14 @@ fn share(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Share> {
     let flags = cli.node_args.flags();
     let selection = ci::resolve(&flags, env)?;
     let listed = match &cli.tests {
-        Some(path) => Some(args::read_ids(std::slice::from_ref(path))?),
-        None if cli.manifest.is_none() => {
-            Some(args::read_ids(&[]).context("no --tests or --manifest: reading ids from stdin")?)
-        }
+        Some(path) => Some(args::read_ids(
+            std::slice::from_ref(path),
+            args::Empty::Allowed,
+        )?),
+        None if cli.manifest.is_none() => Some(
+            args::read_ids(&[], args::Empty::Allowed)
+                .context("no --tests or --manifest: reading ids from stdin")?,
+        ),
         None => None,
     };
     let (node, nodes) = match &selection {
@@ -303,9 +307,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
         .map(|p| SplitPattern::new(p))
         .collect::<shardkit::Result<Vec<_>>>()?;
     let share = share(&cli, &env)?;
-    if share.ids.is_empty() {
-        warn(&format!(
-            "node {} of {} has no ids to run",
+    if share.ids.is_empty() && !cli.quiet {
+        say(&format!(
+            "node {} of {} has no tests to run: nothing runs, and the report names the node with no cases",
             share.node, share.nodes
         ));
     }

@@ -273,7 +273,13 @@ fn tell_verification(report: &Report) -> bool {
         ));
     }
     if let Some(v) = &report.verification {
-        list("planned tests were not reported", v.missing.clone());
+        list(
+            "planned tests were not reported",
+            v.missing
+                .iter()
+                .map(|m| format!("{} (planned on node {})", m.id, m.planned))
+                .collect(),
+        );
         list(
             "planned tests were reported more than once",
             v.duplicated

@@ -250,7 +250,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             }
             TestIds::from_lines(&listed)?
         }
-        None => args::read_ids(&request.files)?,
+        None => args::read_ids(&request.files, args::Empty::Error)?,
     };
     let timings = request.timing.read(ids.iter(), &env, request.quiet)?;
     let default_factor = if timings.as_ref().is_some_and(|t| t.known() > 0) {

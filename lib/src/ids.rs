@@ -37,6 +37,24 @@ impl TestIds {
         I: IntoIterator<Item = (String, R)>,
         R: Read,
     {
+        let ids = Self::read_allowing_empty(inputs)?;
+        if ids.is_empty() {
+            return Err(Error::NoIds {
+                sources: ids.describe_sources(),
+            });
+        }
+        Ok(ids)
+    }
+
+    /// As [`read`], but no id at all is an empty set, not an error: a node's share may be
+    /// empty (more nodes than groups), while a plan of nothing is a mistake.
+    ///
+    /// [`read`]: TestIds::read
+    pub fn read_allowing_empty<I, R>(inputs: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = (String, R)>,
+        R: Read,
+    {
         let mut ids = TestIds::default();
         for (name, mut reader) in inputs {
             let mut bytes = Vec::new();
@@ -57,11 +75,6 @@ impl TestIds {
                 }
             })?;
             ids.add_source(name, text)?;
-        }
-        if ids.is_empty() {
-            return Err(Error::NoIds {
-                sources: ids.describe_sources(),
-            });
         }
         ids.check_duplicates()?;
         Ok(ids)

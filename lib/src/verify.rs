@@ -28,6 +28,14 @@ pub struct Unplanned {
     pub id: String,
 }
 
+/// A planned id that no report has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missing {
+    pub id: String,
+    /// The node the plan gave it to.
+    pub planned: u32,
+}
+
 /// A planned id reported by a node other than the one that planned it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Misplaced {
@@ -40,7 +48,7 @@ pub struct Misplaced {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Verification {
     /// Planned ids no report has, in the manifest's order.
-    pub missing: Vec<String>,
+    pub missing: Vec<Missing>,
     /// Planned ids reported more than once, with the label of each report, in the manifest's
     /// order.
     pub duplicated: Vec<(String, Vec<String>)>,
@@ -159,7 +167,10 @@ impl<'m> Verifier<'m> {
         };
         for (i, entry) in self.manifest.entries.iter().enumerate() {
             if self.first[i] == NOBODY {
-                result.missing.push(entry.id.clone());
+                result.missing.push(Missing {
+                    id: entry.id.clone(),
+                    planned: entry.node,
+                });
             } else if let Some(more) = self.again.get(&i) {
                 let mut all = vec![label(self.first[i])];
                 all.extend(more.iter().map(|&r| label(r)));
@@ -276,7 +287,7 @@ mod tests {
             },
         ];
         let v = verify(&m, &reports);
-        let mut missing = v.missing.clone();
+        let mut missing: Vec<&str> = v.missing.iter().map(|m| m.id.as_str()).collect();
         missing.sort();
         assert_eq!(
             missing,

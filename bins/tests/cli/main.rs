@@ -6,6 +6,7 @@ mod suite;
 
 mod docs;
 mod e2e;
+mod empty;
 mod exec;
 mod merge;
 mod timings;
