@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use shardkit::ci::{NodeFlags, ShardSpec};
+use shardkit::ci::{self, NodeFlags, ShardSpec};
 use shardkit::presets::Runner;
 use shardkit::timings::Timings;
 use shardkit::{GroupBy, TestIds};
@@ -65,21 +65,26 @@ impl From<GroupByArg> for GroupBy {
     }
 }
 
-/// `--group-by`, else `SHARD_GROUP_BY`, else the runner preset's default, else none.
+/// `--group-by`, else `SHARD_GROUP_BY`, else distributed-nose's `NOSE_HASH_BY_CLASS` (its
+/// `--hash-by-class`: set to 1, true, yes or on, it means class), else the runner preset's
+/// default, else none.
 pub fn group_by(
     arg: Option<GroupByArg>,
     env: &dyn Fn(&str) -> Option<String>,
     runner: Option<Runner>,
 ) -> Result<GroupBy> {
-    Ok(match arg {
-        Some(arg) => arg.into(),
-        None => match env("SHARD_GROUP_BY").filter(|v| !v.is_empty()) {
-            Some(value) => value
-                .parse::<GroupBy>()
-                .with_context(|| format!("SHARD_GROUP_BY={value}"))?,
-            None => runner.map_or(GroupBy::None, Runner::default_group_by),
-        },
-    })
+    if let Some(arg) = arg {
+        return Ok(arg.into());
+    }
+    if let Some(value) = env("SHARD_GROUP_BY").filter(|v| !v.is_empty()) {
+        return value
+            .parse::<GroupBy>()
+            .with_context(|| format!("SHARD_GROUP_BY={value}"));
+    }
+    if ci::env_switch("NOSE_HASH_BY_CLASS", env)? {
+        return Ok(GroupBy::Class);
+    }
+    Ok(runner.map_or(GroupBy::None, Runner::default_group_by))
 }
 
 /// A test runner with a preset.

@@ -91,6 +91,9 @@ pub struct Cli {
 
     /// Keep a class's or a file's ids in one process, so that its fixtures run once (also
     /// SHARD_GROUP_BY) [default: none; class with --runner pytest].
+    ///
+    /// distributed-nose's NOSE_HASH_BY_CLASS (its --hash-by-class) set to 1, true, yes or on
+    /// means class, when neither the flag nor SHARD_GROUP_BY is given.
     #[arg(long, value_enum, value_name = "HOW", help_heading = "Units")]
     pub group_by: Option<GroupByArg>,
 

@@ -82,6 +82,9 @@ pub struct Cli {
 
     /// Keep the ids of a class or a file on one node (also SHARD_GROUP_BY) [default: none;
     /// class with --collect pytest].
+    ///
+    /// distributed-nose's NOSE_HASH_BY_CLASS (its --hash-by-class) set to 1, true, yes or on
+    /// means class, when neither the flag nor SHARD_GROUP_BY is given.
     #[arg(long, value_enum, value_name = "HOW", help_heading = "Planning")]
     pub group_by: Option<GroupByArg>,
 

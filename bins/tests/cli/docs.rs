@@ -70,3 +70,67 @@ fn man_pages_describe_every_flag() {
         }
     }
 }
+
+/// Every test a docs table names (its last column headed `test`) is a test function of the
+/// project, so a table row cannot claim a test that was renamed or never written.
+#[test]
+fn every_test_a_docs_table_names_exists() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut sources = String::new();
+    for dir in ["bins/tests", "lib/tests", "lib/src", "bins/src"] {
+        for entry in walkdir::WalkDir::new(root.join(dir)) {
+            let entry = entry.unwrap();
+            if entry.path().extension().is_some_and(|e| e == "rs") {
+                sources.push_str(&std::fs::read_to_string(entry.path()).unwrap());
+            }
+        }
+    }
+    let mut named = 0;
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "md") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut in_test_table = false;
+        for line in text.lines() {
+            if !line.starts_with('|') {
+                in_test_table = false;
+                continue;
+            }
+            let last = line
+                .trim_end_matches('|')
+                .rsplit('|')
+                .next()
+                .unwrap()
+                .trim();
+            if last == "test" || last == "tests" {
+                in_test_table = true;
+                continue;
+            }
+            if !in_test_table || last.starts_with("---") {
+                continue;
+            }
+            let names: Vec<&str> = last
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .filter(|n| !n.is_empty())
+                .collect();
+            assert!(
+                !names.is_empty(),
+                "{}: a row names no test: {line}",
+                path.display()
+            );
+            for name in names {
+                assert!(
+                    sources.contains(&format!("fn {name}()")),
+                    "{}: no test `{name}`",
+                    path.display()
+                );
+                named += 1;
+            }
+        }
+    }
+    assert!(named >= 12, "the docs' tables name {named} tests");
+}

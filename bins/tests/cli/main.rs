@@ -9,6 +9,7 @@ mod e2e;
 mod empty;
 mod exec;
 mod merge;
+mod seeds;
 mod timings;
 
 use std::io::Write;
