@@ -340,6 +340,35 @@ fn a_missing_node_fails_verification_but_the_report_is_written() {
     );
 }
 
+/// A CI retry that uploads a node's report a second time, under another name: every test of
+/// that node is reported twice, which verification names.
+#[test]
+fn a_node_reported_twice_fails_verification() {
+    let p = planned(3);
+    p.write_all();
+    let reports = p.dir.path().join("reports");
+    fs::copy(
+        reports.join("junit-2.xml"),
+        reports.join("junit-2-retry.xml"),
+    )
+    .unwrap();
+    let run = p.merge(&["--expect-nodes", "3"]);
+    expect(&run, 3);
+    let twice = p.nodes[1].len();
+    let needle = format!("{twice} planned tests were reported more than once");
+    assert!(run.stderr.contains(&needle), "{}", run.stderr);
+    // (Inputs are read in name order: junit-2-retry.xml before junit-2.xml.)
+    let first = format!("{} (by junit-2-retry, junit-2)", p.nodes[1][0]);
+    assert!(run.stderr.contains(&first), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("1 node labels name no node in 1..=3"),
+        "{}",
+        run.stderr
+    );
+    // The merged report still holds both, so nothing is hidden.
+    assert_eq!(p.merged().len(), 90 + twice);
+}
+
 #[test]
 fn duplicates_strangers_wrong_nodes_and_other_plans_are_reported() {
     let p = planned(3);
