@@ -5,13 +5,14 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use shardkit::ci;
+use shardkit::exec::journal::{Journal, Recorder};
 use shardkit::exec::report::{self, Counts, Identity};
 use shardkit::exec::scheduler::{self, shown_ids, signal_name};
 use shardkit::exec::units::{MAX_BATCH, Packing, SplitPattern, auto_batch_size};
@@ -353,11 +354,27 @@ pub fn run(cli: Cli) -> Result<Exit> {
         capture_limit: cli.capture_limit.max(64),
         setup: cli.setup.as_ref().map(|c| shell(c)),
         teardown: cli.teardown.as_ref().map(|c| shell(c)),
+        guardian: guardian_command(),
     };
 
-    // The report's temporary file is made now: a directory that is not there is found before
-    // anything runs, not after.
-    let pending = cli.junit.as_deref().map(PendingFile::create).transpose()?;
+    let who = Identity {
+        node: share.node,
+        nodes: share.nodes,
+        plan: share.plan.as_deref(),
+        hostname: report::hostname(),
+    };
+    // Each result goes to the journal beside the report as it becomes final: a shard-exec
+    // killed hard leaves those for `shard-merge --salvage`.
+    let mut journal = match &cli.junit {
+        Some(path) => Journal::create(path, &who, SystemTime::now())?,
+        None => None,
+    };
+    // A directory that is not there is found before anything runs, not after: by the journal,
+    // or else by the report's temporary file, made now.
+    let mut pending = match (&cli.junit, &journal) {
+        (Some(path), None) => Some(PendingFile::create(path)?),
+        _ => None,
+    };
 
     let (inbox, interrupter) = scheduler::inbox();
     let mut signals = signal_hook::iterator::Signals::new([
@@ -388,19 +405,18 @@ pub fn run(cli: Cli) -> Result<Exit> {
         ));
     }
     let mut terminal = Terminal::new(share.ids.len(), cli.quiet);
-    let result = scheduler::run(&config, &share.ids, inbox, &mut terminal);
+    let mut recorder = Recorder::new(journal.as_mut(), &mut terminal);
+    let result = scheduler::run(&config, &share.ids, inbox, &mut recorder);
     terminal.done();
     let result = result.context("the run failed")?;
 
     let mut write_failed = false;
-    if let (Some(path), Some(mut file)) = (&cli.junit, pending) {
-        let who = Identity {
-            node: share.node,
-            nodes: share.nodes,
-            plan: share.plan.as_deref(),
-            hostname: report::hostname(),
-        };
+    if let Some(path) = &cli.junit {
         let written = (|| {
+            let mut file = match pending.take() {
+                Some(file) => file,
+                None => PendingFile::create(path)?,
+            };
             report::write(&result, &who, file.writer()).map_err(|source| {
                 shardkit::Error::Write {
                     path: path.clone(),
@@ -409,9 +425,23 @@ pub fn run(cli: Cli) -> Result<Exit> {
             })?;
             file.commit()
         })();
-        if let Err(e) = written {
-            write_failed = true;
-            say(&format!("error: {}", anyhow::Error::from(e)));
+        match (written, journal) {
+            (Err(e), journal) => {
+                write_failed = true;
+                say(&format!("error: {}", anyhow::Error::from(e)));
+                if let Some(journal) = journal {
+                    say(&format!(
+                        "the results of the tests that finished are in {} (`shard-merge --salvage` reads it)",
+                        journal.path().display()
+                    ));
+                }
+            }
+            (Ok(()), Some(journal)) => {
+                if let Err(e) = journal.remove() {
+                    warn(&format!("cannot remove the journal: {e}"));
+                }
+            }
+            (Ok(()), None) => {}
         }
     }
 
@@ -456,6 +486,31 @@ pub fn run(cli: Cli) -> Result<Exit> {
     } else {
         Exit::Success
     })
+}
+
+/// The hidden first argument that makes shard-exec the guardian of a run's test processes
+/// (see `shardkit::exec::guardian`): it reads their process groups on stdin.
+pub const GUARDIAN_ARG: &str = "--internal-guardian";
+
+/// shard-exec as the guardian: quiet (its stderr is /dev/null), ended by the end of stdin.
+pub fn guardian() -> std::process::ExitCode {
+    match shardkit::exec::guardian::main(io::stdin().lock()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(_) => Exit::Usage.into(),
+    }
+}
+
+/// This binary again, as the guardian; none (with a warning) when it cannot be found.
+fn guardian_command() -> Option<Vec<std::ffi::OsString>> {
+    match std::env::current_exe() {
+        Ok(exe) => Some(vec![exe.into_os_string(), GUARDIAN_ARG.into()]),
+        Err(e) => {
+            warn(&format!(
+                "cannot find this program to start the guardian of the test processes ({e}): if shard-exec is killed, what the tests started may go on running"
+            ));
+            None
+        }
+    }
 }
 
 fn shell(command: &str) -> Vec<String> {

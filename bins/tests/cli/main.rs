@@ -7,6 +7,7 @@ mod suite;
 mod docs;
 mod e2e;
 mod exec;
+mod kill;
 mod merge;
 mod timings;
 

@@ -14,6 +14,7 @@ use nix::sys::signal::Signal;
 
 use super::command::Fill;
 use super::duration;
+use super::guardian::{Guardian, Link};
 use super::process::{self, Note};
 use super::results::{self, ChildCase};
 use super::units::{self, Unit};
@@ -99,6 +100,9 @@ enum Stop {
 
 /// Runs `ids` (this node's, in order) as `config` says, telling `observer` as it goes.
 /// Every id comes back with a result: passed, failed, errored, skipped or not run.
+///
+/// Call it from a thread that lives as long as the run (the main thread): the processes it
+/// starts die when that thread ends (see [`process`]).
 pub fn run(
     config: &Config,
     ids: &[String],
@@ -123,7 +127,21 @@ pub fn run(
         failed: 0,
         second_signal: false,
         junit_dir: None,
+        guard: None,
     };
+    let guardian = config
+        .guardian
+        .as_ref()
+        .and_then(|argv| match Guardian::start(argv) {
+            Ok(guardian) => Some(guardian),
+            Err(e) => {
+                observer.warning(&format!(
+                    "cannot start the guardian of the test processes ({e}): if shard-exec is killed, what the tests started may go on running"
+                ));
+                None
+            }
+        });
+    state.guard = guardian.as_ref().map(Guardian::link);
     if config.template.uses_junit() {
         state.junit_dir = Some(tempfile::Builder::new().prefix("shard-exec-").tempdir()?);
     }
@@ -169,6 +187,10 @@ pub fn run(
             .err(),
         None => None,
     };
+    state.guard = None;
+    if let Some(Err(e)) = guardian.map(Guardian::finish) {
+        observer.warning(&e.to_string());
+    }
     Ok(RunResult {
         results: state.results,
         unmatched: state.unmatched,
@@ -193,6 +215,8 @@ struct State<'a> {
     failed: usize,
     second_signal: bool,
     junit_dir: Option<tempfile::TempDir>,
+    /// The guardian's pipe, when there is one: every process's group is registered there.
+    guard: Option<Arc<Link>>,
 }
 
 impl State<'_> {
@@ -216,8 +240,15 @@ impl State<'_> {
             ("SHARD_NODE", config.node.to_string()),
             ("SHARD_NODES", config.nodes.to_string()),
         ];
-        let child = process::spawn(job, &argv, &env, process::Output::Stderr, &inbox.sender)
-            .map_err(|e| format!("cannot start `{shown}`: {e}"))?;
+        let child = process::spawn(
+            job,
+            &argv,
+            &env,
+            process::Output::Stderr,
+            &inbox.sender,
+            self.guard.as_ref(),
+        )
+        .map_err(|e| format!("cannot start `{shown}`: {e}"))?;
         let started = Instant::now();
         let mut term_at = config.timeout.map(|t| started + t);
         let mut kill_at = None;
@@ -454,7 +485,7 @@ impl State<'_> {
             ("SHARD_NODES", config.nodes.to_string()),
         ];
         let output = process::Output::Capture(config.capture_limit);
-        let child = match process::spawn(job_id, &argv, &env, output, sender) {
+        let child = match process::spawn(job_id, &argv, &env, output, sender, self.guard.as_ref()) {
             Ok(child) => child,
             Err(e) => {
                 let why = format!("cannot start `{}`: {e}", argv[0].to_string_lossy());
@@ -695,6 +726,7 @@ impl State<'_> {
                 shown_ids(&ids),
                 crate::junit::matching::fallback_id(case.classname.as_deref(), &case.name)
             ));
+            observer.unmatched(&case);
             self.unmatched.push(case);
         }
         if !rerun.is_empty() {
@@ -824,6 +856,9 @@ impl State<'_> {
             output,
         };
         observer.finished(&finished);
+        for &i in work.ids.iter().filter(|i| !retry.contains(i)) {
+            observer.settled(&self.results[i]);
+        }
         if !retry.is_empty() {
             queue.push_front(Work {
                 ids: retry,
