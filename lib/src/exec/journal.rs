@@ -71,8 +71,12 @@ impl Journal {
             path: path.clone(),
             source,
         };
+        // The report's directory: when it cannot be made, the report cannot be written.
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir).map_err(wrap)?;
+            fs::create_dir_all(dir).map_err(|source| Error::Write {
+                path: report.to_path_buf(),
+                source,
+            })?;
         }
         // Removed, then made anew: never written through a symlink or into a FIFO left there.
         match fs::remove_file(&path) {
