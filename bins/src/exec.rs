@@ -12,14 +12,13 @@ use clap::Parser;
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use shardkit::ci;
-use shardkit::exec::journal::{Journal, Recorder};
+use shardkit::exec::journal::{Recorder, ReportFile};
 use shardkit::exec::report::{self, Counts, Identity};
 use shardkit::exec::scheduler::{self, shown_ids, signal_name};
 use shardkit::exec::units::{MAX_BATCH, Packing, SplitPattern, auto_batch_size};
 use shardkit::exec::{
     Config, Finished, Mode, Observer, Outcome, ReportFormat, RunResult, Template, duration,
 };
-use shardkit::output::PendingFile;
 use shardkit::presets::Runner;
 use shardkit::{GroupBy, Grouping, Manifest};
 
@@ -354,7 +353,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         capture_limit: cli.capture_limit.max(64),
         setup: cli.setup.as_ref().map(|c| shell(c)),
         teardown: cli.teardown.as_ref().map(|c| shell(c)),
-        guardian: guardian_command(),
+        guardian: crate::guardian::command(),
     };
 
     let who = Identity {
@@ -365,15 +364,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
     };
     // Each result goes to the journal beside the report as it becomes final: a shard-exec
     // killed hard leaves those for `shard-merge --salvage`.
-    let mut journal = match &cli.junit {
-        Some(path) => Journal::create(path, &who, SystemTime::now())?,
+    let mut report_file = match &cli.junit {
+        Some(path) => Some(ReportFile::open(path, &who, SystemTime::now())?),
         None => None,
-    };
-    // A directory that is not there is found before anything runs, not after: by the journal,
-    // or else by the report's temporary file, made now.
-    let mut pending = match (&cli.junit, &journal) {
-        (Some(path), None) => Some(PendingFile::create(path)?),
-        _ => None,
     };
 
     let (inbox, interrupter) = scheduler::inbox();
@@ -405,43 +398,30 @@ pub fn run(cli: Cli) -> Result<Exit> {
         ));
     }
     let mut terminal = Terminal::new(share.ids.len(), cli.quiet);
-    let mut recorder = Recorder::new(journal.as_mut(), &mut terminal);
+    let journal = report_file.as_mut().and_then(ReportFile::journal);
+    let mut recorder = Recorder::new(journal, &mut terminal);
     let result = scheduler::run(&config, &share.ids, inbox, &mut recorder);
     terminal.done();
     let result = result.context("the run failed")?;
 
     let mut write_failed = false;
-    if let Some(path) = &cli.junit {
-        let written = (|| {
-            let mut file = match pending.take() {
-                Some(file) => file,
-                None => PendingFile::create(path)?,
-            };
-            report::write(&result, &who, file.writer()).map_err(|source| {
-                shardkit::Error::Write {
-                    path: path.clone(),
-                    source,
-                }
-            })?;
-            file.commit()
-        })();
-        match (written, journal) {
-            (Err(e), journal) => {
+    if let Some(mut file) = report_file {
+        match file.write(&result, &who) {
+            Err(e) => {
                 write_failed = true;
                 say(&format!("error: {}", anyhow::Error::from(e)));
-                if let Some(journal) = journal {
+                if let Some(journal) = file.journal_path() {
                     say(&format!(
                         "the results of the tests that finished are in {} (`shard-merge --salvage` reads it)",
-                        journal.path().display()
+                        journal.display()
                     ));
                 }
             }
-            (Ok(()), Some(journal)) => {
-                if let Err(e) = journal.remove() {
+            Ok(()) => {
+                if let Err(e) = file.finish() {
                     warn(&format!("cannot remove the journal: {e}"));
                 }
             }
-            (Ok(()), None) => {}
         }
     }
 
@@ -486,31 +466,6 @@ pub fn run(cli: Cli) -> Result<Exit> {
     } else {
         Exit::Success
     })
-}
-
-/// The hidden first argument that makes shard-exec the guardian of a run's test processes
-/// (see `shardkit::exec::guardian`): it reads their process groups on stdin.
-pub const GUARDIAN_ARG: &str = "--internal-guardian";
-
-/// shard-exec as the guardian: quiet (its stderr is /dev/null), ended by the end of stdin.
-pub fn guardian() -> std::process::ExitCode {
-    match shardkit::exec::guardian::main(io::stdin().lock()) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(_) => Exit::Usage.into(),
-    }
-}
-
-/// This binary again, as the guardian; none (with a warning) when it cannot be found.
-fn guardian_command() -> Option<Vec<std::ffi::OsString>> {
-    match std::env::current_exe() {
-        Ok(exe) => Some(vec![exe.into_os_string(), GUARDIAN_ARG.into()]),
-        Err(e) => {
-            warn(&format!(
-                "cannot find this program to start the guardian of the test processes ({e}): if shard-exec is killed, what the tests started may go on running"
-            ));
-            None
-        }
-    }
 }
 
 fn shell(command: &str) -> Vec<String> {

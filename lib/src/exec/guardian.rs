@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 
 use super::process::kill_group;
+use super::{Config, Observer};
 
 /// The guardian's whole life: signals that stop a run (SIGINT, SIGTERM, SIGHUP) blocked, so
 /// that only the end of `input` ends it; then [`serve`]. Call it only in the guardian's own
@@ -122,6 +123,25 @@ impl Guardian {
                 pipe: Mutex::new(pipe),
             }),
         })
+    }
+
+    /// The run's guardian, when `config` names one; a warning when it cannot start.
+    pub fn start_for(config: &Config, observer: &mut dyn Observer) -> Option<Self> {
+        let argv = config.guardian.as_ref()?;
+        Guardian::start(argv)
+            .map_err(|e| {
+                observer.warning(&format!(
+                    "cannot start the guardian of the test processes ({e}): if shard-exec is killed, what the tests started may go on running"
+                ));
+            })
+            .ok()
+    }
+
+    /// [`finish`](Guardian::finish), with a warning when the guardian did not end well.
+    pub fn finish_for(guardian: Option<Self>, observer: &mut dyn Observer) {
+        if let Some(Err(e)) = guardian.map(Guardian::finish) {
+            observer.warning(&e.to_string());
+        }
     }
 
     pub fn link(&self) -> Arc<Link> {

@@ -19,11 +19,11 @@ use std::time::SystemTime;
 
 use crate::error::{Error, Result};
 use crate::junit::writer::JunitWriter;
-use crate::output::is_special;
+use crate::output::{PendingFile, is_special};
 
 use super::report::{self, Identity};
 use super::results::ChildCase;
-use super::{Finished, Observer, TestResult};
+use super::{Finished, Observer, RunResult, TestResult};
 
 /// The suite property that marks a journal; its value is the file name of the report that
 /// replaces it.
@@ -154,6 +154,63 @@ impl Journal {
             path: self.path.clone(),
             source,
         })
+    }
+}
+
+/// The node's report file (`--junit`) and its journal, from before the run to after it.
+#[derive(Debug)]
+pub struct ReportFile {
+    path: PathBuf,
+    journal: Option<Journal>,
+    /// Made before the run when there is no journal (a device, a FIFO): opened early, so that
+    /// a path that cannot be written is found before anything runs.
+    pending: Option<PendingFile>,
+}
+
+impl ReportFile {
+    /// Starts the journal of the report at `path` or, when it gets none, the report's own file.
+    /// Either finds a directory that cannot be made before anything runs; the journal does it
+    /// without leaving an empty temporary file behind a run that is killed.
+    pub fn open(path: &Path, who: &Identity<'_>, started: SystemTime) -> Result<Self> {
+        let journal = Journal::create(path, who, started)?;
+        let pending = match journal {
+            Some(_) => None,
+            None => Some(PendingFile::create(path)?),
+        };
+        Ok(ReportFile {
+            path: path.to_path_buf(),
+            journal,
+            pending,
+        })
+    }
+
+    /// The journal, to record the run's results in as they come.
+    pub fn journal(&mut self) -> Option<&mut Journal> {
+        self.journal.as_mut()
+    }
+
+    /// Where the journal is, while there is one.
+    pub fn journal_path(&self) -> Option<&Path> {
+        self.journal.as_ref().map(Journal::path)
+    }
+
+    /// Writes the report of `run` in place, atomically. On failure the journal stays: it
+    /// holds the results of the tests that finished.
+    pub fn write(&mut self, run: &RunResult, who: &Identity<'_>) -> Result<()> {
+        let mut file = match self.pending.take() {
+            Some(file) => file,
+            None => PendingFile::create(&self.path)?,
+        };
+        report::write(run, who, file.writer()).map_err(|source| Error::Write {
+            path: self.path.clone(),
+            source,
+        })?;
+        file.commit()
+    }
+
+    /// After [`write`](ReportFile::write): removes the journal, which the report replaces.
+    pub fn finish(self) -> Result<()> {
+        self.journal.map_or(Ok(()), Journal::remove)
     }
 }
 

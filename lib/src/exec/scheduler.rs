@@ -129,18 +129,7 @@ pub fn run(
         junit_dir: None,
         guard: None,
     };
-    let guardian = config
-        .guardian
-        .as_ref()
-        .and_then(|argv| match Guardian::start(argv) {
-            Ok(guardian) => Some(guardian),
-            Err(e) => {
-                observer.warning(&format!(
-                    "cannot start the guardian of the test processes ({e}): if shard-exec is killed, what the tests started may go on running"
-                ));
-                None
-            }
-        });
+    let guardian = Guardian::start_for(config, observer);
     state.guard = guardian.as_ref().map(Guardian::link);
     if config.template.uses_junit() {
         state.junit_dir = Some(tempfile::Builder::new().prefix("shard-exec-").tempdir()?);
@@ -188,9 +177,7 @@ pub fn run(
         None => None,
     };
     state.guard = None;
-    if let Some(Err(e)) = guardian.map(Guardian::finish) {
-        observer.warning(&e.to_string());
-    }
+    Guardian::finish_for(guardian, observer);
     Ok(RunResult {
         results: state.results,
         unmatched: state.unmatched,
