@@ -307,4 +307,32 @@ fn a_normal_run_leaves_exactly_its_report() {
     assert!(marked(&mark).is_empty(), "{:?}", marked(&mark));
     let run = tool("shard-merge", work, &["out"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
+
+    // Without --junit there is no journal either: the run adds nothing to its directory.
+    let listing = || {
+        let mut names: Vec<String> = fs::read_dir(work)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing();
+    let run = finish(
+        exec_cmd(work, &mark)
+            .args([
+                "--tests",
+                path_str(&ids),
+                "--",
+                "sh",
+                "-c",
+                SCRIPT,
+                "_",
+                "{}",
+            ])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(listing(), before);
 }
