@@ -61,7 +61,8 @@ pub struct Config {
     pub setup: Option<Vec<String>>,
     pub teardown: Option<Vec<String>>,
     /// The command that runs the [`guardian`] (a program calling [`guardian::main`] on its
-    /// stdin: shard-exec itself, in a hidden mode); none, none.
+    /// stdin: shard-exec itself, in a hidden mode); with none, a killed run leaves what its
+    /// tests started running.
     pub guardian: Option<Vec<std::ffi::OsString>>,
 }
 
