@@ -5,20 +5,20 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use shardkit::ci;
+use shardkit::exec::journal::{Recorder, ReportFile};
 use shardkit::exec::report::{self, Counts, Identity};
 use shardkit::exec::scheduler::{self, shown_ids, signal_name};
 use shardkit::exec::units::{MAX_BATCH, Packing, SplitPattern, auto_batch_size};
 use shardkit::exec::{
     Config, Finished, Mode, Observer, Outcome, ReportFormat, RunResult, Template, duration,
 };
-use shardkit::output::PendingFile;
 use shardkit::presets::Runner;
 use shardkit::{GroupBy, Grouping, Manifest};
 
@@ -360,11 +360,21 @@ pub fn run(cli: Cli) -> Result<Exit> {
         capture_limit: cli.capture_limit.max(64),
         setup: cli.setup.as_ref().map(|c| shell(c)),
         teardown: cli.teardown.as_ref().map(|c| shell(c)),
+        guardian: crate::guardian::command(),
     };
 
-    // The report's temporary file is made now: a directory that is not there is found before
-    // anything runs, not after.
-    let pending = cli.junit.as_deref().map(PendingFile::create).transpose()?;
+    let who = Identity {
+        node: share.node,
+        nodes: share.nodes,
+        plan: share.plan.as_deref(),
+        hostname: report::hostname(),
+    };
+    // Each result goes to the journal beside the report as it becomes final: a shard-exec
+    // killed hard leaves those for `shard-merge --salvage`.
+    let mut report_file = match &cli.junit {
+        Some(path) => Some(ReportFile::open(path, &who, SystemTime::now())?),
+        None => None,
+    };
 
     let (inbox, interrupter) = scheduler::inbox();
     let mut signals = signal_hook::iterator::Signals::new([
@@ -395,30 +405,30 @@ pub fn run(cli: Cli) -> Result<Exit> {
         ));
     }
     let mut terminal = Terminal::new(share.ids.len(), cli.quiet);
-    let result = scheduler::run(&config, &share.ids, inbox, &mut terminal);
+    let journal = report_file.as_mut().and_then(ReportFile::journal);
+    let mut recorder = Recorder::new(journal, &mut terminal);
+    let result = scheduler::run(&config, &share.ids, inbox, &mut recorder);
     terminal.done();
     let result = result.context("the run failed")?;
 
     let mut write_failed = false;
-    if let (Some(path), Some(mut file)) = (&cli.junit, pending) {
-        let who = Identity {
-            node: share.node,
-            nodes: share.nodes,
-            plan: share.plan.as_deref(),
-            hostname: report::hostname(),
-        };
-        let written = (|| {
-            report::write(&result, &who, file.writer()).map_err(|source| {
-                shardkit::Error::Write {
-                    path: path.clone(),
-                    source,
+    if let Some(mut file) = report_file {
+        match file.write(&result, &who) {
+            Err(e) => {
+                write_failed = true;
+                say(&format!("error: {}", anyhow::Error::from(e)));
+                if let Some(journal) = file.journal_path() {
+                    say(&format!(
+                        "the results of the tests that finished are in {} (`shard-merge --salvage` reads it)",
+                        journal.display()
+                    ));
                 }
-            })?;
-            file.commit()
-        })();
-        if let Err(e) = written {
-            write_failed = true;
-            say(&format!("error: {}", anyhow::Error::from(e)));
+            }
+            Ok(()) => {
+                if let Err(e) = file.finish() {
+                    warn(&format!("cannot remove the journal: {e}"));
+                }
+            }
         }
     }
 

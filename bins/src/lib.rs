@@ -4,6 +4,7 @@
 pub mod args;
 pub mod exec;
 pub mod exit;
+pub mod guardian;
 pub mod merge;
 pub mod plan;
 

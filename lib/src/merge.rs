@@ -21,6 +21,7 @@ use std::sync::{Mutex, mpsc};
 use std::time::SystemTime;
 
 use crate::error::{Error, Result};
+use crate::exec::journal::JOURNAL_PROPERTY;
 use crate::junit::cases::{Case, CaseTracker, Status};
 use crate::junit::reader::{
     Attr, Event, JunitReader, Kind, ReadError, locate_all, parse_start_tag,
@@ -326,6 +327,8 @@ struct InputScan {
     top_level: bool,
     /// The input's length and modification time when it was read.
     stamp: Option<(u64, SystemTime)>,
+    /// A suite or the root says it is a shard-exec journal (`shard.journal`).
+    journal: bool,
 }
 
 /// A change the second pass makes at a place in an input, found by the first.
@@ -554,7 +557,10 @@ fn gather(
     for (input, receiver) in inputs.iter().zip(receivers) {
         let own_slot = reporters.slot(None);
         own_slots.push(own_slot);
+        // This input's complete cases, whatever node each names.
+        let mut complete = 0u64;
         let mut on_case = |case: Case, reporters: &mut Reporters| {
+            complete += 1;
             let slot = match case.property(NODE_PROPERTY) {
                 Some(label) => reporters.slot(Some(label)),
                 None => own_slot,
@@ -608,14 +614,20 @@ fn gather(
                 let (error, scan) = *failure;
                 let (line, column) = place(input, &[error.offset])?[0];
                 if !options.salvage {
+                    let mut message = error.message;
+                    if scan.journal {
+                        message.push_str(
+                            "; this is the journal of a shard-exec run that did not end (killed, or still running), whose report was never written: merge the results it holds with --salvage",
+                        );
+                    }
                     return Err(Error::Report {
                         source_name: input.source.clone(),
                         line,
                         column,
-                        message: error.message,
+                        message,
                     });
                 }
-                let kept = reporters.totals[own_slot].tests;
+                let kept = complete;
                 let message = format!(
                     "{}:{line}:{column}: {}; {kept} complete test cases kept, the rest of the report is lost",
                     input.source, error.message
@@ -839,6 +851,7 @@ fn scan_input(
         carry_to: NONE,
         top_level: false,
         stamp: None,
+        journal: false,
     };
     let mut root_attributes: Vec<(String, String)> = Vec::new();
     let mut stack: Vec<ScanFrame> = Vec::new();
@@ -1061,6 +1074,9 @@ fn scan_input(
                                 }
                                 if property == PLAN_PROPERTY {
                                     fingerprints.push(value.to_string());
+                                }
+                                if property == JOURNAL_PROPERTY {
+                                    scan.journal = true;
                                 }
                             }
                         }

@@ -42,11 +42,7 @@ impl PendingFile {
             path: path.to_path_buf(),
             source,
         };
-        // Devices and the like (`/dev/stdout`, a FIFO) cannot be replaced: write them directly.
-        // `/dev/stdout` may lead to a regular file (`> out.txt`), which must not be renamed over.
-        let special = path.starts_with("/dev") || path.starts_with("/proc");
-        let not_regular = fs::metadata(path).is_ok_and(|meta| !meta.is_file());
-        if special || not_regular {
+        if is_special(path) {
             let file = OpenOptions::new()
                 .write(true)
                 .create(true)
@@ -155,6 +151,15 @@ impl PendingFile {
             }
         }
     }
+}
+
+/// Whether `path` is a device or the like (`/dev/stdout`, a FIFO), which cannot be replaced
+/// and is written directly. `/dev/stdout` may lead to a regular file (`> out.txt`), which
+/// must not be renamed over.
+pub fn is_special(path: &Path) -> bool {
+    path.starts_with("/dev")
+        || path.starts_with("/proc")
+        || fs::metadata(path).is_ok_and(|meta| !meta.is_file())
 }
 
 /// Writes `path` with `fill`, atomically (see [`PendingFile`]).

@@ -8,6 +8,7 @@ mod docs;
 mod e2e;
 mod empty;
 mod exec;
+mod kill;
 mod merge;
 mod seeds;
 mod timings;

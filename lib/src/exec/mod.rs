@@ -2,11 +2,14 @@
 //! whole process trees, retries recorded as flaky, and a result for every id, run or not.
 //!
 //! [`scheduler::run`] does the work and reports progress to an [`Observer`]; [`report`] writes
-//! the node's JUnit report from what it returns.
+//! the node's JUnit report from what it returns. [`journal`] keeps each final result on disk
+//! while the run goes on, and [`guardian`] kills what is left running if shard-exec is killed.
 
 pub mod capture;
 pub mod command;
 pub mod duration;
+pub mod guardian;
+pub mod journal;
 pub mod process;
 pub mod report;
 pub mod results;
@@ -57,6 +60,10 @@ pub struct Config {
     /// Run once before any test / once after all.
     pub setup: Option<Vec<String>>,
     pub teardown: Option<Vec<String>>,
+    /// The command that runs the [`guardian`] (a program calling [`guardian::main`] on its
+    /// stdin: shard-exec itself, in a hidden mode); with none, a killed run leaves what its
+    /// tests started running.
+    pub guardian: Option<Vec<std::ffi::OsString>>,
 }
 
 /// The format of the per-test results a command writes.
@@ -168,6 +175,10 @@ pub trait Observer {
     fn finished(&mut self, finished: &Finished<'_>);
     /// Something worth saying that is not a test result.
     fn warning(&mut self, message: &str);
+    /// An id's result is final: no retry is pending, and it will not change.
+    fn settled(&mut self, _result: &TestResult) {}
+    /// A case of a command's report that named none of its batch's ids, kept.
+    fn unmatched(&mut self, _case: &ChildCase) {}
 }
 
 /// A process that ended, and what it meant for its ids.

@@ -6,6 +6,11 @@
 //! zombie keeps its pid, and so its process group id, reserved until the scheduler has sent
 //! its last signal and calls [`Child::reap`]. A signal to the group can then never reach a
 //! group that reused the number.
+//!
+//! On Linux each process dies with shard-exec, however shard-exec ends: its parent-death
+//! signal is SIGKILL. That signal comes when the *thread* that started the process ends, so
+//! [`spawn`] must be called from a thread that lives as long as the run (the scheduler's).
+//! What a process starts in its group is the [`guardian`](super::guardian)'s to kill.
 
 use std::ffi::OsString;
 use std::io::{self, Read};
@@ -24,6 +29,7 @@ use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
 use nix::unistd::Pid;
 
 use super::capture::Capture;
+use super::guardian::Link;
 
 /// Stack size of the helper threads: they only copy bytes or wait (the read buffer is on
 /// the heap).
@@ -67,6 +73,8 @@ pub struct Child {
     pub stderr: Arc<Mutex<Capture>>,
     /// Set when the scheduler gives up on the pipes: the helper then drops them and ends.
     abandon: Arc<AtomicBool>,
+    /// The guardian its group is registered with.
+    guard: Option<Arc<Link>>,
 }
 
 impl Child {
@@ -78,6 +86,9 @@ impl Child {
     /// Reaps the ended process, freeing its pid and group id: after the last signal to its
     /// group. A process that did not end is left alone.
     pub fn reap(&self) {
+        if let Some(guard) = &self.guard {
+            guard.unregister(self.pgid);
+        }
         let _ = waitpid(Pid::from_raw(self.pgid), Some(WaitPidFlag::WNOHANG));
     }
 }
@@ -88,13 +99,14 @@ const CHECK: u16 = 50;
 
 /// Starts `argv` with `env` added, in a new process group. One helper thread reads its pipes
 /// and learns when it ends; its notes go to `notes`, tagged with `job`: `Done`, or `Exited`
-/// then `Closed`.
+/// then `Closed`. Its group is registered with `guard`, until [`Child::reap`].
 pub fn spawn(
     job: u64,
     argv: &[OsString],
     env: &[(&str, String)],
     output: Output,
     notes: &Sender<Note>,
+    guard: Option<&Arc<Link>>,
 ) -> io::Result<Child> {
     let mut command = Command::new(&argv[0]);
     command.args(&argv[1..]).stdin(Stdio::null());
@@ -115,8 +127,13 @@ pub fn spawn(
     for (name, value) in env {
         command.env(name, value);
     }
+    #[cfg(target_os = "linux")]
+    die_with_parent(&mut command);
     let mut child = command.spawn()?;
     let pgid = child.id() as i32;
+    if let Some(guard) = guard {
+        guard.register(pgid);
+    }
     let stdout = Arc::new(Mutex::new(Capture::new(limit)));
     let stderr = Arc::new(Mutex::new(Capture::new(limit)));
     let pipes: [Option<Pipe>; 2] = [
@@ -139,6 +156,9 @@ pub fn spawn(
     if let Err(e) = started {
         // The child cannot be watched: stop it, and reap it.
         kill_group(pgid, Signal::SIGKILL);
+        if let Some(guard) = guard {
+            guard.unregister(pgid);
+        }
         let _ = child.wait();
         return Err(e);
     }
@@ -148,7 +168,30 @@ pub fn spawn(
         stdout,
         stderr,
         abandon,
+        guard: guard.cloned(),
     })
+}
+
+/// Makes the process get SIGKILL when the thread that starts it ends (with shard-exec, however
+/// it ends), and not start at all when that thread is gone already.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn die_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = nix::unistd::getpid();
+    // SAFETY: the closure runs in the child between fork and exec, where only
+    // async-signal-safe calls may be made: prctl(2) and getppid(2) are plain system calls,
+    // and the errors are made from error numbers, without allocating.
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from)?;
+            // The parent may have died before the signal was set: then nothing sends it.
+            if nix::unistd::getppid() != parent {
+                return Err(io::Error::from(Errno::ESRCH));
+            }
+            Ok(())
+        });
+    }
 }
 
 /// A child's pipe and where its bytes go.

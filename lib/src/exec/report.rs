@@ -12,6 +12,7 @@ use crate::junit::writer::JunitWriter;
 use crate::merge::PLAN_PROPERTY;
 use crate::verify::{ID_PROPERTY, NODE_PROPERTY};
 
+use super::results::ChildCase;
 use super::{Attempt, Outcome, RunResult, TestResult};
 
 /// The suite property with the number of nodes.
@@ -93,7 +94,6 @@ pub fn write(run: &RunResult, who: &Identity<'_>, out: impl Write) -> io::Result
     let seconds = time::format(run.seconds);
     let stamp = timestamp(run.started);
     let node = who.node.to_string();
-    let suite = format!("shard-exec node {} of {}", who.node, who.nodes);
     let mut w = JunitWriter::new(out)?;
     // The root and the one suite count the same cases.
     let counted = [
@@ -104,6 +104,28 @@ pub fn write(run: &RunResult, who: &Identity<'_>, out: impl Write) -> io::Result
         ("time", seconds.as_str()),
         ("timestamp", stamp.as_str()),
     ];
+    write_head(&mut w, who, &counted, &stamp, &[])?;
+    for result in &run.results {
+        write_case(&mut w, result, &node)?;
+    }
+    for case in &run.unmatched {
+        write_unmatched(&mut w, case, &node)?;
+    }
+    w.finish()?;
+    Ok(())
+}
+
+/// Opens the root and the node's one suite, and writes the suite's properties that name the
+/// node: `counted` are the attributes with the counts and times (none in a journal, which
+/// is written before they are known), `extra` more properties.
+pub(crate) fn write_head<W: Write>(
+    w: &mut JunitWriter<W>,
+    who: &Identity<'_>,
+    counted: &[(&str, &str)],
+    stamp: &str,
+    extra: &[(&str, &str)],
+) -> io::Result<()> {
+    let suite = format!("shard-exec node {} of {}", who.node, who.nodes);
     let mut root = vec![("name", "shard-exec")];
     root.extend(counted);
     w.start("testsuites", &attrs(&root), false)?;
@@ -112,35 +134,44 @@ pub fn write(run: &RunResult, who: &Identity<'_>, out: impl Write) -> io::Result
     one.push(("hostname", who.hostname.as_str()));
     w.start("testsuite", &attrs(&one), false)?;
     w.start("properties", &[], false)?;
-    w.property(NODE_PROPERTY, &node)?;
+    w.property(NODE_PROPERTY, &who.node.to_string())?;
     w.property(NODES_PROPERTY, &who.nodes.to_string())?;
     if let Some(plan) = who.plan {
         w.property(PLAN_PROPERTY, plan)?;
     }
     w.property("hostname", &who.hostname)?;
-    w.property("timestamp", &stamp)?;
-    w.end()?;
-    for result in &run.results {
-        write_case(&mut w, result, &node)?;
+    w.property("timestamp", stamp)?;
+    for (name, value) in extra {
+        w.property(name, value)?;
     }
-    for case in &run.unmatched {
-        w.escaped_text(&case.head)?;
-        if !case.has_properties {
-            w.escaped_text("<properties>")?;
-        }
-        w.property(NODE_PROPERTY, &node)?;
-        w.property(UNMATCHED_PROPERTY, "true")?;
-        if !case.has_properties {
-            w.escaped_text("</properties>")?;
-        }
-        w.escaped_text(&case.body)?;
-        w.escaped_text("</testcase>")?;
-    }
-    w.finish()?;
-    Ok(())
+    w.end()
 }
 
-fn write_case<W: Write>(w: &mut JunitWriter<W>, result: &TestResult, node: &str) -> io::Result<()> {
+/// A case of a command's report that named none of its batch's ids: kept, flagged.
+pub(crate) fn write_unmatched<W: Write>(
+    w: &mut JunitWriter<W>,
+    case: &ChildCase,
+    node: &str,
+) -> io::Result<()> {
+    w.escaped_text(&case.head)?;
+    if !case.has_properties {
+        w.escaped_text("<properties>")?;
+    }
+    w.property(NODE_PROPERTY, node)?;
+    w.property(UNMATCHED_PROPERTY, "true")?;
+    if !case.has_properties {
+        w.escaped_text("</properties>")?;
+    }
+    w.escaped_text(&case.body)?;
+    w.escaped_text("</testcase>")
+}
+
+/// The `<testcase>` of one id, with its earlier attempts.
+pub(crate) fn write_case<W: Write>(
+    w: &mut JunitWriter<W>,
+    result: &TestResult,
+    node: &str,
+) -> io::Result<()> {
     let last = result.attempts.last();
     let attempts = result.attempts.len().to_string();
     let mut properties: Vec<(&str, &str)> = vec![(ID_PROPERTY, &result.id), (NODE_PROPERTY, node)];

@@ -14,6 +14,7 @@ use nix::sys::signal::Signal;
 
 use super::command::Fill;
 use super::duration;
+use super::guardian::{Guardian, Link};
 use super::process::{self, Note};
 use super::results::{self, ChildCase};
 use super::units::{self, Unit};
@@ -100,6 +101,9 @@ enum Stop {
 /// Runs `ids` (this node's, in order) as `config` says, telling `observer` as it goes.
 /// Every id comes back with a result: passed, failed, errored, skipped or not run.
 /// No ids (a node with nothing to do) run nothing: no process, not even `--setup`.
+///
+/// Call it from a thread that lives as long as the run (the main thread): the processes it
+/// starts die when that thread ends (see [`process`]).
 pub fn run(
     config: &Config,
     ids: &[String],
@@ -135,7 +139,10 @@ pub fn run(
         failed: 0,
         second_signal: false,
         junit_dir: None,
+        guard: None,
     };
+    let guardian = Guardian::start_for(config, observer);
+    state.guard = guardian.as_ref().map(Guardian::link);
     if config.template.uses_junit() {
         state.junit_dir = Some(tempfile::Builder::new().prefix("shard-exec-").tempdir()?);
     }
@@ -181,6 +188,8 @@ pub fn run(
             .err(),
         None => None,
     };
+    state.guard = None;
+    Guardian::finish_for(guardian, observer);
     Ok(RunResult {
         results: state.results,
         unmatched: state.unmatched,
@@ -205,6 +214,8 @@ struct State<'a> {
     failed: usize,
     second_signal: bool,
     junit_dir: Option<tempfile::TempDir>,
+    /// The guardian's pipe, when there is one: every process's group is registered there.
+    guard: Option<Arc<Link>>,
 }
 
 impl State<'_> {
@@ -228,8 +239,15 @@ impl State<'_> {
             ("SHARD_NODE", config.node.to_string()),
             ("SHARD_NODES", config.nodes.to_string()),
         ];
-        let child = process::spawn(job, &argv, &env, process::Output::Stderr, &inbox.sender)
-            .map_err(|e| format!("cannot start `{shown}`: {e}"))?;
+        let child = process::spawn(
+            job,
+            &argv,
+            &env,
+            process::Output::Stderr,
+            &inbox.sender,
+            self.guard.as_ref(),
+        )
+        .map_err(|e| format!("cannot start `{shown}`: {e}"))?;
         let started = Instant::now();
         let mut term_at = config.timeout.map(|t| started + t);
         let mut kill_at = None;
@@ -466,7 +484,7 @@ impl State<'_> {
             ("SHARD_NODES", config.nodes.to_string()),
         ];
         let output = process::Output::Capture(config.capture_limit);
-        let child = match process::spawn(job_id, &argv, &env, output, sender) {
+        let child = match process::spawn(job_id, &argv, &env, output, sender, self.guard.as_ref()) {
             Ok(child) => child,
             Err(e) => {
                 let why = format!("cannot start `{}`: {e}", argv[0].to_string_lossy());
@@ -707,6 +725,7 @@ impl State<'_> {
                 shown_ids(&ids),
                 crate::junit::matching::fallback_id(case.classname.as_deref(), &case.name)
             ));
+            observer.unmatched(&case);
             self.unmatched.push(case);
         }
         if !rerun.is_empty() {
@@ -836,6 +855,9 @@ impl State<'_> {
             output,
         };
         observer.finished(&finished);
+        for &i in work.ids.iter().filter(|i| !retry.contains(i)) {
+            observer.settled(&self.results[i]);
+        }
         if !retry.is_empty() {
             queue.push_front(Work {
                 ids: retry,

@@ -1,0 +1,218 @@
+//! The guardian: a small process that outlives shard-exec only to kill what it left running.
+//!
+//! Each test runs in a process group of its own, so a shard-exec killed hard (SIGKILL) would
+//! leave every running test and whatever they started behind. The direct children die with
+//! shard-exec by their parent-death signal (see [`super::process`]); their own children do
+//! not. So shard-exec starts one guardian (itself again, in a hidden mode that calls [`main`];
+//! an exec, never a bare fork of the threaded process), in a process group of its own, its
+//! stdin a pipe. Each test process group is registered on that pipe when it starts (`+PGID`)
+//! and unregistered (`-PGID`) before shard-exec reaps its leader, so that a number the system
+//! may hand out again is never in the registry. When the pipe reaches its end, because
+//! shard-exec closed it at the end of the run or because shard-exec died (however), the
+//! guardian sends SIGKILL to every group still registered and exits.
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::io::{self, BufRead, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
+
+use super::process::kill_group;
+use super::{Config, Observer};
+
+/// The guardian's whole life: signals that stop a run (SIGINT, SIGTERM, SIGHUP) blocked, so
+/// that only the end of `input` ends it; then [`serve`]. Call it only in the guardian's own
+/// process (the blocked signals stay blocked in the caller).
+pub fn main(input: impl BufRead) -> io::Result<()> {
+    let mut signals = SigSet::empty();
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        signals.add(signal);
+    }
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&signals), None)?;
+    serve(input).map(drop)
+}
+
+/// Reads `+PGID` and `-PGID` lines until the end of `input`, then sends SIGKILL to every
+/// group registered and not unregistered. Returns the groups it killed, in order.
+pub fn serve(input: impl BufRead) -> io::Result<Vec<i32>> {
+    let mut groups = BTreeSet::new();
+    for line in input.lines() {
+        let line = match line {
+            Ok(line) => line,
+            // A read that fails ends the watch as its end would: the kill is what matters.
+            Err(_) => break,
+        };
+        let (sign, number) = line.split_at(line.len().min(1));
+        match (sign, number.parse::<i32>()) {
+            ("+", Ok(pgid)) if pgid > 1 => {
+                groups.insert(pgid);
+            }
+            ("-", Ok(pgid)) => {
+                groups.remove(&pgid);
+            }
+            _ => {}
+        }
+    }
+    for &pgid in &groups {
+        kill_group(pgid, Signal::SIGKILL);
+    }
+    Ok(groups.into_iter().collect())
+}
+
+/// The write end of a guardian's pipe, shared by the processes it watches.
+#[derive(Debug)]
+pub struct Link {
+    pipe: Mutex<Option<ChildStdin>>,
+}
+
+impl Link {
+    /// From now on, a death of this process kills group `pgid`.
+    pub fn register(&self, pgid: i32) {
+        self.send(&format!("+{pgid}\n"));
+    }
+
+    /// Group `pgid` is no longer watched: call it before its leader is reaped.
+    pub fn unregister(&self, pgid: i32) {
+        self.send(&format!("-{pgid}\n"));
+    }
+
+    /// One write of a few bytes: a pipe takes it whole.
+    fn send(&self, line: &str) {
+        let mut pipe = self.pipe.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = pipe.as_mut()
+            && p.write_all(line.as_bytes()).is_err()
+        {
+            // The guardian is gone: nothing more to tell it.
+            *pipe = None;
+        }
+    }
+
+    fn close(&self) {
+        self.pipe.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+}
+
+/// A running guardian.
+#[derive(Debug)]
+pub struct Guardian {
+    child: Option<Child>,
+    link: Arc<Link>,
+}
+
+impl Guardian {
+    /// Starts the guardian `argv` (a program that calls [`main`] on its stdin) in a process
+    /// group of its own, with nothing of the run's output: it holds no pipe anyone waits on.
+    pub fn start(argv: &[OsString]) -> io::Result<Self> {
+        let (program, args) = argv
+            .split_first()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no guardian command"))?;
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut child = command.spawn()?;
+        let pipe = child.stdin.take();
+        Ok(Guardian {
+            child: Some(child),
+            link: Arc::new(Link {
+                pipe: Mutex::new(pipe),
+            }),
+        })
+    }
+
+    /// The run's guardian, when `config` names one; a warning when it cannot start.
+    pub fn start_for(config: &Config, observer: &mut dyn Observer) -> Option<Self> {
+        let argv = config.guardian.as_ref()?;
+        Guardian::start(argv)
+            .map_err(|e| {
+                observer.warning(&format!(
+                    "cannot start the guardian of the test processes ({e}): if shard-exec is killed, what the tests started may go on running"
+                ));
+            })
+            .ok()
+    }
+
+    /// [`finish`](Guardian::finish), with a warning when the guardian did not end well.
+    pub fn finish_for(guardian: Option<Self>, observer: &mut dyn Observer) {
+        if let Some(Err(e)) = guardian.map(Guardian::finish) {
+            observer.warning(&e.to_string());
+        }
+    }
+
+    pub fn link(&self) -> Arc<Link> {
+        Arc::clone(&self.link)
+    }
+
+    /// Closes the pipe and waits for the guardian to end: after every group is unregistered,
+    /// it kills nothing. An error when it did not end well (it was killed: the run went
+    /// unguarded for a while).
+    pub fn finish(mut self) -> io::Result<()> {
+        self.end()
+    }
+
+    fn end(&mut self) -> io::Result<()> {
+        self.link.close();
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        let status = child.wait()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!(
+                "the guardian of the test processes ended with {}",
+                super::process::describe(&status)
+            )))
+        }
+    }
+}
+
+impl Drop for Guardian {
+    fn drop(&mut self) {
+        let _ = self.end();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    /// A `sleep` in a process group of its own.
+    fn sleeper() -> Child {
+        let mut command = Command::new("sleep");
+        command.arg("300");
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        command.spawn().unwrap()
+    }
+
+    #[test]
+    fn at_the_end_of_its_input_it_kills_the_groups_still_registered() {
+        let mut killed = sleeper();
+        let mut left = sleeper();
+        let (k, l) = (killed.id() as i32, left.id() as i32);
+        let input = format!("+{k}\n+{l}\n-{l}\nnonsense\n+1\n");
+        let groups = serve(input.as_bytes()).unwrap();
+        assert_eq!(groups, vec![k]);
+        let status = killed.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9)
+        );
+        // The unregistered one still runs.
+        assert!(left.try_wait().unwrap().is_none());
+        left.kill().unwrap();
+        left.wait().unwrap();
+    }
+
+    #[test]
+    fn a_guardian_that_cannot_start_says_so() {
+        let err = Guardian::start(&["/no/such/guardian".into()]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    }
+}
