@@ -247,11 +247,27 @@ pub fn run(cli: Cli) -> Result<Exit> {
     let request = Request::resolve(cli, &env)?;
     let ids = match &request.collect {
         Some((runner, args)) => {
-            let listed = runner.collect(args)?;
+            let listing = runner.collect(args)?;
+            let collected = &listing.collected;
             if !request.quiet {
-                say(&format!("{runner} listed {} tests", listed.len()));
+                let mut said = format!("{runner} listed {} tests", listing.ids.len());
+                if !collected.ids.is_empty() {
+                    said.push_str(&format!(
+                        ", and {} {} it skipped or could not import while collecting ({} errors), planned as ids of their own",
+                        collected.ids.len(),
+                        if collected.ids.len() == 1 { "path" } else { "paths" },
+                        collected.errors
+                    ));
+                }
+                say(&said);
             }
-            TestIds::from_lines(&listed)?
+            for case in &collected.unmapped {
+                warn(&format!(
+                    "{runner} reported `{case}` while collecting, which names no module file here (a directory whose conftest.py skips cannot be run by its path): it is not planned, and its case will be missing from the nodes' reports"
+                ));
+            }
+            let all: Vec<&str> = listing.all_ids().collect();
+            TestIds::from_lines(&all)?
         }
         None => args::read_ids(&request.files, args::Empty::Error)?,
     };

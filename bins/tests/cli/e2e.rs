@@ -25,7 +25,7 @@ fn suite() -> PathBuf {
 }
 
 /// (classname, name) -> status, of every case of a report.
-fn outcomes(report: &Path) -> BTreeMap<(String, String), Status> {
+pub(crate) fn outcomes(report: &Path) -> BTreeMap<(String, String), Status> {
     let mut map = BTreeMap::new();
     for case in read_cases(fs::File::open(report).unwrap()).unwrap() {
         let key = (
@@ -41,7 +41,7 @@ fn outcomes(report: &Path) -> BTreeMap<(String, String), Status> {
     map
 }
 
-fn run_in(dir: &Path, program: &str, args: &[&str]) -> Run {
+pub(crate) fn run_in(dir: &Path, program: &str, args: &[&str]) -> Run {
     finish(
         Command::new(program)
             .env_clear()

@@ -4,6 +4,7 @@
 #[path = "../../../lib/tests/support/suite.rs"]
 mod suite;
 
+mod collect;
 mod docs;
 mod e2e;
 mod empty;

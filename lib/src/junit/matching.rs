@@ -77,6 +77,18 @@ pub fn pytest_case(id: &str) -> Option<(String, &str)> {
     Some((classname, name))
 }
 
+/// The `name` (classname `""`) pytest's JUnit report gives what it skipped or could not
+/// import while collecting the path `id` (`tests/test_x.py` is `tests.test_x`), or `None` when
+/// `id` is a test item (it holds `::` or parameters) or is no relative path.
+pub fn pytest_collector_name(id: &str) -> Option<String> {
+    if id.is_empty() || id.contains("::") || id.contains('[') || id.starts_with(['/', '.']) {
+        return None;
+    }
+    let module = id.strip_suffix(".py").unwrap_or(id);
+    let name = module.trim_end_matches('/').replace(['/', '\\'], ".");
+    (!name.is_empty()).then_some(name)
+}
+
 /// The id a case names when it carries no `shard.id` and is not pytest's: `classname::name`,
 /// or the name alone when the case has no classname.
 pub fn fallback_id(classname: Option<&str>, name: &str) -> String {
@@ -102,6 +114,9 @@ pub fn keys_of_id(id: &str) -> Vec<CaseKey> {
     };
     if let Some((classname, name)) = pytest_case(id) {
         add((classname, name.to_string()));
+    }
+    if let Some(name) = pytest_collector_name(id) {
+        add((String::new(), name));
     }
     let head_len = id.find('[').unwrap_or(id.len());
     for cut in [id[..head_len].rfind("::"), id.rfind("::")]
@@ -156,6 +171,28 @@ mod tests {
         for not_pytest in ["TestGo/sub", "test_x.py", "::test_x", ".py::t", "t.py::::x"] {
             assert_eq!(pytest_case(not_pytest), None, "{not_pytest}");
         }
+    }
+
+    #[test]
+    fn paths_name_what_pytest_reports_while_collecting_them() {
+        let name = |id| pytest_collector_name(id);
+        assert_eq!(
+            name("tests/test_optional.py").as_deref(),
+            Some("tests.test_optional")
+        );
+        assert_eq!(name("tests/pkg").as_deref(), Some("tests.pkg"));
+        assert_eq!(name("test_top.py").as_deref(), Some("test_top"));
+        for item in [
+            "t/test_x.py::test_f",
+            "t/x.py[1]",
+            "/abs/test_x.py",
+            "./t.py",
+            "",
+        ] {
+            assert_eq!(name(item), None, "{item}");
+        }
+        let key = |c: &str, n: &str| (c.to_string(), n.to_string());
+        assert!(keys_of_id("tests/test_optional.py").contains(&key("", "tests.test_optional")));
     }
 
     #[test]

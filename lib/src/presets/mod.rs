@@ -9,6 +9,28 @@ use std::str::FromStr;
 use crate::error::{Error, Result};
 use crate::ids::GroupBy;
 
+pub mod collected;
+
+pub use collected::Collected;
+
+/// What a listing gave: the runner's test ids, and (pytest) what it skipped or could not
+/// import while collecting, planned as ids of their own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    pub ids: Vec<String>,
+    pub collected: Collected,
+}
+
+impl Listing {
+    /// Every id to plan: the tests, then the collection-time outcomes.
+    pub fn all_ids(&self) -> impl Iterator<Item = &str> {
+        self.ids
+            .iter()
+            .chain(&self.collected.ids)
+            .map(String::as_str)
+    }
+}
+
 /// A test runner shardkit knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Runner {
@@ -228,12 +250,28 @@ impl Runner {
     }
 
     /// Runs the listing in the current directory and returns the ids, in the runner's order.
-    pub fn collect(self, args: &[String]) -> Result<Vec<String>> {
-        let argv = self.collect_command(args);
+    /// pytest's listing also writes a `--junitxml` report (a temporary file), whose cases are
+    /// what it skipped or failed to import while collecting: those are planned too. A
+    /// collection error fails the listing (pytest's exit 2) unless the arguments hold
+    /// `--continue-on-collection-errors` (exit 1), as in a plain run.
+    pub fn collect(self, args: &[String]) -> Result<Listing> {
+        let mut argv = self.collect_command(args);
         let shown = argv.join(" ");
         let fail = |reason: String| Error::Collect {
             command: shown.clone(),
             reason,
+        };
+        let report = match self {
+            Runner::Pytest => {
+                let file = tempfile::Builder::new()
+                    .prefix("shard-plan-listing-")
+                    .suffix(".xml")
+                    .tempfile()
+                    .map_err(|e| fail(format!("cannot make a temporary file: {e}")))?;
+                argv.push(format!("--junitxml={}", file.path().display()));
+                Some(file)
+            }
+            _ => None,
         };
         let output = Command::new(&argv[0])
             .args(&argv[1..])
@@ -248,9 +286,29 @@ impl Runner {
             let lines: Vec<&str> = text.lines().collect();
             lines[lines.len().saturating_sub(20)..].join("\n")
         };
-        match output.status.code() {
+        let collected = match &report {
+            Some(file) => {
+                let xml = std::fs::read(file.path()).unwrap_or_default();
+                if xml.is_empty() {
+                    Collected::default()
+                } else {
+                    let root = std::env::current_dir()
+                        .map_err(|e| fail(format!("cannot tell the current directory: {e}")))?;
+                    collected::read(&xml, &root).map_err(fail)?
+                }
+            }
+            None => Collected::default(),
+        };
+        let code = output.status.code();
+        let pytest = self == Runner::Pytest;
+        let has_collected = !collected.ids.is_empty();
+        match code {
             Some(0) => {}
-            Some(5) if self == Runner::Pytest => {
+            // --continue-on-collection-errors: modules that failed to import, and no test ran.
+            Some(1) if pytest && collected.errors > 0 => {}
+            // Nothing but collection-time outcomes (every module skipped).
+            Some(5) if pytest && has_collected => {}
+            Some(5) if pytest => {
                 return Err(fail(
                     "pytest collected no tests (exit status 5)".to_string(),
                 ));
@@ -269,10 +327,10 @@ impl Runner {
             }
         }
         let ids = self.parse_listing(&stdout).map_err(fail)?;
-        if ids.is_empty() {
+        if ids.is_empty() && !has_collected {
             return Err(fail(format!("it listed no test ids:\n{}", tail(&stdout))));
         }
-        Ok(ids)
+        Ok(Listing { ids, collected })
     }
 }
 
