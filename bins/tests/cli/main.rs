@@ -12,6 +12,7 @@ mod exec;
 mod kill;
 mod merge;
 mod seeds;
+mod setup;
 mod timings;
 
 use std::io::Write;
