@@ -95,6 +95,10 @@ pub struct Cli {
     /// How many of the slowest tests the summary names.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub slowest: usize,
+
+    /// Say nothing on stderr but warnings and errors.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// How many lines of each kind of verification failure are shown.
@@ -201,6 +205,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
     }
     let verified = tell_verification(report);
     let t = &report.totals;
+    if cli.quiet {
+        return Ok(exit_of(verified, report));
+    }
     say(&format!(
         "merged {count} report{} from {} node{}: {} tests, {} failed, {} errors, {} skipped, {} flaky, {} s{}",
         plural(count),
@@ -214,13 +221,17 @@ pub fn run(cli: Cli) -> Result<Exit> {
         time::format(t.time),
         output.map_or_else(String::new, |p| format!(" -> {}", p.display())),
     ));
-    Ok(if !verified {
+    Ok(exit_of(verified, report))
+}
+
+fn exit_of(verified: bool, report: &Report) -> Exit {
+    if !verified {
         Exit::Unverified
     } else if !report.passed() {
         Exit::TestsFailed
     } else {
         Exit::Success
-    })
+    }
 }
 
 fn plural(n: usize) -> &'static str {

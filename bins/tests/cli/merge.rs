@@ -340,6 +340,27 @@ fn a_missing_node_fails_verification_but_the_report_is_written() {
     );
 }
 
+/// `-q`, as on shard-plan and shard-exec: nothing on stderr for a clean merge, the warnings of
+/// a failed verification still.
+#[test]
+fn quiet_leaves_only_warnings() {
+    let p = planned(3);
+    p.write_all();
+    let run = p.merge(&["-q", "--expect-nodes", "3"]);
+    expect(&run, 0);
+    assert_eq!(run.stderr, "");
+    assert_eq!(p.merged().len(), 90);
+    fs::remove_file(p.dir.path().join("reports/junit-3.xml")).unwrap();
+    let run = p.merge(&["--quiet", "--expect-nodes", "3"]);
+    expect(&run, 3);
+    assert!(
+        run.stderr.contains("1 of 3 expected nodes missing"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("merged 2 reports"), "{}", run.stderr);
+}
+
 /// A CI retry that uploads a node's report a second time, under another name: every test of
 /// that node is reported twice, which verification names.
 #[test]
