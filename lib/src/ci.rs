@@ -244,6 +244,11 @@ fn read_convention(
     if index_raw.is_none() && total_raw.is_none() {
         return Ok(None);
     }
+    // A total of 1 with no index is a job that does not run in parallel: GitLab sets
+    // CI_NODE_TOTAL=1 in every such job, the one that plans for the others among them.
+    if index_raw.is_none() && total_raw.as_deref().map(str::trim) == Some("1") {
+        return Ok(None);
+    }
     let read = |name: &str, raw: &str, limit: u64, what: &str| -> Result<u64> {
         let bad = |reason: String| Error::NodeSelection {
             origin: format!("{name}={raw} ({})", convention.name),
@@ -650,6 +655,19 @@ mod tests {
                 &[("CIRCLE_NODE_TOTAL", "4"), ("CIRCLE_NODE_INDEX", "4")]
             ),
             "CircleCI (CIRCLE_NODE_INDEX=4, CIRCLE_NODE_TOTAL=4): node 5 is not one of the 4 nodes (1 to 4)"
+        );
+        // GitLab's jobs that do not run in parallel have CI_NODE_TOTAL=1 and no index: no
+        // node is named there, so the flags (a plan for 3 nodes) decide.
+        let plan_job = [("GITLAB_CI", "true"), ("CI_NODE_TOTAL", "1")];
+        let flags = NodeFlags {
+            nodes: Some(3),
+            ..NONE
+        };
+        assert!(run(flags, &plan_job).is_ok());
+        assert!(run(NONE, &plan_job).unwrap().is_none());
+        assert_eq!(
+            err(NONE, &[("GITLAB_CI", "true"), ("CI_NODE_TOTAL", "2")]),
+            "CI_NODE_TOTAL (GitLab): it is set but CI_NODE_INDEX is not"
         );
         assert_eq!(
             err(NONE, &[("BUILDKITE_PARALLEL_JOB", "1")]),

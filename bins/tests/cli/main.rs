@@ -11,6 +11,7 @@ mod empty;
 mod exec;
 mod kill;
 mod merge;
+mod recipes;
 mod seeds;
 mod setup;
 mod timings;

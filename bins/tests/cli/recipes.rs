@@ -1,0 +1,156 @@
+//! The CI recipes in ci/, run or checked by the engines' own tools. The GitLab recipe runs
+//! under gitlab-ci-local (pinned, installed by scripts/test) on testdata/example-suite, twice in
+//! a row: `parallel:` nodes, artifacts, caches, the merge job. The second pipeline must plan
+//! with the first one's durations although the first had a failing test, and both merges must
+//! verify (their exit status 1 says only that a test failed).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{Run, finish};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "__pycache__" || name == ".pytest_cache" {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(&name));
+        } else {
+            fs::copy(&path, to.join(&name)).unwrap();
+        }
+    }
+}
+
+/// A PATH with the binaries just built, the virtualenv's pytest and the pinned node tools first.
+fn path() -> std::ffi::OsString {
+    let bins = PathBuf::from(env!("CARGO_BIN_EXE_shard-plan"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let tools = repo().join("scripts/.tools/node/node_modules/.bin");
+    let mut paths = vec![bins, tools];
+    paths.extend(std::env::split_paths(&crate::exec::path_with_pytest()));
+    std::env::join_paths(paths).unwrap()
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let run = finish(
+        Command::new("git")
+            .current_dir(dir)
+            .args([
+                "-c",
+                "user.name=shardkit",
+                "-c",
+                "user.email=shardkit@localhost",
+            ])
+            .args(args)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 0, "git {args:?}: {}", run.stderr);
+}
+
+fn gitlab_ci_local(dir: &Path) -> Run {
+    let tool = repo().join("scripts/.tools/node/node_modules/.bin/gitlab-ci-local");
+    assert!(
+        tool.exists(),
+        "{} is missing: run scripts/test, which installs it",
+        tool.display()
+    );
+    let mut cmd = Command::new(tool);
+    cmd.current_dir(dir)
+        .arg("--shell-isolation")
+        .env("PATH", path())
+        .env("NO_COLOR", "1");
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("SHARD_") {
+            cmd.env_remove(name);
+        }
+    }
+    finish(cmd.output().unwrap())
+}
+
+/// The lines a job printed: gitlab-ci-local starts each with the job's name.
+fn job_lines<'a>(log: &'a str, job: &str) -> Vec<&'a str> {
+    log.lines()
+        .filter(|l| l.starts_with(job) && l[job.len()..].starts_with(' '))
+        .collect()
+}
+
+#[test]
+fn the_gitlab_recipe_runs_twice_under_gitlab_ci_local() {
+    let work = tempfile::tempdir().unwrap();
+    let project = work.path().join("project");
+    copy_dir(&repo().join("testdata/example-suite"), &project);
+    fs::copy(
+        repo().join("ci/gitlab-ci.yml"),
+        project.join(".gitlab-ci.yml"),
+    )
+    .unwrap();
+    git(&project, &["init", "-q", "-b", "main"]);
+    git(&project, &["add", "-A"]);
+    git(&project, &["commit", "-q", "-m", "the example suite"]);
+
+    for pipeline in 1..=2 {
+        let run = gitlab_ci_local(&project);
+        let log = format!("{}{}", run.stdout, run.stderr);
+        // The pipeline fails (the example suite has a genuine failure) ...
+        assert_eq!(run.code, 1, "pipeline {pipeline}:\n{log}");
+        let merge = job_lines(&log, "merge");
+        // ... and the merge job verified everything: exit 1, a test failed, not 3.
+        assert!(
+            merge
+                .iter()
+                .any(|l| l.contains("finished in") && l.trim_end().ends_with("FAIL 1")),
+            "pipeline {pipeline}: the merge did not end with exit 1:\n{log}"
+        );
+        // Saved although the job failed: the next plan's durations.
+        let cache = "cache created in '.gitlab-ci-local/cache/shardkit-timings-main'";
+        assert!(
+            merge.iter().any(|l| l.contains(cache)),
+            "pipeline {pipeline}: no cache saved:\n{log}"
+        );
+        assert!(
+            merge
+                .iter()
+                .any(|l| l
+                    .contains("shard-merge: merged 3 reports from 3 nodes: 29 tests, 1 failed")),
+            "pipeline {pipeline}:\n{log}"
+        );
+        assert!(
+            !merge
+                .iter()
+                .any(|l| l.contains("not reported") || l.contains("another plan")),
+            "pipeline {pipeline}:\n{log}"
+        );
+        for node in 1..=3 {
+            assert!(
+                log.contains(&format!("test: [{node}/3]")),
+                "pipeline {pipeline}: node {node} did not run:\n{log}"
+            );
+        }
+        let plan = job_lines(&log, "plan").join("\n");
+        if pipeline == 1 {
+            assert!(
+                plan.contains("durations for 0 of 29 ids from 0 reports"),
+                "pipeline 1 has no durations yet:\n{plan}"
+            );
+        } else {
+            // The first pipeline failed a test, and its durations still reach this plan.
+            assert!(
+                plan.contains("durations for 29 of 29 ids from 1 report"),
+                "pipeline 2 did not plan with pipeline 1's durations:\n{log}"
+            );
+        }
+    }
+}
