@@ -390,6 +390,21 @@ pub fn resolve(
             Err(e) => return Err(e),
         }
     }
+    // A job that does not run in parallel, which CircleCI tells as node 1 of 1
+    // (CIRCLE_NODE_TOTAL=1, CIRCLE_NODE_INDEX=0), yields to a node count given as a flag: it
+    // is the job that plans for the parallel ones.
+    if flag_total.as_ref().is_some_and(|(n, _)| *n != 1) {
+        readings.retain(|r| {
+            let alone = r.total == Some(1) && r.index.unwrap_or(1) == 1;
+            if alone {
+                notes.push(format!(
+                    "{} is a job that does not run in parallel: the flags decide",
+                    r.origin()
+                ));
+            }
+            !alone
+        });
+    }
     let shard_nodes: Option<Sourced> = readings
         .iter()
         .find(|r| r.convention == &SHARDKIT)
@@ -664,6 +679,12 @@ mod tests {
             ..NONE
         };
         assert!(run(flags, &plan_job).is_ok());
+        // CircleCI tells such a job as node 1 of 1.
+        let circle_alone = [("CIRCLE_NODE_TOTAL", "1"), ("CIRCLE_NODE_INDEX", "0")];
+        let planned = run(flags, &circle_alone).unwrap().unwrap();
+        assert_eq!((planned.nodes, planned.node), (3, None));
+        let alone = run(NONE, &circle_alone).unwrap().unwrap();
+        assert_eq!((alone.nodes, alone.node), (1, Some(1)));
         assert!(run(NONE, &plan_job).unwrap().is_none());
         assert_eq!(
             err(NONE, &[("GITLAB_CI", "true"), ("CI_NODE_TOTAL", "2")]),

@@ -228,3 +228,82 @@ fn the_github_workflow_runs_the_commands_the_gitlab_run_executes() {
         3
     );
 }
+
+fn check_jsonschema(schema: &str, file: &Path) -> Run {
+    let tool = repo().join("scripts/.venv/bin/check-jsonschema");
+    assert!(
+        tool.exists(),
+        "{} is missing: run scripts/test, which installs it",
+        tool.display()
+    );
+    finish(
+        Command::new(tool)
+            .args(["--builtin-schema", schema])
+            .arg(file)
+            .output()
+            .unwrap(),
+    )
+}
+
+#[test]
+fn the_buildkite_and_circleci_recipes_are_valid_against_their_schemas() {
+    let work = tempfile::tempdir().unwrap();
+    for (file, schema, from, to) in [
+        (
+            "buildkite.yml",
+            "vendor.buildkite",
+            "parallelism: 3",
+            "parallelism: three",
+        ),
+        (
+            "circleci.yml",
+            "vendor.circle-ci",
+            "parallelism: 3",
+            "parallelism: three",
+        ),
+    ] {
+        let path = repo().join("ci").join(file);
+        let run = check_jsonschema(schema, &path);
+        assert_eq!(run.code, 0, "{file}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout.contains("ok -- validation done"),
+            "{}",
+            run.stdout
+        );
+        // The schema does refuse what is wrong.
+        let broken = work.path().join(file);
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file}");
+        fs::write(&broken, text.replace(from, to)).unwrap();
+        let run = check_jsonschema(schema, &broken);
+        assert_eq!(run.code, 1, "{file}: {}{}", run.stdout, run.stderr);
+    }
+}
+
+/// Every recipe plans once, for 3 nodes, with the previous merged report's durations, runs each
+/// node from the manifest and merges with `--plan` and `--expect-nodes`: the same three command
+/// lines as the GitLab recipe that the tests run (Buildkite writes `$` as `$$`).
+#[test]
+fn every_recipe_plans_once_and_verifies_the_merge_with_the_same_commands() {
+    let commands = [
+        "shard-plan --collect pytest --nodes 3 --timings timings/junit.xml --manifest plan.tsv --summary",
+        "shard-exec --runner pytest --manifest plan.tsv --retries 1 --timeout 10m --junit ",
+        "shard-merge --plan plan.tsv --expect-nodes 3 --summary -o timings/junit.xml reports/",
+    ];
+    for file in [
+        "gitlab-ci.yml",
+        "github-actions.yml",
+        "buildkite.yml",
+        "circleci.yml",
+    ] {
+        let text = fs::read_to_string(repo().join("ci").join(file))
+            .unwrap()
+            .replace("$$", "$");
+        for command in commands {
+            assert_eq!(text.matches(command).count(), 1, "{file}: `{command}` once");
+        }
+        // Only the merged report reaches the test report view; the durations are kept when
+        // tests failed.
+        assert!(text.contains("timings/junit.xml"), "{file}");
+    }
+}
