@@ -295,6 +295,7 @@ fn every_recipe_plans_once_and_verifies_the_merge_with_the_same_commands() {
         "github-actions.yml",
         "buildkite.yml",
         "circleci.yml",
+        "Jenkinsfile",
     ] {
         let text = fs::read_to_string(repo().join("ci").join(file))
             .unwrap()
@@ -306,4 +307,150 @@ fn every_recipe_plans_once_and_verifies_the_merge_with_the_same_commands() {
         // tests failed.
         assert!(text.contains("timings/junit.xml"), "{file}");
     }
+}
+
+/// The documents of a YAML file, read by the ruamel.yaml that check-jsonschema brings into
+/// scripts/.venv.
+fn yaml_documents(file: &Path) -> Vec<serde_json::Value> {
+    let python = repo().join("scripts/.venv/bin/python");
+    let run = finish(
+        Command::new(&python)
+            .args([
+                "-c",
+                "import json, sys\nfrom ruamel.yaml import YAML\n\
+                 print(json.dumps(list(YAML(typ='safe').load_all(open(sys.argv[1])))))",
+            ])
+            .arg(file)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 0, "{}: {}", file.display(), run.stderr);
+    serde_json::from_str::<Vec<serde_json::Value>>(&run.stdout).unwrap()
+}
+
+fn job<'a>(docs: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
+    docs.iter()
+        .find(|d| d["kind"] == "Job" && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no Job {name}"))
+}
+
+/// The shell command of a Job's one container, with the volume's mount point replaced.
+fn job_command(job: &serde_json::Value, reports: &Path) -> String {
+    let container = &job["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["command"], serde_json::json!(["sh", "-c"]));
+    assert_eq!(container["volumeMounts"][0]["mountPath"], "/reports");
+    container["args"][0]
+        .as_str()
+        .unwrap()
+        .replace("/reports", &reports.display().to_string())
+}
+
+/// The Kubernetes recipe parses, its index reaches shard-exec (`completionMode: Indexed`,
+/// `JOB_COMPLETION_INDEX`, `SHARD_NODES` = `completions` = the plan's `--nodes` = the merge's
+/// `--expect-nodes`), and its Jobs' commands, run here in turn on testdata/example-suite as the
+/// pods would (the volume a directory), plan, run and merge to a verified report.
+#[test]
+fn the_kubernetes_recipe_indexes_its_pods_and_its_commands_run() {
+    let docs = yaml_documents(&repo().join("ci/kubernetes.yml"));
+    assert_eq!(docs.len(), 4, "a claim and 3 Jobs");
+    let tests = job(&docs, "tests");
+    let spec = &tests["spec"];
+    assert_eq!(spec["completionMode"], "Indexed");
+    let completions = spec["completions"].as_u64().unwrap();
+    assert_eq!(spec["parallelism"].as_u64(), Some(completions));
+    let env = &spec["template"]["spec"]["containers"][0]["env"];
+    let nodes = env
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "SHARD_NODES")
+        .expect("SHARD_NODES");
+    assert_eq!(nodes["value"], completions.to_string());
+
+    let work = tempfile::tempdir().unwrap();
+    let reports = work.path().join("volume");
+    fs::create_dir_all(&reports).unwrap();
+    let suite = repo().join("testdata/example-suite");
+    let n = completions.to_string();
+    let sh = |command: &str, env: &[(&str, &str)]| {
+        finish(
+            Command::new("sh")
+                .args(["-c", command])
+                .current_dir(&suite)
+                .env_clear()
+                .env("PATH", path())
+                .envs(env.iter().copied())
+                .output()
+                .unwrap(),
+        )
+    };
+    let plan = job_command(job(&docs, "tests-plan"), &reports);
+    assert!(plan.contains(&format!("--nodes {n} ")), "{plan}");
+    let run = sh(&plan, &[]);
+    assert_eq!(run.code, 0, "{plan}: {}", run.stderr);
+
+    let pod = job_command(tests, &reports);
+    assert!(pod.contains("$JOB_COMPLETION_INDEX"), "{pod}");
+    for index in 0..completions {
+        let index = index.to_string();
+        let run = sh(
+            &pod,
+            &[("JOB_COMPLETION_INDEX", &index), ("SHARD_NODES", &n)],
+        );
+        // The example suite has a genuine failure: its pod still exits 0.
+        assert_eq!(run.code, 0, "pod {index}: {}", run.stderr);
+        let node = index.parse::<u64>().unwrap() + 1;
+        assert!(
+            run.stderr.contains(&format!("node {node} of {n}")),
+            "pod {index}: {}",
+            run.stderr
+        );
+    }
+
+    let merge = job_command(job(&docs, "tests-merge"), &reports);
+    assert!(merge.contains(&format!("--expect-nodes {n} ")), "{merge}");
+    let run = sh(&merge, &[]);
+    // 1: verified, a test failed; 3 would be a node or a test missing.
+    assert_eq!(run.code, 1, "{merge}: {}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("from {n} nodes: 29 tests, 1 failed")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        reports.join("previous/junit.xml").exists(),
+        "the next run's durations"
+    );
+}
+
+fn groovy_lint(file: &Path) -> Run {
+    finish(
+        Command::new(node_tool("npm-groovy-lint"))
+            // No CodeNarc server left running after the test.
+            .args(["--noserver", "--failon", "error"])
+            .arg(file)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap(),
+    )
+}
+
+#[test]
+fn the_jenkinsfile_has_no_error_for_npm_groovy_lint() {
+    let jenkinsfile = repo().join("ci/Jenkinsfile");
+    let run = groovy_lint(&jenkinsfile);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    // It does find errors: a brace missing at the end.
+    let work = tempfile::tempdir().unwrap();
+    let broken = work.path().join("Jenkinsfile");
+    let text = fs::read_to_string(&jenkinsfile).unwrap();
+    fs::write(&broken, text.trim_end().strip_suffix('}').unwrap()).unwrap();
+    let run = groovy_lint(&broken);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("NglParseError"),
+        "{}",
+        run.stdout
+    );
 }
