@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""shardkit's plan algorithm bounded-ring/2, re-implemented from the README alone.
+"""shardkit's plan algorithm bounded-ring/2, re-implemented from docs/algorithm.md alone.
 
 Reads test ids (one per line) on stdin and prints every id as NODE<TAB>ID in shard-plan's
 --all order, then a line `# fingerprint sha256:HEX`. The test suite checks that it agrees
-with shard-plan, which shows that the README describes the algorithm completely.
+with shard-plan, which shows that docs/algorithm.md describes the algorithm completely.
 
 usage: reference_plan.py NODES [--vnodes V] [--load-factor C] [--group-by none|class|file]
                                  [--separator SEP] < ids.txt

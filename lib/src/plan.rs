@@ -276,7 +276,7 @@ impl<'a> Plan<'a> {
     }
 
     /// SHA-256 over the algorithm, its parameters, N and every `(group, id, weight)` in ring
-    /// order, as lowercase hex. See the README for the exact bytes.
+    /// order, as lowercase hex. See docs/algorithm.md for the exact bytes.
     pub fn fingerprint(&self) -> String {
         let mut hasher = Sha256::new();
         hasher.update(b"shardkit-plan-fingerprint/1\n");

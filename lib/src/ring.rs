@@ -1,6 +1,6 @@
 //! The consistent hash ring and bounded-load placement of weighted groups on it.
 //!
-//! Algorithm `bounded-ring/2` (the README gives it in full, to be re-implemented elsewhere):
+//! Algorithm `bounded-ring/2` (docs/algorithm.md gives it in full, to be re-implemented elsewhere):
 //! node `n` (1-based) has the ring points `h("{n}-{j}")` for `j` in `0..vnodes`, where `h(s)`
 //! is the first 8 bytes of SHA-256(s) read as a big-endian u64. A group with key `k` hashes to
 //! `h(k)`; its home is the node of the first point clockwise from `h(k)` (the first point
@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 /// The name and version of the placement algorithm; bumped whenever any plan could change.
 pub const ALGORITHM: &str = "bounded-ring/2";
 
-/// Ring points per node unless told otherwise (see the README's measurements).
+/// Ring points per node unless told otherwise (see docs/measurements.md).
 pub const DEFAULT_VNODES: u32 = 1024;
 
 /// The largest number of ring points per node accepted.
@@ -74,12 +74,12 @@ pub struct LoadFactor {
 }
 
 impl LoadFactor {
-    /// The default, chosen by measurement (README).
+    /// The default, chosen by measurement (docs/measurements.md).
     pub const DEFAULT: LoadFactor = LoadFactor {
         millionths: 1_050_000,
     };
 
-    /// The default when weights are durations ([`crate::timings`]): measured (README) to keep
+    /// The default when weights are durations ([`crate::timings`]): measured (docs/measurements.md) to keep
     /// every node within 3% of the mean time for 2 to 32 nodes on heavy-tailed durations.
     pub const WITH_DURATIONS: LoadFactor = LoadFactor {
         millionths: 1_020_000,

@@ -880,7 +880,7 @@ fn the_reference_script_agrees_on_random_inputs() {
 
 #[test]
 fn the_readme_algorithm_reimplemented_in_python_agrees() {
-    // scripts/reference_plan.py was written from the README's description alone; if it agrees
+    // scripts/reference_plan.py was written from docs/algorithm.md's description alone; if it agrees
     // with the golden vectors, and shard-plan does too, the description is complete.
     let dir = testdata().join("golden-plan");
     let ids = std::fs::read(dir.join("ids.txt")).unwrap();
@@ -1044,10 +1044,11 @@ fn too_many_nodes_names_the_setting() {
 }
 
 #[test]
-fn the_readme_shows_a_real_manifest() {
-    let readme =
-        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
-            .unwrap();
+fn the_docs_show_a_real_manifest() {
+    let readme = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/shard-plan.md"),
+    )
+    .unwrap();
     let ids = golden_ids();
     let run = plan(
         &[
@@ -1070,31 +1071,32 @@ fn the_readme_shows_a_real_manifest() {
         .collect();
     assert!(
         readme.contains(&format!("```\n{head}```")),
-        "README's manifest example differs from:\n{head}"
+        "docs/shard-plan.md's manifest example differs from:\n{head}"
     );
 }
 
 #[test]
-fn each_readme_usage_block_is_the_binarys_help() {
-    let readme =
-        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
-            .unwrap();
+fn each_docs_usage_block_is_the_binarys_help() {
     for (name, exe) in [
         ("shard-plan", env!("CARGO_BIN_EXE_shard-plan")),
         ("shard-exec", env!("CARGO_BIN_EXE_shard-exec")),
         ("shard-merge", env!("CARGO_BIN_EXE_shard-merge")),
     ] {
+        let page = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../docs/{name}.md"));
+        let text = std::fs::read_to_string(&page).unwrap();
         let help = finish(Command::new(exe).env_clear().arg("-h").output().unwrap());
         assert_eq!(help.code, 0);
-        let head = format!("## {name}\n\n`{name} -h` (`--help` says more):\n\n```\n");
-        let start = readme
+        let head = format!("# {name}\n\n`{name} -h` (`--help` says more):\n\n```\n");
+        let start = text
             .find(&head)
-            .unwrap_or_else(|| panic!("README has no usage block for {name}"))
+            .unwrap_or_else(|| panic!("{} has no usage block for {name}", page.display()))
             + head.len();
-        let block = &readme[start..start + readme[start..].find("```\n").unwrap()];
+        let block = &text[start..start + text[start..].find("```\n").unwrap()];
         assert_eq!(
-            block, help.stdout,
-            "README's usage block of {name} differs from `{name} -h`: paste the new help in"
+            block,
+            help.stdout,
+            "{}'s usage block differs from `{name} -h`: paste the new help in",
+            page.display()
         );
     }
 }

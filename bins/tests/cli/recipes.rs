@@ -448,9 +448,5 @@ fn the_jenkinsfile_has_no_error_for_npm_groovy_lint() {
     fs::write(&broken, text.trim_end().strip_suffix('}').unwrap()).unwrap();
     let run = groovy_lint(&broken);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-    assert!(
-        run.stdout.contains("NglParseError"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("NglParseError"), "{}", run.stdout);
 }

@@ -1,5 +1,5 @@
 //! The switches of the two tools shardkit grew from, distributed-nose and nose's multiprocess
-//! plugin, and what stands for each with shardkit: each row of the README's migration table is
+//! plugin, and what stands for each with shardkit: each row of docs/migrating-from-nose.md's tables is
 //! backed by a test here or by the test the table names.
 
 use std::fs;
