@@ -102,6 +102,69 @@ fn every_dialect_merges_to_its_golden_report() {
     }
 }
 
+/// `-o FILE` copies long unchanged runs from file to file (1 MiB or more), stdout through the
+/// process: every dialect, as it is and with a case holding 1.5 MiB of plain output, gives the
+/// same bytes and the same exit status both ways, and the long run arrives whole.
+#[test]
+fn the_file_and_the_stdout_paths_write_the_same_bytes_with_and_without_a_long_run() {
+    let work = tempfile::tempdir().unwrap();
+    let long: String = "an unchanged line of test output\n".repeat(48_000);
+    assert!(
+        long.len() >= 3 << 19,
+        "more than the 1 MiB of a file-to-file copy"
+    );
+    let mut dirs: Vec<PathBuf> = fs::read_dir(testdata().join("junit"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let dialect = dir.file_name().unwrap().to_str().unwrap().to_string();
+        let salvage = dialect.starts_with("broken");
+        let xml = fs::read_to_string(dir.join("report.xml")).unwrap();
+        let mut inputs = vec![("as-is", xml.clone())];
+        if let Some(at) = xml.rfind("</testsuite>") {
+            let case = format!(
+                "<testcase classname=\"big\" name=\"long_output\" time=\"1\"><system-out>{long}</system-out></testcase>"
+            );
+            inputs.push(("long", format!("{}{case}{}", &xml[..at], &xml[at..])));
+        }
+        for (variant, text) in inputs {
+            let input = work.path().join(format!("{dialect}-{variant}.xml"));
+            fs::write(&input, &text).unwrap();
+            let mut args = vec!["--node-label", "parent", path_str(&input)];
+            if salvage {
+                args.insert(0, "--salvage");
+            }
+            let to_stdout = merge_in(work.path(), &args);
+            let out = work.path().join(format!("{dialect}-{variant}.merged.xml"));
+            let mut file_args = args.clone();
+            file_args.extend(["-o", path_str(&out)]);
+            let to_file = merge_in(work.path(), &file_args);
+            assert_eq!(
+                to_file.code, to_stdout.code,
+                "{dialect} {variant}: {}",
+                to_file.stderr
+            );
+            assert!(
+                matches!(to_file.code, 0 | 1 | 3),
+                "{dialect} {variant}: {}",
+                to_file.stderr
+            );
+            let written = fs::read_to_string(&out).unwrap();
+            assert!(
+                written == to_stdout.stdout,
+                "{dialect} {variant}: -o and stdout differ"
+            );
+            if variant == "long" {
+                assert_eq!(written.matches(long.as_str()).count(), 1, "{dialect}");
+                let cases = cases_of(written.as_bytes());
+                assert!(cases.iter().any(|c| c.name == "long_output"), "{dialect}");
+            }
+        }
+    }
+}
+
 /// Jenkins' parser and the output profile accept every golden merged report, while the
 /// inputs that Jenkins would reject or misread (a raw ESC, a truncated file, "1,234.5" times)
 /// are refused, each with its place: the check can fail, and shard-merge's output passes it.
