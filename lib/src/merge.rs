@@ -1274,12 +1274,12 @@ impl Merge {
             let copied = if stamp_of(&file) == scan.stamp {
                 copy_input(file, input, scan, &mut writer)
             } else {
-                Err(Copy::Changed("its size or time changed".into()))
+                Err(CopyFailure::Changed("its size or time changed".into()))
             };
             match copied {
                 Ok(()) => {}
-                Err(Copy::Io(e)) => return Err(io_error(e)),
-                Err(Copy::Changed(message)) => {
+                Err(CopyFailure::Io(e)) => return Err(io_error(e)),
+                Err(CopyFailure::Changed(message)) => {
                     return Err(Error::Report {
                         source_name: input.source.clone(),
                         line: 0,
@@ -1328,14 +1328,16 @@ impl<W: Write> Write for Sink<'_, W> {
 /// Runs of bytes copied as they stand from this long on go from file to file directly.
 const DIRECT_COPY: u64 = 1 << 20;
 
-enum Copy {
+/// Why the second pass could not copy an input: reading failed, or the input is no longer what
+/// the first pass read.
+enum CopyFailure {
     Io(io::Error),
     Changed(String),
 }
 
-impl From<io::Error> for Copy {
+impl From<io::Error> for CopyFailure {
     fn from(e: io::Error) -> Self {
-        Copy::Io(e)
+        CopyFailure::Io(e)
     }
 }
 
@@ -1346,7 +1348,7 @@ fn copy_input<W: Write>(
     input: &Input,
     scan: &InputScan,
     writer: &mut JunitWriter<Sink<'_, W>>,
-) -> std::result::Result<(), Copy> {
+) -> std::result::Result<(), CopyFailure> {
     let base = writer.depth();
     let (start, end) = scan.copy;
     file.seek(SeekFrom::Start(start))?;
@@ -1398,7 +1400,7 @@ fn copy_input<W: Write>(
         let gap = edit
             .at
             .checked_sub(at)
-            .ok_or_else(|| Copy::Changed("edits out of order".into()))?;
+            .ok_or_else(|| CopyFailure::Changed("edits out of order".into()))?;
         copy_gap(&mut text, &direct, at, gap, writer)?;
         at = edit.at + edit.len;
         match edit.op {
@@ -1409,8 +1411,8 @@ fn copy_input<W: Write>(
                     match text.next_event() {
                         Ok(Event::Text(t)) => writer.escaped_text(t)?,
                         Ok(Event::Eof) => break,
-                        Ok(_) => return Err(Copy::Changed("a tag inside text".into())),
-                        Err(e) => return Err(Copy::Changed(e.message)),
+                        Ok(_) => return Err(CopyFailure::Changed("a tag inside text".into())),
+                        Err(e) => return Err(CopyFailure::Changed(e.message)),
                     }
                 }
                 text.limit(None);
@@ -1478,7 +1480,7 @@ fn copy_input<W: Write>(
     }
     let rest = end
         .checked_sub(at)
-        .ok_or_else(|| Copy::Changed("edits out of order".into()))?;
+        .ok_or_else(|| CopyFailure::Changed("edits out of order".into()))?;
     copy_gap(&mut text, &direct, at, rest, writer)?;
     for (name, owner) in &scan.closers {
         if *owner != NO_ELEMENT {
@@ -1527,7 +1529,7 @@ fn copy_gap<R: Read + Seek, W: Write>(
     from: u64,
     len: u64,
     writer: &mut JunitWriter<Sink<'_, W>>,
-) -> std::result::Result<(), Copy> {
+) -> std::result::Result<(), CopyFailure> {
     if len >= DIRECT_COPY
         && let Sink::File(out) = writer.get_mut()
     {
@@ -1535,7 +1537,7 @@ fn copy_gap<R: Read + Seek, W: Write>(
         source.seek(SeekFrom::Start(from))?;
         let copied = io::copy(&mut source.take(len), out)?;
         if copied != len {
-            return Err(Copy::Changed("it is shorter than before".into()));
+            return Err(CopyFailure::Changed("it is shorter than before".into()));
         }
         text.reposition(from + len)?;
         return Ok(());
@@ -1548,11 +1550,11 @@ fn take_bytes(
     source: &mut dyn BufRead,
     mut len: u64,
     mut take: impl FnMut(&[u8]) -> io::Result<()>,
-) -> std::result::Result<(), Copy> {
+) -> std::result::Result<(), CopyFailure> {
     while len > 0 {
         let available = source.fill_buf()?;
         if available.is_empty() {
-            return Err(Copy::Changed("it is shorter than before".into()));
+            return Err(CopyFailure::Changed("it is shorter than before".into()));
         }
         let n = available
             .len()
@@ -1569,7 +1571,7 @@ fn copy_bytes<W: Write>(
     source: &mut dyn BufRead,
     len: u64,
     mut writer: Option<&mut JunitWriter<W>>,
-) -> std::result::Result<(), Copy> {
+) -> std::result::Result<(), CopyFailure> {
     take_bytes(source, len, |bytes| match writer.as_deref_mut() {
         Some(w) => w.raw(bytes),
         None => Ok(()),
@@ -1581,7 +1583,7 @@ fn read_tag(
     source: &mut dyn BufRead,
     len: u64,
     tag: &mut Vec<u8>,
-) -> std::result::Result<(), Copy> {
+) -> std::result::Result<(), CopyFailure> {
     tag.clear();
     take_bytes(source, len, |bytes| {
         tag.extend_from_slice(bytes);
@@ -1599,7 +1601,7 @@ fn write_tag<W: Write>(
     rewrite: bool,
     open: bool,
     totals: Option<Totals>,
-) -> std::result::Result<(), Copy> {
+) -> std::result::Result<(), CopyFailure> {
     if !rewrite {
         match tag.strip_suffix(b"/>") {
             Some(start) if open => {
@@ -1610,7 +1612,7 @@ fn write_tag<W: Write>(
         }
         return Ok(());
     }
-    let (name, mut attrs, empty) = parse_start_tag(tag).map_err(Copy::Changed)?;
+    let (name, mut attrs, empty) = parse_start_tag(tag).map_err(CopyFailure::Changed)?;
     if has_duration(kind) {
         fix_time_attribute(&mut attrs);
     }
