@@ -5,14 +5,36 @@ use shardkit::junit::cases::{Case, read_cases};
 use shardkit::junit::reader::{Event, JunitReader};
 use shardkit::merge::{self, Input, Options};
 
-/// Merges `xml` (as node-1) and returns the merged report, checked to read back whole.
+/// Merges `xml` (as node-1) and returns the merged report, checked to read back whole: to a
+/// writer and into a file, as it is and with an unchanged run long enough to be copied from
+/// file to file, and the same bytes every way.
 fn merged(xml: &str) -> String {
     merged_with(xml, &Options::default())
 }
 
 fn merged_with(xml: &str, options: &Options<'_>) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("node-1.xml");
+    let out = both_ways(dir.path(), xml, options);
+    // The same with an unchanged run long enough to go from file to file directly.
+    if let Some(at) = xml.rfind("</testsuite>") {
+        let long = "an unchanged line of test output\n".repeat(48_000);
+        assert!(
+            long.len() > 3 << 19,
+            "more than the 1 MiB of a file-to-file copy"
+        );
+        let case = format!("<testcase name=\"long\"><system-out>{long}</system-out></testcase>");
+        let with_long = format!("{}{case}{}", &xml[..at], &xml[at..]);
+        let merged = both_ways(dir.path(), &with_long, options);
+        assert_eq!(merged.matches(long.as_str()).count(), 1);
+    }
+    out
+}
+
+/// Merges `xml` (as node-1) both to a writer and into a file (the path that copies long runs
+/// from file to file), and returns what they both wrote.
+/// Every merged report reads back with no error, and holds nothing XML 1.0 forbids.
+fn both_ways(dir: &std::path::Path, xml: &str, options: &Options<'_>) -> String {
+    let path = dir.join("node-1.xml");
     std::fs::write(&path, xml).unwrap();
     let input = Input {
         path,
@@ -22,8 +44,16 @@ fn merged_with(xml: &str, options: &Options<'_>) -> String {
     let merge = merge::scan(vec![input], options).unwrap();
     let mut out = Vec::new();
     merge.write(&mut out).unwrap();
+    let file_path = dir.join("merged.xml");
+    let file = std::fs::File::create(&file_path).unwrap();
+    merge.write_file(&file).unwrap();
+    drop(file);
+    let in_file = std::fs::read(&file_path).unwrap();
+    assert!(
+        in_file == out,
+        "the file and the writer differ for {xml:.200}"
+    );
     let out = String::from_utf8(out).unwrap();
-    // Every merged report reads back with no error, and holds nothing XML 1.0 forbids.
     let mut reader = JunitReader::new(out.as_bytes());
     loop {
         match reader.next_event() {
@@ -226,4 +256,40 @@ fn a_report_that_changes_between_the_passes_is_an_error() {
     .unwrap();
     let error = merge.write(Vec::new()).unwrap_err();
     assert!(error.to_string().contains("changed"), "{error}");
+}
+
+#[test]
+fn a_report_rewritten_with_its_size_and_time_kept_is_still_an_error_where_text_was_sanitized() {
+    // The text "ab\u{1}cd" must be written sanitized; between the passes it becomes a tag, or an
+    // entity no reader knows, with the file's length and modification time as they were.
+    for (now, why) in [
+        ("<b/>d", "a tag where only text was expected"),
+        ("&zz;d", "is not defined"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node-1.xml");
+        let xml = |text: &str| {
+            format!(
+                "<testsuite name=\"s\"><testcase name=\"a\"><system-out>{text}</system-out></testcase></testsuite>"
+            )
+        };
+        std::fs::write(&path, xml("ab\u{1}cd")).unwrap();
+        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let input = Input {
+            path: path.clone(),
+            source: "node-1.xml".into(),
+            label: "node-1".into(),
+        };
+        let merge = merge::scan(vec![input], &Options::default()).unwrap();
+        std::fs::write(&path, xml(now)).unwrap();
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(modified).unwrap();
+        drop(file);
+        let error = merge.write(Vec::new()).unwrap_err().to_string();
+        assert!(
+            error.contains("node-1.xml") && error.contains("changed while it was being merged"),
+            "{error}"
+        );
+        assert!(error.contains(why), "{error}");
+    }
 }
