@@ -29,9 +29,14 @@ pub fn parse_start_tag(tag: &[u8]) -> Result<(String, Vec<Attr>, bool), String> 
         .find(|c: char| c.is_ascii_whitespace())
         .unwrap_or(content.len());
     let start = BytesStart::from_content(content, name_len);
-    let mut name = String::new();
-    let mut attrs = Vec::new();
-    let (count, _) = element(&start, 0, &mut name, &mut attrs).map_err(|e| e.message)?;
+    let mut read = StartTag::default();
+    read.read(&start, 0).map_err(|e| e.message)?;
+    let StartTag {
+        name,
+        mut attrs,
+        count,
+        ..
+    } = read;
     attrs.truncate(count);
     Ok((name, attrs, empty))
 }
@@ -55,55 +60,70 @@ fn value_is_dirty(raw: &[u8]) -> bool {
     })
 }
 
-/// The name and attributes of a start tag, attribute values decoded and made XML 1.0-safe,
-/// into `name` and the first of `attrs` (their buffers reused); returns how many attributes,
-/// and whether a value must be written again to be valid (see [`value_is_dirty`]).
-pub(super) fn element(
-    start: &BytesStart<'_>,
-    position: u64,
-    name: &mut String,
-    attrs: &mut Vec<Attr>,
-) -> Result<(usize, bool), ReadError> {
-    name.clear();
-    name.push_str(start.name().as_ref());
-    if !is_xml_name(name) {
-        return Err(ReadError::new(
-            position,
-            format!("not well-formed XML: `{name}` is not an element name"),
-        ));
+/// A start tag's name and attributes, values decoded and made XML 1.0-safe, in buffers that
+/// are reused from tag to tag.
+#[derive(Debug, Default)]
+pub(super) struct StartTag {
+    pub(super) name: String,
+    /// The attributes are the first `count`; the rest are kept for their buffers.
+    attrs: Vec<Attr>,
+    count: usize,
+    /// A value must be written again to be valid (see [`value_is_dirty`]).
+    pub(super) dirty: bool,
+}
+
+impl StartTag {
+    /// The tag's attributes.
+    pub(super) fn attrs(&self) -> &[Attr] {
+        &self.attrs[..self.count]
     }
-    let mut count = 0;
-    let mut dirty = false;
-    for attr in start.attributes() {
-        let attr =
-            attr.map_err(|e| ReadError::new(position, format!("<{name}>: bad attribute: {e}")))?;
-        let key: &str = attr.key.as_ref();
-        if !is_xml_name(key) {
+
+    /// Reads the name and attributes of `start`, which stands at `position` (for errors).
+    pub(super) fn read(&mut self, start: &BytesStart<'_>, position: u64) -> Result<(), ReadError> {
+        let name = &mut self.name;
+        name.clear();
+        name.push_str(start.name().as_ref());
+        if !is_xml_name(name) {
             return Err(ReadError::new(
                 position,
-                format!("not well-formed XML: <{name}> has an attribute named `{key}`"),
+                format!("not well-formed XML: `{name}` is not an element name"),
             ));
         }
-        if count == attrs.len() {
-            attrs.push(Attr {
-                name: String::new(),
-                value: String::new(),
-            });
+        let mut count = 0;
+        let mut dirty = false;
+        for attr in start.attributes() {
+            let attr = attr
+                .map_err(|e| ReadError::new(position, format!("<{name}>: bad attribute: {e}")))?;
+            let key: &str = attr.key.as_ref();
+            if !is_xml_name(key) {
+                return Err(ReadError::new(
+                    position,
+                    format!("not well-formed XML: <{name}> has an attribute named `{key}`"),
+                ));
+            }
+            if count == self.attrs.len() {
+                self.attrs.push(Attr {
+                    name: String::new(),
+                    value: String::new(),
+                });
+            }
+            let slot = &mut self.attrs[count];
+            count += 1;
+            slot.name.clear();
+            slot.name.push_str(key);
+            slot.value.clear();
+            let raw: &str = &attr.value;
+            if !is_plain_value(raw.as_bytes()) {
+                dirty = dirty || value_is_dirty(raw.as_bytes());
+            }
+            attribute_value(raw, &mut slot.value).map_err(|reason| {
+                ReadError::new(position, format!("<{name}> attribute {key}: {reason}"))
+            })?;
         }
-        let slot = &mut attrs[count];
-        count += 1;
-        slot.name.clear();
-        slot.name.push_str(key);
-        slot.value.clear();
-        let raw: &str = &attr.value;
-        if !is_plain_value(raw.as_bytes()) {
-            dirty = dirty || value_is_dirty(raw.as_bytes());
-        }
-        attribute_value(raw, &mut slot.value).map_err(|reason| {
-            ReadError::new(position, format!("<{name}> attribute {key}: {reason}"))
-        })?;
+        self.count = count;
+        self.dirty = dirty;
+        Ok(())
     }
-    Ok((count, dirty))
 }
 
 /// An attribute's value as a parser sees it, from its raw (escaped) bytes: the sanitizer's

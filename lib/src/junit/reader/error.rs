@@ -20,6 +20,14 @@ impl ReadError {
             truncated: false,
         }
     }
+
+    /// The input ends early at `offset`: an error a salvage can recover from.
+    pub(super) fn truncated(offset: u64, message: impl Into<String>) -> Self {
+        ReadError {
+            truncated: true,
+            ..ReadError::new(offset, message)
+        }
+    }
 }
 
 impl From<io::Error> for ReadError {

@@ -8,6 +8,7 @@
 //! its entities are undefined and an error where used.
 
 mod attributes;
+mod cdata;
 mod error;
 mod events;
 mod locate;
@@ -27,15 +28,20 @@ pub use events::{Event, Kind, Span, TextRun};
 pub use locate::{locate, locate_all};
 
 use super::sanitize::TextSanitizer;
-use lookahead::Lookahead;
+use attributes::StartTag;
+use lookahead::{Ahead, Lookahead, UNLIMITED};
 use markup::Tag;
 use names::Names;
+use text::RunState;
 
 /// Bytes of character data handed out at most at once.
 pub const CHUNK: usize = 64 * 1024;
 
 /// Elements nest at most this deep (PHPUnit's suites in suites need a handful).
 pub const MAX_DEPTH: usize = 256;
+
+/// UTF-8's byte order mark, skipped at the start of the input.
+const BYTE_ORDER_MARK: &[u8] = b"\xef\xbb\xbf";
 
 /// Where the reader stands between two events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,29 +52,35 @@ enum Mode {
     CData,
 }
 
+/// What one step through the input came to: the reader takes steps until one yields an event.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// Nothing to hand out yet (markup skipped, a CDATA section entered, whitespace outside
+    /// the root): step again.
+    Continue,
+    /// A chunk of character data, in the reader's text buffer.
+    Text,
+    /// A tag, its name and attributes in the reader's buffers.
+    Tag(Tag, Span),
+    /// The end of the document.
+    Eof,
+}
+
 /// Reads a JUnit report event by event.
 pub struct JunitReader<R: Read> {
     xml: quick_xml::Reader<Lookahead<R>>,
     buf: Vec<u8>,
     text: Vec<u8>,
     sanitizer: TextSanitizer,
-    /// Where the current run of character data began.
-    text_start: u64,
-    in_text: bool,
+    /// The run of character data being read, or the last one.
+    run: RunState,
     mode: Mode,
     stack: Names,
-    /// The last tag's name, and its attributes (the first `attr_count`; the rest are kept
-    /// for their buffers).
-    name: String,
-    attrs: Vec<Attr>,
-    attr_count: usize,
+    /// The last tag's name, and a start tag's attributes.
+    tag: StartTag,
     seen_root: bool,
     /// Whether a byte order mark at the start was looked for.
     started: bool,
-    /// Whether the last start tag has an attribute value that is not copied as it is.
-    tag_dirty: bool,
-    /// Whether the current run of character data is dirty.
-    run_dirty: bool,
     /// The run of character data that ended last, until taken.
     finished_run: Option<TextRun>,
     /// Markup skipped outside runs of character data (comments, instructions, declarations,
@@ -107,17 +119,12 @@ impl<R: Read> JunitReader<R> {
             buf: Vec::new(),
             text: Vec::new(),
             sanitizer: TextSanitizer::new(),
-            text_start: 0,
-            in_text: false,
+            run: RunState::default(),
             mode: Mode::Content,
             stack: Names::default(),
-            name: String::new(),
-            attrs: Vec::new(),
-            attr_count: 0,
+            tag: StartTag::default(),
             seen_root: false,
             started: false,
-            tag_dirty: false,
-            run_dirty: false,
             finished_run: None,
             skipped: Vec::new(),
             fragment: false,
@@ -144,8 +151,8 @@ impl<R: Read> JunitReader<R> {
     /// Makes a [`fragment`](Self::fragment) reader read the next `len` bytes as a run of
     /// character data, to its end ([`Event::Eof`]); `None` lifts the limit.
     pub fn limit(&mut self, len: Option<u64>) {
-        self.xml.get_mut().limit(len.unwrap_or(u64::MAX));
-        self.in_text = false;
+        self.xml.get_mut().limit(len.unwrap_or(UNLIMITED));
+        self.run.open = false;
         self.mode = Mode::Content;
         self.finished_run = None;
         self.skipped.clear();
@@ -180,118 +187,89 @@ impl<R: Read> JunitReader<R> {
 
     /// The next event.
     pub fn next_event(&mut self) -> Result<Event<'_>, ReadError> {
-        if !self.started {
-            self.started = true;
-            if self.xml.get_mut().peek(3)?.starts_with(b"\xef\xbb\xbf") {
-                self.xml.stream().consume(3);
+        self.skip_byte_order_mark()?;
+        loop {
+            match self.step()? {
+                Step::Continue => {}
+                Step::Text => return self.text_event(),
+                Step::Tag(tag, span) => return Ok(self.tag_event(tag, span)),
+                Step::Eof => return Ok(Event::Eof),
             }
         }
-        loop {
-            if self.mode == Mode::CData {
-                self.cdata_chunk()?;
-                if !self.text.is_empty() {
-                    return self.text_event();
-                }
-                continue;
+    }
+
+    /// Skips a byte order mark at the very start of the input, once.
+    fn skip_byte_order_mark(&mut self) -> Result<(), ReadError> {
+        if !self.started {
+            self.started = true;
+            let ahead = self.xml.get_mut().peek(BYTE_ORDER_MARK.len())?;
+            if ahead.starts_with(BYTE_ORDER_MARK) {
+                self.xml.stream().consume(BYTE_ORDER_MARK.len());
             }
-            let position = self.xml.buffer_position();
-            let ahead = self.xml.get_mut().peek(9)?;
-            if ahead.is_empty() {
-                // A reference or character cut by the end of the file is a truncation too.
-                let inside = !self.stack.is_empty();
-                self.end_text().map_err(|e| ReadError {
-                    truncated: inside,
-                    ..e
-                })?;
-                if !self.text.is_empty() {
-                    return self.text_event();
-                }
-                if self.fragment {
-                    return Ok(Event::Eof);
-                }
-                if !self.stack.is_empty() {
-                    return Err(ReadError {
-                        truncated: true,
-                        ..ReadError::new(
-                            position,
-                            format!(
-                                "the file ends inside <{}>: it is truncated",
-                                self.stack.last()
-                            ),
-                        )
-                    });
-                }
-                if !self.seen_root {
-                    return Err(ReadError::new(
-                        position,
-                        "no root element: the file is empty or not XML",
-                    ));
-                }
-                return Ok(Event::Eof);
+        }
+        Ok(())
+    }
+
+    /// One step, chosen by what the input holds next.
+    fn step(&mut self) -> Result<Step, ReadError> {
+        if self.mode == Mode::CData {
+            self.cdata_chunk()?;
+            return Ok(self.text_or_continue());
+        }
+        let position = self.xml.buffer_position();
+        match Ahead::of(self.xml.get_mut().peek(Ahead::LONGEST)?) {
+            Ahead::End => self.end_of_input(position),
+            Ahead::CData => {
+                self.open_cdata(position)?;
+                Ok(Step::Continue)
             }
-            if ahead.starts_with(b"<![CDATA[") {
-                if self.stack.is_empty() {
-                    return Err(ReadError::new(position, "CDATA outside the root element"));
-                }
-                let mut stream = self.xml.stream();
-                stream.consume(9);
-                self.begin_text(position);
-                self.run_dirty = true;
-                self.mode = Mode::CData;
-                continue;
-            }
-            if ahead[0] != b'<' {
+            Ahead::Text => {
                 self.content_chunk(position)?;
-                if !self.text.is_empty() {
-                    return self.text_event();
-                }
-                continue;
+                Ok(self.text_or_continue())
             }
             // Comments and processing instructions are skipped in chunks, and a run of text
             // goes on across them (`]]<!-- -->>` still needs its `>` escaped).
-            if ahead.starts_with(b"<!--") {
-                self.skip_until(4, b"-->")?;
-                continue;
+            Ahead::Comment => {
+                self.skip_until(Ahead::COMMENT, b"-->")?;
+                Ok(Step::Continue)
             }
-            if ahead.starts_with(b"<?") {
-                self.skip_until(2, b"?>")?;
-                continue;
+            Ahead::Instruction => {
+                self.skip_until(Ahead::INSTRUCTION, b"?>")?;
+                Ok(Step::Continue)
             }
-            // Markup: quick-xml's part. Text that ran up to here is finished first.
-            if self.in_text {
-                self.end_text()?;
-                if !self.text.is_empty() {
-                    return self.text_event();
-                }
-            }
-            if self.fragment {
-                return Err(ReadError::new(
-                    position,
-                    "a tag where only text was expected",
-                ));
-            }
-            if let Some(tag) = self.markup(position)? {
-                let span = Span {
-                    start: position,
-                    end: self.xml.buffer_position(),
-                };
-                return Ok(match tag {
-                    Tag::Start { kind, empty } => Event::Start {
-                        kind,
-                        name: &self.name,
-                        attrs: &self.attrs[..self.attr_count],
-                        empty,
-                        span,
-                        dirty: self.tag_dirty,
-                    },
-                    Tag::End { kind } => Event::End {
-                        kind,
-                        name: &self.name,
-                        span,
-                    },
-                });
-            }
-            self.skipped.push((position, self.xml.buffer_position()));
+            Ahead::Markup => self.markup_step(position),
         }
+    }
+
+    /// The input ends at `position`: the run of text is finished, and the document must be.
+    fn end_of_input(&mut self, position: u64) -> Result<Step, ReadError> {
+        // A reference or character cut by the end of the file is a truncation too.
+        let inside = !self.stack.is_empty();
+        self.end_text().map_err(|e| ReadError {
+            truncated: inside,
+            ..e
+        })?;
+        if !self.text.is_empty() {
+            return Ok(Step::Text);
+        }
+        if self.fragment {
+            return Ok(Step::Eof);
+        }
+        if !self.stack.is_empty() {
+            return Err(ReadError::truncated(
+                position,
+                format!(
+                    "the file ends inside <{}>: it is truncated",
+                    self.stack.last()
+                ),
+            ));
+        }
+        if !self.seen_root {
+            return Err(ReadError::new(
+                position,
+                "no root element: the file is empty or not XML",
+            ));
+        }
+        Ok(Step::Eof)
     }
 }
