@@ -26,7 +26,7 @@ pub enum Kind {
 
 impl Kind {
     /// The kind of an element called `name`.
-    pub fn of(name: &str) -> Kind {
+    pub(crate) fn of(name: &str) -> Kind {
         match name {
             "testsuites" => Kind::Suites,
             "testsuite" => Kind::Suite,

@@ -6,6 +6,13 @@
 //! [`TextSanitizer`], then hands the markup back to quick-xml. Elements nest at most
 //! [`MAX_DEPTH`] deep (a loop and a stack, no recursion). A DTD is skipped, never expanded, so
 //! its entities are undefined and an error where used.
+//!
+//! [`JunitReader::next_event`] takes steps until one yields an [`Event`]: the lookahead tells
+//! what the input holds next (text, a CDATA section, a comment or instruction, a tag, its
+//! end), and each has its part: `text` streams character data and skips comments and
+//! instructions, `cdata` the sections, `markup` the tags (with `attributes` decoding and
+//! checking their values, and `names` keeping the open elements). Errors are a [`ReadError`]
+//! at a byte offset, which [`locate`] turns into a line and column.
 
 mod attributes;
 mod cdata;
