@@ -1,0 +1,214 @@
+//! Attributes: their values decoded as a parser sees them (entities replaced, made of XML 1.0
+//! characters), their names checked, and whether a value as written may be copied as it is.
+
+use quick_xml::events::BytesStart;
+
+use super::ReadError;
+use crate::junit::sanitize::{SanitizeError, TextSanitizer, plain_run};
+
+/// An attribute, its value decoded (entities replaced) and made of XML 1.0 characters only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attr {
+    pub name: String,
+    pub value: String,
+}
+
+/// The name and attributes of a start tag as written, `<name a="v">` or `<name a="v"/>`, and
+/// whether it is empty: what [`JunitReader`](super::JunitReader) made of it, for a tag read again.
+pub fn parse_start_tag(tag: &[u8]) -> Result<(String, Vec<Attr>, bool), String> {
+    let inner = tag
+        .strip_prefix(b"<")
+        .and_then(|t| t.strip_suffix(b">"))
+        .ok_or("not a start tag")?;
+    let (inner, empty) = match inner.strip_suffix(b"/") {
+        Some(inner) => (inner, true),
+        None => (inner, false),
+    };
+    let content = std::str::from_utf8(inner).map_err(|_| "not valid UTF-8")?;
+    let name_len = content
+        .find(|c: char| c.is_ascii_whitespace())
+        .unwrap_or(content.len());
+    let start = BytesStart::from_content(content, name_len);
+    let mut read = StartTag::default();
+    read.read(&start, 0).map_err(|e| e.message)?;
+    let StartTag {
+        name,
+        mut attrs,
+        count,
+        ..
+    } = read;
+    attrs.truncate(count);
+    Ok((name, attrs, empty))
+}
+
+/// Whether an attribute value as written is ASCII from space on with no `&` or `<`: its own
+/// decoded value, valid as it stands.
+fn is_plain_value(raw: &[u8]) -> bool {
+    plain_run(raw, b'&', b'<') == raw.len()
+}
+
+/// Whether an attribute value as written (escaped) must be written again: it refers to or
+/// holds a character XML 1.0 forbids (or might: every character reference is suspect).
+fn value_is_dirty(raw: &[u8]) -> bool {
+    raw.iter().enumerate().any(|(i, &b)| match b {
+        b'&' => raw.get(i + 1) == Some(&b'#'),
+        b'\t' | b'\n' | b'\r' => false,
+        0..=0x1F => true,
+        // U+FFFE and U+FFFF
+        0xEF => raw.get(i + 1) == Some(&0xBF) && matches!(raw.get(i + 2), Some(0xBE | 0xBF)),
+        _ => false,
+    })
+}
+
+/// A start tag's name and attributes, values decoded and made XML 1.0-safe, in buffers that
+/// are reused from tag to tag.
+#[derive(Debug, Default)]
+pub(super) struct StartTag {
+    pub(super) name: String,
+    /// The attributes are the first `count`; the rest are kept for their buffers.
+    attrs: Vec<Attr>,
+    count: usize,
+    /// A value must be written again to be valid (see [`value_is_dirty`]).
+    pub(super) dirty: bool,
+}
+
+impl StartTag {
+    /// The tag's attributes.
+    pub(super) fn attrs(&self) -> &[Attr] {
+        &self.attrs[..self.count]
+    }
+
+    /// Reads the name and attributes of `start`, which stands at `position` (for errors).
+    pub(super) fn read(&mut self, start: &BytesStart<'_>, position: u64) -> Result<(), ReadError> {
+        let name = &mut self.name;
+        name.clear();
+        name.push_str(start.name().as_ref());
+        if !is_xml_name(name) {
+            return Err(ReadError::new(
+                position,
+                format!("not well-formed XML: `{name}` is not an element name"),
+            ));
+        }
+        let mut count = 0;
+        let mut dirty = false;
+        for attr in start.attributes() {
+            let attr = attr
+                .map_err(|e| ReadError::new(position, format!("<{name}>: bad attribute: {e}")))?;
+            let key: &str = attr.key.as_ref();
+            if !is_xml_name(key) {
+                return Err(ReadError::new(
+                    position,
+                    format!("not well-formed XML: <{name}> has an attribute named `{key}`"),
+                ));
+            }
+            if count == self.attrs.len() {
+                self.attrs.push(Attr {
+                    name: String::new(),
+                    value: String::new(),
+                });
+            }
+            let slot = &mut self.attrs[count];
+            count += 1;
+            slot.name.clear();
+            slot.name.push_str(key);
+            slot.value.clear();
+            let raw: &str = &attr.value;
+            if !is_plain_value(raw.as_bytes()) {
+                dirty = dirty || value_is_dirty(raw.as_bytes());
+            }
+            attribute_value(raw, &mut slot.value).map_err(|reason| {
+                ReadError::new(position, format!("<{name}> attribute {key}: {reason}"))
+            })?;
+        }
+        self.count = count;
+        self.dirty = dirty;
+        Ok(())
+    }
+}
+
+/// An attribute's value as a parser sees it, from its raw (escaped) bytes: the sanitizer's
+/// rules (forbidden characters and references to them become stand-ins, undefined entities are
+/// errors), then XML's normalization (literal tabs and line ends become spaces, references
+/// to them stay), then the references replaced.
+fn attribute_value(raw: &str, out: &mut String) -> Result<(), String> {
+    // Most values are plain ASCII with nothing to decode.
+    if is_plain_value(raw.as_bytes()) {
+        out.push_str(raw);
+        return Ok(());
+    }
+    if raw.contains('<') {
+        return Err("not well-formed XML: `<` in an attribute value".into());
+    }
+    let raw = raw.as_bytes();
+    let mut sanitized = Vec::with_capacity(raw.len());
+    let mut sanitizer = TextSanitizer::new();
+    sanitizer
+        .push(raw, &mut sanitized)
+        .and_then(|()| sanitizer.finish(&mut sanitized))
+        .map_err(|e| match e {
+            SanitizeError::Text(t) => t.to_string(),
+            SanitizeError::Io(e) => e.to_string(),
+        })?;
+    let text = String::from_utf8(sanitized).map_err(|_| "not valid UTF-8".to_string())?;
+    let normalized = text.replace("\r\n", " ").replace(['\t', '\n', '\r'], " ");
+    let value = quick_xml::escape::unescape(&normalized).map_err(|e| e.to_string())?;
+    out.push_str(&value);
+    Ok(())
+}
+
+/// Is `name` an XML name? (ASCII rules exactly; any character past ASCII is accepted.)
+fn is_xml_name(name: &str) -> bool {
+    // Bytes past ASCII are accepted, so bytes can be looked at one by one.
+    let start = |b: u8| b.is_ascii_alphabetic() || b == b'_' || b == b':' || !b.is_ascii();
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(start)
+        && bytes.all(|b| start(b) || b.is_ascii_digit() || b == b'-' || b == b'.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::junit::reader::tests::events;
+
+    fn is_xml_name_by_chars(name: &str) -> bool {
+        let mut chars = name.chars();
+        let start = |c: char| c.is_ascii_alphabetic() || c == '_' || c == ':' || !c.is_ascii();
+        chars.next().is_some_and(start)
+            && chars.all(|c| start(c) || c.is_ascii_digit() || c == '-' || c == '.')
+    }
+
+    #[test]
+    fn names_and_plain_values_are_told_by_their_bytes() {
+        for name in [
+            "testcase", "a:b", "_x-1.2", "é", "1a", "-a", "a b", "", "a<", "ü-ß",
+        ] {
+            assert_eq!(is_xml_name(name), is_xml_name_by_chars(name), "{name}");
+        }
+        for (value, plain) in [
+            ("", true),
+            ("tests.pkg.TestClass", true),
+            ("exactly8", true),
+            ("a long value of 23 byte", true),
+            ("x&amp;", false),
+            ("0123456789<", false),
+            ("tab\there", false),
+            ("0123456789é", false),
+            ("\u{7f}", true),
+        ] {
+            assert_eq!(is_plain_value(value.as_bytes()), plain, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn attribute_values_are_decoded_like_text() {
+        let xml = b"<failure message=\"&#0;a&#27;b&#10;c\td\r\ne &lt;&amp;&quot;\"/>";
+        assert_eq!(
+            events(xml).unwrap(),
+            ["<failure/ Failure message=\u{2400}a\u{241b}b\nc d e <&\">"]
+        );
+        let err = |xml: &[u8]| events(xml).unwrap_err().message;
+        assert!(err(b"<a v=\"x<y\"/>").contains("`<` in an attribute value"));
+        assert!(err(b"<a v=\"&lol;\"/>").contains("never expanded"));
+        assert!(err(b"<a v=\"\xff\"/>").contains("UTF-8"));
+    }
+}
