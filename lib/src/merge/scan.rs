@@ -70,8 +70,11 @@ pub(super) fn scan_input(
             }
             Event::End { kind, span, .. } => scanner.end(kind, span, depth),
         };
-        for (at, end) in reader.take_skipped() {
-            scanner.scan.edits.push(Edit::replace(at..end, Op::Cut));
+        for span in reader.take_skipped() {
+            scanner
+                .scan
+                .edits
+                .push(Edit::replace(span.start..span.end, Op::Cut));
         }
         if let Some(run) = reader.take_run() {
             let op = if std::mem::take(&mut scanner.run_dropped) {

@@ -39,7 +39,7 @@ impl<R: Read> JunitReader<R> {
         Ok(match tag {
             Some(tag) => Step::Tag(tag, span),
             None => {
-                self.skipped.push((span.start, span.end));
+                self.skipped.push(span);
                 Step::Continue
             }
         })

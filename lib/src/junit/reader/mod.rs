@@ -92,7 +92,7 @@ pub struct JunitReader<R: Read> {
     finished_run: Option<TextRun>,
     /// Markup skipped outside runs of character data (comments, instructions, declarations,
     /// a DTD), until taken.
-    skipped: Vec<(u64, u64)>,
+    skipped: Vec<Span>,
     /// Reading the content of an element: text and no tags, no root.
     fragment: bool,
 }
@@ -173,7 +173,7 @@ impl<R: Read> JunitReader<R> {
 
     /// Markup skipped outside runs of character data since this was last called, as byte
     /// ranges: comments, processing instructions, the XML declaration, a DTD.
-    pub fn take_skipped(&mut self) -> std::vec::Drain<'_, (u64, u64)> {
+    pub fn take_skipped(&mut self) -> std::vec::Drain<'_, Span> {
         self.skipped.drain(..)
     }
 

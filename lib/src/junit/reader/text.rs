@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, Read};
 
-use super::{Event, JunitReader, ReadError, Step, TextRun};
+use super::{Event, JunitReader, ReadError, Span, Step, TextRun};
 use crate::junit::sanitize::{SanitizeError, TextSanitizer};
 
 /// The run of character data being read: whether one is, where it began, and whether it is
@@ -118,7 +118,10 @@ impl<R: Read> JunitReader<R> {
                     if self.run.open {
                         self.run.dirty = true;
                     } else {
-                        self.skipped.push((position, self.xml.buffer_position()));
+                        self.skipped.push(Span {
+                            start: position,
+                            end: self.xml.buffer_position(),
+                        });
                     }
                     return Ok(());
                 }
