@@ -86,13 +86,32 @@ pub struct TextSanitizer {
     changed: bool,
 }
 
+/// Where [`TextSanitizer::process`] is in the data it was given.
+struct Cursor<'d> {
+    data: &'d [u8],
+    /// Whether no data follows, so that nothing may be held back.
+    last: bool,
+    /// The next byte to look at.
+    i: usize,
+    /// Bytes `data[run..i]` are fine as they are and not yet written.
+    run: usize,
+}
+
+/// What comes after one step of [`TextSanitizer::process`].
+enum Step {
+    /// Go on with the byte at the cursor.
+    Next,
+    /// Stop: the data ends inside a reference or a character, kept for the next chunk.
+    HoldBack,
+}
+
 /// Is `c` a character XML 1.0 allows?
-pub fn is_xml_char(c: u32) -> bool {
+pub(crate) fn is_xml_char(c: u32) -> bool {
     matches!(c, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
 }
 
 /// The visible stand-in for a character XML 1.0 forbids.
-pub fn stand_in(c: u32) -> char {
+pub(crate) fn stand_in(c: u32) -> char {
     match c {
         0..=0x1F => char::from_u32(0x2400 + c).unwrap_or('\u{FFFD}'),
         _ => '\u{FFFD}',
@@ -159,143 +178,184 @@ impl TextSanitizer {
         last: bool,
         out: &mut dyn Write,
     ) -> Result<usize, SanitizeError> {
-        let mut i = 0;
-        // Bytes data[run..i] are fine as they are and not yet written.
-        let mut run = 0;
-        while i < data.len() {
+        let mut at = Cursor {
+            data,
+            last,
+            i: 0,
+            run: 0,
+        };
+        while at.i < data.len() {
             if self.brackets == 0 {
-                let plain = plain_prefix(&data[i..]);
+                let plain = plain_prefix(&data[at.i..]);
                 if plain > 0 {
-                    i += plain;
+                    at.i += plain;
                     self.column += plain as u64;
                     continue;
                 }
             }
-            let b = data[i];
-            match b {
-                b'&' => {
-                    let window = &data[i + 1..data.len().min(i + 1 + MAX_REFERENCE)];
-                    let Some(end) = window.iter().position(|&c| c == b';') else {
-                        if !last && data.len() - i <= MAX_REFERENCE {
-                            break;
-                        }
-                        out.write_all(&data[run..i])?;
-                        return Err(self.error(TextErrorKind::BadReference, i));
-                    };
-                    let name = &window[..end];
-                    let width = end + 2;
-                    match reference(name) {
-                        Reference::Allowed => self.after_other(),
-                        Reference::Forbidden(c) => {
-                            self.changed = true;
-                            out.write_all(&data[run..i])?;
-                            let mut buf = [0u8; 4];
-                            out.write_all(stand_in(c).encode_utf8(&mut buf).as_bytes())?;
-                            run = i + width;
-                            self.after_other();
-                        }
-                        Reference::Undefined => {
-                            out.write_all(&data[run..i])?;
-                            let name = String::from_utf8_lossy(name).into_owned();
-                            return Err(self.error(TextErrorKind::UndefinedEntity(name), i));
-                        }
-                        Reference::Malformed => {
-                            out.write_all(&data[run..i])?;
-                            return Err(self.error(TextErrorKind::BadReference, i));
-                        }
-                    }
-                    i += width;
-                    self.column += width as u64;
-                }
-                b'\n' => {
-                    self.after_other();
-                    i += 1;
-                    self.line += 1;
-                    self.column = 1;
-                }
-                b'\t' | b'\r' => {
-                    self.after_other();
-                    i += 1;
-                    self.column += 1;
-                }
-                0..=0x1F => {
-                    self.changed = true;
-                    out.write_all(&data[run..i])?;
-                    let mut buf = [0u8; 4];
-                    out.write_all(stand_in(u32::from(b)).encode_utf8(&mut buf).as_bytes())?;
-                    self.after_other();
-                    i += 1;
-                    run = i;
-                    self.column += 1;
-                }
-                // Seen whole, a `]` that does not start `]]>` is plain; near the end of the
-                // data, brackets are counted across chunks.
-                b']' if self.brackets == 0 && i + 2 < data.len() => {
-                    if data[i + 1] == b']' && data[i + 2] == b'>' {
-                        self.changed = true;
-                        out.write_all(&data[run..i + 2])?;
-                        out.write_all(b"&gt;")?;
-                        i += 3;
-                        run = i;
-                        self.column += 3;
-                    } else {
-                        i += 1;
-                        self.column += 1;
-                    }
-                }
-                b']' => {
-                    self.brackets = (self.brackets + 1).min(2);
-                    i += 1;
-                    self.column += 1;
-                }
-                b'>' if self.brackets == 2 => {
-                    self.changed = true;
-                    out.write_all(&data[run..i])?;
-                    out.write_all(b"&gt;")?;
-                    self.after_other();
-                    i += 1;
-                    run = i;
-                    self.column += 1;
-                }
-                0x20..=0x7F => {
-                    self.after_other();
-                    i += 1;
-                    self.column += 1;
-                }
-                _ => {
-                    let width = utf8_width(b);
-                    if width == 0 {
-                        out.write_all(&data[run..i])?;
-                        return Err(self.error(TextErrorKind::InvalidUtf8, i));
-                    }
-                    if i + width > data.len() {
-                        if last {
-                            out.write_all(&data[run..i])?;
-                            return Err(self.error(TextErrorKind::InvalidUtf8, i));
-                        }
-                        break;
-                    }
-                    let Ok(s) = std::str::from_utf8(&data[i..i + width]) else {
-                        out.write_all(&data[run..i])?;
-                        return Err(self.error(TextErrorKind::InvalidUtf8, i));
-                    };
-                    let c = s.chars().next().map_or(0, u32::from);
-                    if !is_xml_char(c) {
-                        self.changed = true;
-                        out.write_all(&data[run..i])?;
-                        let mut buf = [0u8; 4];
-                        out.write_all(stand_in(c).encode_utf8(&mut buf).as_bytes())?;
-                        run = i + width;
-                    }
-                    self.after_other();
-                    i += width;
-                    self.column += width as u64;
-                }
+            if let Step::HoldBack = self.step(&mut at, out)? {
+                break;
             }
         }
-        out.write_all(&data[run..i])?;
-        self.offset += i as u64;
-        Ok(i)
+        out.write_all(&data[at.run..at.i])?;
+        self.offset += at.i as u64;
+        Ok(at.i)
+    }
+
+    /// Deals with the character or reference at the cursor, one that is not plain.
+    fn step(&mut self, at: &mut Cursor<'_>, out: &mut dyn Write) -> Result<Step, SanitizeError> {
+        let b = at.data[at.i];
+        match b {
+            b'&' => return self.reference(at, out),
+            b'\n' => {
+                self.after_other();
+                at.i += 1;
+                self.line += 1;
+                self.column = 1;
+            }
+            b'\t' | b'\r' => {
+                self.after_other();
+                self.keep(at, 1);
+            }
+            0..=0x1F => {
+                self.replace_char(at, 1, stand_in(u32::from(b)), out)?;
+                self.after_other();
+            }
+            // Seen whole, a `]` that does not start `]]>` is plain; near the end of the
+            // data, brackets are counted across chunks.
+            b']' if self.brackets == 0 && at.i + 2 < at.data.len() => {
+                if at.data[at.i + 1] == b']' && at.data[at.i + 2] == b'>' {
+                    self.keep(at, 2);
+                    self.replace(at, 1, b"&gt;", out)?;
+                } else {
+                    self.keep(at, 1);
+                }
+            }
+            b']' => {
+                self.brackets = (self.brackets + 1).min(2);
+                self.keep(at, 1);
+            }
+            b'>' if self.brackets == 2 => {
+                self.replace(at, 1, b"&gt;", out)?;
+                self.after_other();
+            }
+            0x20..=0x7F => {
+                self.after_other();
+                self.keep(at, 1);
+            }
+            _ => return self.multibyte(at, out),
+        }
+        Ok(Step::Next)
+    }
+
+    /// An `&...;` reference at the cursor: kept, replaced by a stand-in, or an error.
+    fn reference(
+        &mut self,
+        at: &mut Cursor<'_>,
+        out: &mut dyn Write,
+    ) -> Result<Step, SanitizeError> {
+        let (data, i) = (at.data, at.i);
+        let window = &data[i + 1..data.len().min(i + 1 + MAX_REFERENCE)];
+        let Some(end) = window.iter().position(|&c| c == b';') else {
+            if !at.last && data.len() - i <= MAX_REFERENCE {
+                return Ok(Step::HoldBack);
+            }
+            return self.fail(at, out, TextErrorKind::BadReference);
+        };
+        let name = &window[..end];
+        let width = end + 2;
+        match reference(name) {
+            Reference::Allowed => {
+                self.after_other();
+                self.keep(at, width);
+            }
+            Reference::Forbidden(c) => {
+                self.replace_char(at, width, stand_in(c), out)?;
+                self.after_other();
+            }
+            Reference::Undefined => {
+                let name = String::from_utf8_lossy(name).into_owned();
+                return self.fail(at, out, TextErrorKind::UndefinedEntity(name));
+            }
+            Reference::Malformed => return self.fail(at, out, TextErrorKind::BadReference),
+        }
+        Ok(Step::Next)
+    }
+
+    /// A UTF-8 sequence of two bytes or more at the cursor: kept, replaced by a stand-in
+    /// when XML forbids its character, held back when cut by the data's end, or an error.
+    fn multibyte(
+        &mut self,
+        at: &mut Cursor<'_>,
+        out: &mut dyn Write,
+    ) -> Result<Step, SanitizeError> {
+        let (data, i) = (at.data, at.i);
+        let width = utf8_width(data[i]);
+        if width == 0 {
+            return self.fail(at, out, TextErrorKind::InvalidUtf8);
+        }
+        if i + width > data.len() {
+            if at.last {
+                return self.fail(at, out, TextErrorKind::InvalidUtf8);
+            }
+            return Ok(Step::HoldBack);
+        }
+        let Ok(s) = std::str::from_utf8(&data[i..i + width]) else {
+            return self.fail(at, out, TextErrorKind::InvalidUtf8);
+        };
+        let c = s.chars().next().map_or(0, u32::from);
+        if is_xml_char(c) {
+            self.keep(at, width);
+        } else {
+            self.replace_char(at, width, stand_in(c), out)?;
+        }
+        self.after_other();
+        Ok(Step::Next)
+    }
+
+    /// Moves past `width` bytes that stay as they are.
+    fn keep(&mut self, at: &mut Cursor<'_>, width: usize) {
+        at.i += width;
+        self.column += width as u64;
+    }
+
+    /// Writes what is kept so far, then `with` in place of the `width` bytes at the cursor.
+    fn replace(
+        &mut self,
+        at: &mut Cursor<'_>,
+        width: usize,
+        with: &[u8],
+        out: &mut dyn Write,
+    ) -> Result<(), SanitizeError> {
+        self.changed = true;
+        out.write_all(&at.data[at.run..at.i])?;
+        out.write_all(with)?;
+        self.keep(at, width);
+        at.run = at.i;
+        Ok(())
+    }
+
+    /// [`replace`](Self::replace) with a character.
+    fn replace_char(
+        &mut self,
+        at: &mut Cursor<'_>,
+        width: usize,
+        with: char,
+        out: &mut dyn Write,
+    ) -> Result<(), SanitizeError> {
+        let mut buf = [0u8; 4];
+        self.replace(at, width, with.encode_utf8(&mut buf).as_bytes(), out)
+    }
+
+    /// Writes what is kept so far and stops with an error at the cursor.
+    fn fail(
+        &self,
+        at: &Cursor<'_>,
+        out: &mut dyn Write,
+        kind: TextErrorKind,
+    ) -> Result<Step, SanitizeError> {
+        out.write_all(&at.data[at.run..at.i])?;
+        Err(self.error(kind, at.i))
     }
 
     fn after_other(&mut self) {

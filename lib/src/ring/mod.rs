@@ -12,8 +12,11 @@
 //! large ones. When no node has room, a large group goes to the least-loaded node (the
 //! lowest-numbered on ties); a given-back group too, and that node then gives back its lightest
 //! groups, which are placed after the others.
+//!
+//! Here are the hash, the load factor and the ring; `place.rs` holds the placement.
 
-use std::collections::VecDeque;
+mod place;
+
 use std::fmt::{self, Write as _};
 use std::str::FromStr;
 use std::thread;
@@ -21,6 +24,8 @@ use std::thread;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+
+pub(crate) use self::place::place;
 
 /// The name and version of the placement algorithm; bumped whenever any plan could change.
 pub const ALGORITHM: &str = "bounded-ring/2";
@@ -235,243 +240,6 @@ impl Ring {
     }
 }
 
-/// The result of placing weighted items on a ring.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Placement {
-    /// The node (1-based) of each item, in the order the items were given.
-    pub node_of: Vec<u32>,
-    /// Total weight on each node; `loads[0]` is node 1.
-    pub loads: Vec<u64>,
-    /// The capacity every node was held to.
-    pub capacity: u64,
-    /// How many items found no node with room and went to the least-loaded node.
-    pub overflowed: usize,
-}
-
-/// A node's capacity: `max(floor(c * total / nodes), ceil(total / nodes), largest)`, in exact
-/// integer arithmetic. The middle term lets unit weights always fit; the first keeps every
-/// node within `c` times the mean whenever it is the largest.
-pub fn capacity(load_factor: LoadFactor, total: u64, nodes: u32, largest: u64) -> u64 {
-    let total = u128::from(total);
-    let nodes = u128::from(nodes);
-    let bounded = u128::from(load_factor.millionths()) * total / (1_000_000 * nodes);
-    let even = total.div_ceil(nodes);
-    u64::try_from(bounded.max(even))
-        .unwrap_or(u64::MAX)
-        .max(largest)
-}
-
-/// Places items, given as `(hash, weight)` in ascending ring order (the caller sorts them by
-/// `(hash, key)`), on `ring`: the large ones first where they fit, the rest at home, then what
-/// over-full nodes give back (see the module's description).
-pub fn place(ring: &Ring, items: &[(u64, u64)], load_factor: LoadFactor) -> Placement {
-    let nodes = ring.nodes as usize;
-    let total: u64 = items.iter().map(|&(_, w)| w).sum();
-    let largest = items.iter().map(|&(_, w)| w).max().unwrap_or(0);
-    let cap = capacity(load_factor, total, ring.nodes, largest);
-    debug_assert!(
-        items.windows(2).all(|p| p[0].0 <= p[1].0),
-        "items not sorted"
-    );
-
-    let mut walk = Walk {
-        points: &ring.points,
-        loads: vec![0u64; nodes],
-        seen: vec![0usize; nodes],
-        stamp: 0,
-        overflowed: 0,
-    };
-    let mut node_of = vec![0u32; items.len()];
-    // 1. Large groups first, in ring order, each where it fits: placed late, a large group
-    //    would find every node too full for it.
-    let large = |weight: u64| u128::from(weight) * u128::from(LARGE_SHARE) > u128::from(cap);
-    for (index, &(hash, weight)) in items.iter().enumerate() {
-        if large(weight) {
-            node_of[index] = walk.first_fit(hash, weight, cap);
-        }
-    }
-    // 2. Every other group at home: the node of the first point after its hash. A group
-    //    moves only when its home is over capacity, so adding tests or measuring them again
-    //    moves few: no sweep whose every step depends on the steps before it.
-    for (index, &(hash, weight)) in items.iter().enumerate() {
-        if !large(weight) {
-            let node = ring.points[walk.start(hash)].1;
-            node_of[index] = node;
-            walk.loads[node as usize - 1] += weight;
-        }
-    }
-    // 3. A node over capacity gives back its heaviest groups (ties in ring order) until it is
-    //    within capacity: few groups move, and they are the ones worth moving.
-    let mut given_back: Vec<usize> = Vec::new();
-    let over: Vec<bool> = walk.loads.iter().map(|&l| l > cap).collect();
-    if over.iter().any(|&o| o) {
-        let mut members: Vec<Vec<usize>> = vec![Vec::new(); nodes];
-        for (index, &(_, weight)) in items.iter().enumerate() {
-            let node = node_of[index] as usize - 1;
-            if over[node] && !large(weight) {
-                members[node].push(index);
-            }
-        }
-        for (node, mut mine) in members.into_iter().enumerate() {
-            mine.sort_by_key(|&i| (std::cmp::Reverse(items[i].1), i));
-            for index in mine {
-                if walk.loads[node] <= cap {
-                    break;
-                }
-                walk.loads[node] -= items[index].1;
-                node_of[index] = 0;
-                given_back.push(index);
-            }
-        }
-    }
-    // 4. The given-back groups, heaviest first (ties in ring order), each on the first node
-    //    clockwise from its hash with room. The free room may be in pieces too small for a
-    //    heavy group; then a node makes room by giving back lighter groups.
-    given_back.sort_by_key(|&i| (std::cmp::Reverse(items[i].1), i));
-    let mut queue: VecDeque<usize> = given_back.into();
-    let mut repairs = 0;
-    while let Some(index) = queue.pop_front() {
-        let (hash, weight) = items[index];
-        if let Some(node) = walk.fit(hash, weight, cap) {
-            walk.loads[node] += weight;
-            node_of[index] = node as u32 + 1;
-            continue;
-        }
-        // No node has room: the first node clockwise that can make room by giving back
-        // groups lighter than this one takes it and gives those back (heaviest first); they
-        // are placed after the others. At most REPAIRS such repairs, so that coarse groups
-        // cannot cycle; each costs one pass over the groups.
-        let mut repair = None;
-        if repairs < REPAIRS {
-            let mut spare = vec![0u64; nodes];
-            for (i, &(_, w)) in items.iter().enumerate() {
-                // Groups waiting in the queue (node 0) are on no node.
-                if node_of[i] != 0 && !large(w) && w < weight {
-                    spare[node_of[i] as usize - 1] += w;
-                }
-            }
-            let mut i = walk.start(hash);
-            let mut seen = vec![false; nodes];
-            for _ in 0..ring.points.len() {
-                let node = ring.points[i].1 as usize - 1;
-                if !seen[node] {
-                    seen[node] = true;
-                    if walk.loads[node] + weight <= cap + spare[node] {
-                        repair = Some(node);
-                        break;
-                    }
-                }
-                i = (i + 1) % ring.points.len();
-            }
-        }
-        let node = repair.unwrap_or_else(|| least_loaded(&walk.loads));
-        walk.loads[node] += weight;
-        node_of[index] = node as u32 + 1;
-        if repair.is_some() {
-            repairs += 1;
-            let mut mine: Vec<usize> = (0..items.len())
-                .filter(|&i| {
-                    i != index
-                        && node_of[i] as usize == node + 1
-                        && !large(items[i].1)
-                        && items[i].1 < weight
-                })
-                .collect();
-            mine.sort_by_key(|&i| (std::cmp::Reverse(items[i].1), i));
-            for i in mine {
-                if walk.loads[node] <= cap {
-                    break;
-                }
-                walk.loads[node] -= items[i].1;
-                node_of[i] = 0;
-                queue.push_back(i);
-            }
-        }
-        if walk.loads[node] > cap {
-            walk.overflowed += 1;
-        }
-    }
-    Placement {
-        node_of,
-        loads: walk.loads,
-        capacity: cap,
-        overflowed: walk.overflowed,
-    }
-}
-
-/// Walking the ring clockwise from a hash.
-struct Walk<'a> {
-    points: &'a [(u64, u32)],
-    loads: Vec<u64>,
-    /// `seen[n] == stamp` marks node n+1 as already tried for the current group.
-    seen: Vec<usize>,
-    stamp: usize,
-    overflowed: usize,
-}
-
-impl Walk<'_> {
-    /// The index of the first point strictly after `hash`, wrapping.
-    fn start(&self, hash: u64) -> usize {
-        let i = self.points.partition_point(|p| p.0 <= hash);
-        if i == self.points.len() { 0 } else { i }
-    }
-
-    /// The first node (0-based) clockwise from `hash` whose load plus `weight` stays within
-    /// `cap`, if any.
-    fn fit(&mut self, hash: u64, weight: u64, cap: u64) -> Option<usize> {
-        let nodes = self.loads.len();
-        self.stamp += 1;
-        let mut tried = 0;
-        let mut i = self.start(hash);
-        loop {
-            let node = self.points[i].1 as usize - 1;
-            if self.seen[node] != self.stamp {
-                if self.loads[node] + weight <= cap {
-                    return Some(node);
-                }
-                self.seen[node] = self.stamp;
-                tried += 1;
-                if tried == nodes {
-                    return None;
-                }
-            }
-            i += 1;
-            if i == self.points.len() {
-                i = 0;
-            }
-        }
-    }
-
-    /// Puts a group where it [`fit`]s, or on the least-loaded node when none has room;
-    /// returns the node (1-based).
-    ///
-    /// [`fit`]: Walk::fit
-    fn first_fit(&mut self, hash: u64, weight: u64, cap: u64) -> u32 {
-        let chosen = self.fit(hash, weight, cap).unwrap_or_else(|| {
-            self.overflowed += 1;
-            least_loaded(&self.loads)
-        });
-        self.loads[chosen] += weight;
-        chosen as u32 + 1
-    }
-}
-
-/// The most groups that make room for themselves on a full node (placement step 4).
-pub const REPAIRS: usize = 16;
-
-/// A group is large when its weight is more than 1/`LARGE_SHARE` of a node's capacity.
-pub const LARGE_SHARE: u64 = 4;
-
-fn least_loaded(loads: &[u64]) -> usize {
-    let mut best = 0;
-    for (i, &load) in loads.iter().enumerate() {
-        if load < loads[best] {
-            best = i;
-        }
-    }
-    best
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -499,16 +267,6 @@ mod tests {
         ] {
             assert!(bad.parse::<LoadFactor>().is_err(), "{bad:?} accepted");
         }
-    }
-
-    #[test]
-    fn capacity_rounds_up_and_admits_the_largest_weight() {
-        let c = LoadFactor::DEFAULT;
-        assert_eq!(capacity(c, 100, 4, 1), 26); // floor(26.25)
-        assert_eq!(capacity(c, 100, 5, 1), 21); // exactly 21
-        assert_eq!(capacity(c, 100, 4, 40), 40); // the largest group
-        assert_eq!(capacity(c, 10, 8, 1), 2); // ceil(10 / 8) beats floor(1.3125)
-        assert_eq!(capacity(c, 0, 3, 0), 0);
     }
 
     #[test]
@@ -547,37 +305,5 @@ mod tests {
         let keys: Vec<String> = (0..70_000).map(|i| format!("k{i}")).collect();
         let serial: Vec<u64> = keys.iter().map(|k| ring_hash(k.as_bytes())).collect();
         assert_eq!(ring_hashes(&keys), serial);
-    }
-
-    #[test]
-    fn overflow_goes_to_the_least_loaded_node() {
-        // Three groups of weight 3 on two nodes: capacity max(floor(1.05*9/2), ceil(9/2), 3)
-        // = 5, so the third group fits nowhere.
-        let ring = Ring::new(2, 8).unwrap();
-        let items = [(1u64, 3u64), (2, 3), (3, 3)];
-        let placed = place(&ring, &items, LoadFactor::DEFAULT);
-        assert_eq!(placed.capacity, 5);
-        assert_eq!(placed.overflowed, 1);
-        let mut loads = placed.loads.clone();
-        loads.sort_unstable();
-        assert_eq!(loads, [3, 6]);
-    }
-
-    #[test]
-    fn unit_weights_never_overflow() {
-        for nodes in 1..=20u32 {
-            let ring = Ring::new(nodes, 16).unwrap();
-            for count in [1u64, 2, 7, 19, 20, 21, 50] {
-                let items: Vec<(u64, u64)> = (0..count)
-                    .map(|i| ring_hash(&i.to_le_bytes()))
-                    .map(|h| (h, 1))
-                    .collect::<Vec<_>>();
-                let mut items = items;
-                items.sort_unstable();
-                let placed = place(&ring, &items, LoadFactor::DEFAULT);
-                assert_eq!(placed.overflowed, 0, "{count} items on {nodes} nodes");
-                assert!(placed.loads.iter().all(|&l| l <= placed.capacity));
-            }
-        }
     }
 }
