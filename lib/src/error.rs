@@ -85,7 +85,7 @@ pub enum Error {
 
     /// A node's share cannot be taken from a manifest.
     #[error(transparent)]
-    Share(#[from] crate::manifest::ShareError),
+    Share(#[from] crate::exec::share::ShareError),
 
     #[error("cannot touch the shard status file {}", path.display())]
     StatusFile {

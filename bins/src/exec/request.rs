@@ -7,11 +7,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use shardkit::Grouping;
+use shardkit::Manifest;
 use shardkit::ci;
 use shardkit::exec::config::jobs_or_available;
 use shardkit::exec::report::{self, Identity};
-use shardkit::exec::{Config, ConfigBuilder, SplitPattern};
-use shardkit::manifest::{Manifest, Share};
+use shardkit::exec::{Config, ConfigBuilder, Share, SplitPattern};
 use shardkit::presets::Runner;
 use tempfile::TempDir;
 

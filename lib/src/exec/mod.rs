@@ -1,11 +1,12 @@
 //! Running one node's share: units of ids in parallel processes, with timeouts that kill
 //! whole process trees, retries recorded as flaky, and a result for every id, run or not.
 //!
-//! A [`ConfigBuilder`] settles what a run was asked for into a [`Config`] ([`config`] holds
-//! the rules: fail-fast, the capture floor, the default batch size); [`scheduler::run`] does
-//! the work and reports progress to an [`Observer`]; [`report`] writes the node's JUnit report
-//! from what it returns. [`journal`] keeps each final result on disk while the run goes on,
-//! and [`guardian`] kills what is left running if shard-exec is killed.
+//! A [`Share`] settles which ids the node runs, and a [`ConfigBuilder`] what the run was
+//! asked for into a [`Config`] ([`config`] holds the rules: fail-fast, the capture floor,
+//! the default batch size); [`scheduler::run`] does the work and reports progress to an
+//! [`Observer`]; [`report`] writes the node's JUnit report from what it returns. [`journal`]
+//! keeps each final result on disk while the run goes on, and [`guardian`] kills what is
+//! left running if shard-exec is killed.
 
 pub mod capture;
 pub mod command;
@@ -17,6 +18,7 @@ pub mod process;
 pub mod report;
 pub mod results;
 pub mod scheduler;
+pub mod share;
 pub mod units;
 
 use std::sync::Arc;
@@ -26,6 +28,7 @@ use std::time::SystemTime;
 pub use command::{Mode, Template};
 pub use config::{Config, ConfigBuilder, MaxFail};
 pub use scheduler::run;
+pub use share::Share;
 pub use units::{Packing, SplitPattern, Unit};
 
 use self::process::Note;
