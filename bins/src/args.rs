@@ -12,6 +12,8 @@ use shardkit::presets::Runner;
 use shardkit::timings::Timings;
 use shardkit::{GroupBy, TestIds};
 
+use crate::common::plural;
+
 /// `--nodes`, `--node`, `--shard`: this node, as typed (the environment is read later).
 #[derive(Debug, Clone, Args)]
 pub struct NodeArgs {
@@ -170,7 +172,7 @@ impl TimingArgs {
                 "durations for {known} of {} ids from {} report{}{}",
                 timings.durations.len(),
                 timings.files,
-                if timings.files == 1 { "" } else { "s" },
+                plural(timings.files),
                 if known == 0 {
                     ": none known, every id weighs the same"
                 } else if known < timings.durations.len() {

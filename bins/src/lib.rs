@@ -2,6 +2,7 @@
 //! people on stderr and put data on stdout.
 
 pub mod args;
+mod common;
 pub mod exec;
 pub mod exit;
 pub mod guardian;

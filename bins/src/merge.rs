@@ -10,9 +10,10 @@ use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 
 use shardkit::Manifest;
 use shardkit::junit::time;
-use shardkit::merge::{self, Input, LabelFrom, Options, Report, Totals};
+use shardkit::merge::{self, Input, LabelFrom, Merge, Options, Report, Totals};
 use shardkit::output::PendingFile;
 
+use crate::common::plural;
 use crate::exit::Exit;
 use crate::{say, say_raw, warn};
 
@@ -118,12 +119,45 @@ pub fn run(cli: Cli) -> Result<Exit> {
         LabelArg::Parent => LabelFrom::Parent,
     };
     let output = cli.output.as_deref().filter(|p| *p != Path::new("-"));
+    let Inputs { reports, spool } = gather(&cli.inputs, from, output)?;
 
-    // Standard input is read twice: it is spooled to a temporary file first.
+    let count = reports.len();
+    let options = Options {
+        salvage: cli.salvage,
+        expect_nodes: cli.expect_nodes,
+        plan: manifest.as_ref(),
+        // The slowest tests are only shown in the summary.
+        slowest: if cli.summary { cli.slowest } else { 0 },
+    };
+    let merged = merge::scan(reports, &options)?;
+    let report = merged.report();
+    tell_warnings(report);
+    write_merged(&merged, output)?;
+    drop(spool);
+
+    if cli.summary {
+        summary(report);
+    }
+    let verified = tell_verification(report);
+    if !cli.quiet {
+        tell_merged(count, report, output);
+    }
+    Ok(exit_of(verified, report))
+}
+
+/// The reports to merge, and the temporary file that holds standard input's (read twice, it
+/// is spooled first) for as long as they are read.
+struct Inputs {
+    reports: Vec<Input>,
+    spool: Option<tempfile::NamedTempFile>,
+}
+
+/// Finds the reports the arguments name, `output` left out: each one once.
+fn gather(args: &[PathBuf], from: LabelFrom, output: Option<&Path>) -> Result<Inputs> {
     let mut spool = None;
-    let mut inputs = Vec::new();
+    let mut reports = Vec::new();
     let mut seen = std::collections::HashMap::new();
-    for arg in &cli.inputs {
+    for arg in args {
         if arg == Path::new("-") {
             if spool.is_some() {
                 bail!("`-` (standard input) is given twice");
@@ -131,7 +165,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             let mut file = tempfile::NamedTempFile::new()
                 .context("cannot make a temporary file for standard input")?;
             io::copy(&mut io::stdin().lock(), &mut file).context("cannot read standard input")?;
-            inputs.push(Input {
+            reports.push(Input {
                 path: file.path().to_path_buf(),
                 source: "<stdin>".into(),
                 label: "stdin".into(),
@@ -152,27 +186,21 @@ pub fn run(cli: Cli) -> Result<Exit> {
                     first.display()
                 );
             }
-            inputs.push(Input {
+            reports.push(Input {
                 label: merge::label_of(&path, from),
                 source: path.display().to_string(),
                 path,
             });
         }
     }
-    if inputs.is_empty() {
+    if reports.is_empty() {
         bail!("no reports to merge: no *.xml file in the inputs given");
     }
+    Ok(Inputs { reports, spool })
+}
 
-    let count = inputs.len();
-    let options = Options {
-        salvage: cli.salvage,
-        expect_nodes: cli.expect_nodes,
-        plan: manifest.as_ref(),
-        // The slowest tests are only shown in the summary.
-        slowest: if cli.summary { cli.slowest } else { 0 },
-    };
-    let merged = merge::scan(inputs, &options)?;
-    let report = merged.report();
+/// Says on stderr what was odd in the inputs, where it was.
+fn tell_warnings(report: &Report) {
     for w in &report.warnings {
         if w.line == 0 {
             warn(&format!("{}: {}", w.source, w.message));
@@ -183,7 +211,10 @@ pub fn run(cli: Cli) -> Result<Exit> {
             ));
         }
     }
+}
 
+/// Writes the merged report to `output` (atomically), else to stdout.
+fn write_merged(merged: &Merge, output: Option<&Path>) -> Result<()> {
     match output {
         Some(path) => {
             let mut file = PendingFile::create(path)?;
@@ -198,16 +229,12 @@ pub fn run(cli: Cli) -> Result<Exit> {
             out.flush().context("cannot write to stdout")?;
         }
     }
-    drop(spool);
+    Ok(())
+}
 
-    if cli.summary {
-        summary(report);
-    }
-    let verified = tell_verification(report);
+/// The closing line: how many reports, nodes and tests, and where the result went.
+fn tell_merged(count: usize, report: &Report, output: Option<&Path>) {
     let t = &report.totals;
-    if cli.quiet {
-        return Ok(exit_of(verified, report));
-    }
     say(&format!(
         "merged {count} report{} from {} node{}: {} tests, {} failed, {} errors, {} skipped, {} flaky, {} s{}",
         plural(count),
@@ -221,7 +248,6 @@ pub fn run(cli: Cli) -> Result<Exit> {
         time::format(t.time),
         output.map_or_else(String::new, |p| format!(" -> {}", p.display())),
     ));
-    Ok(exit_of(verified, report))
 }
 
 fn exit_of(verified: bool, report: &Report) -> Exit {
@@ -232,10 +258,6 @@ fn exit_of(verified: bool, report: &Report) -> Exit {
     } else {
         Exit::Success
     }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 fn read_manifest(path: &Path) -> Result<Manifest> {

@@ -15,6 +15,7 @@ use shardkit::ring::DEFAULT_VNODES;
 use shardkit::{Grouping, LoadFactor, Plan, PlanParams, TestIds};
 
 use crate::args::{self, GroupByArg, NodeArgs, RunnerArg, TimingArgs};
+use crate::common::{env, plural};
 use crate::exit::Exit;
 use crate::{say, say_raw, warn};
 
@@ -243,7 +244,6 @@ impl Request {
 
 /// Runs shard-plan.
 pub fn run(cli: Cli) -> Result<Exit> {
-    let env = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
     let request = Request::resolve(cli, &env)?;
     let ids = match &request.collect {
         Some((runner, args)) => {
@@ -253,9 +253,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
                 let mut said = format!("{runner} listed {} tests", listing.ids.len());
                 if !collected.ids.is_empty() {
                     said.push_str(&format!(
-                        ", and {} {} it skipped or could not import while collecting ({} errors), planned as ids of their own",
+                        ", and {} path{} it skipped or could not import while collecting ({} errors), planned as ids of their own",
                         collected.ids.len(),
-                        if collected.ids.len() == 1 { "path" } else { "paths" },
+                        plural(collected.ids.len()),
                         collected.errors
                     ));
                 }

@@ -83,6 +83,10 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// A node's share cannot be taken from a manifest.
+    #[error(transparent)]
+    Share(#[from] crate::exec::share::ShareError),
+
     #[error("cannot touch the shard status file {}", path.display())]
     StatusFile {
         path: PathBuf,

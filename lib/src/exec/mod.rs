@@ -1,12 +1,16 @@
 //! Running one node's share: units of ids in parallel processes, with timeouts that kill
 //! whole process trees, retries recorded as flaky, and a result for every id, run or not.
 //!
-//! [`scheduler::run`] does the work and reports progress to an [`Observer`]; [`report`] writes
-//! the node's JUnit report from what it returns. [`journal`] keeps each final result on disk
-//! while the run goes on, and [`guardian`] kills what is left running if shard-exec is killed.
+//! A [`Share`] settles which ids the node runs, and a [`ConfigBuilder`] what the run was
+//! asked for into a [`Config`] ([`config`] holds the rules: fail-fast, the capture floor,
+//! the default batch size); [`scheduler::run`] does the work and reports progress to an
+//! [`Observer`]; [`report`] writes the node's JUnit report from what it returns. [`journal`]
+//! keeps each final result on disk while the run goes on, and [`guardian`] kills what is
+//! left running if shard-exec is killed.
 
 pub mod capture;
 pub mod command;
+pub mod config;
 pub mod duration;
 pub mod guardian;
 pub mod journal;
@@ -14,57 +18,21 @@ pub mod process;
 pub mod report;
 pub mod results;
 pub mod scheduler;
+pub mod share;
 pub mod units;
 
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 pub use command::{Mode, Template};
+pub use config::{Config, ConfigBuilder, MaxFail};
 pub use scheduler::run;
+pub use share::Share;
 pub use units::{Packing, SplitPattern, Unit};
 
 use self::process::Note;
 use self::results::ChildCase;
-
-/// Everything a run needs to know, resolved from flags and environment by the caller.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub template: Template,
-    pub packing: Packing,
-    /// Processes at once, at least 1.
-    pub jobs: usize,
-    /// Per process: SIGTERM to its group after this long.
-    pub timeout: Option<Duration>,
-    /// After SIGTERM (timeout or interrupt), SIGKILL to the group after this long.
-    pub grace: Duration,
-    /// After a process ended, how long its pipes may stay open (held by a process it left
-    /// behind) before that is reported and its group killed.
-    pub leak_timeout: Duration,
-    /// Re-runs of a failed id.
-    pub retries: u32,
-    /// Stop starting work after this many ids failed (for good, after retries).
-    pub max_fail: Option<usize>,
-    pub node: u32,
-    pub nodes: u32,
-    /// Bytes of stdout and of stderr kept per process.
-    pub capture_limit: usize,
-    /// What the command writes at `{junit}` (or `junit_at`).
-    pub report: ReportFormat,
-    /// Where the command writes its own report when it is not `{junit}`: a path in which
-    /// `{slot}` stands for the process's slot (nextest's report path comes from a profile).
-    pub junit_at: Option<String>,
-    /// The exit status with which the command says it ran none of its ids because none was
-    /// selected (pytest's 5): those ids are skipped rather than errors. With `{junit}` only.
-    pub nothing_ran_status: Option<i32>,
-    /// Run once before any test / once after all.
-    pub setup: Option<Vec<String>>,
-    pub teardown: Option<Vec<String>>,
-    /// The command that runs the [`guardian`] (a program calling [`guardian::main`] on its
-    /// stdin: shard-exec itself, in a hidden mode); with none, a killed run leaves what its
-    /// tests started running.
-    pub guardian: Option<Vec<std::ffi::OsString>>,
-}
 
 /// The format of the per-test results a command writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
