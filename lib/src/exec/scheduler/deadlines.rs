@@ -80,3 +80,118 @@ impl Deadlines {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn a_process_without_a_timeout_has_nothing_due() {
+        let start = Instant::now();
+        let mut deadlines = Deadlines::new(start, None);
+        assert_eq!(deadlines.next(), None);
+        assert_eq!(
+            deadlines.due(start + 100 * SECOND, true, SECOND),
+            Due::default()
+        );
+    }
+
+    #[test]
+    fn a_timeout_sends_sigterm_then_sigkill_after_the_grace_period() {
+        let start = Instant::now();
+        let mut deadlines = Deadlines::new(start, Some(10 * SECOND));
+        assert_eq!(deadlines.next(), Some(start + 10 * SECOND));
+        assert_eq!(
+            deadlines.due(start + 9 * SECOND, true, 2 * SECOND),
+            Due::default()
+        );
+        let at = start + 10 * SECOND;
+        let due = deadlines.due(at, true, 2 * SECOND);
+        assert_eq!(
+            due,
+            Due {
+                term: true,
+                kill: false
+            }
+        );
+        assert_eq!(deadlines.next(), Some(at + 2 * SECOND));
+        let due = deadlines.due(at + 2 * SECOND, true, 2 * SECOND);
+        assert_eq!(
+            due,
+            Due {
+                term: false,
+                kill: true
+            }
+        );
+        assert_eq!(deadlines.next(), None);
+    }
+
+    #[test]
+    fn no_grace_period_sends_both_signals_at_once() {
+        let start = Instant::now();
+        let mut deadlines = Deadlines::new(start, Some(SECOND));
+        let due = deadlines.due(start + SECOND, true, Duration::ZERO);
+        assert_eq!(
+            due,
+            Due {
+                term: true,
+                kill: true
+            }
+        );
+    }
+
+    #[test]
+    fn a_timeout_after_the_process_ended_sends_nothing() {
+        let start = Instant::now();
+        let mut deadlines = Deadlines::new(start, Some(SECOND));
+        assert_eq!(deadlines.due(start + SECOND, false, SECOND), Due::default());
+        assert_eq!(deadlines.next(), None);
+    }
+
+    #[test]
+    fn a_grace_period_kills_even_a_process_that_ended() {
+        let start = Instant::now();
+        let mut deadlines = Deadlines::new(start, Some(10 * SECOND));
+        deadlines.stop_after(start, SECOND);
+        assert_eq!(deadlines.next(), Some(start + SECOND));
+        let due = deadlines.due(start + SECOND, false, SECOND);
+        assert_eq!(
+            due,
+            Due {
+                term: false,
+                kill: true
+            }
+        );
+        assert_eq!(deadlines.next(), None);
+    }
+
+    #[test]
+    fn a_signal_passed_on_keeps_the_timeout_unless_it_replaces_it() {
+        let start = Instant::now();
+        let mut kept = Deadlines::new(start, Some(SECOND));
+        kept.kill_after(start, 5 * SECOND);
+        assert_eq!(kept.next(), Some(start + SECOND));
+        let mut replaced = Deadlines::new(start, Some(SECOND));
+        replaced.stop_after(start, 5 * SECOND);
+        assert_eq!(replaced.next(), Some(start + 5 * SECOND));
+    }
+
+    #[test]
+    fn a_process_stopped_at_once_gets_sigterm_at_the_next_look() {
+        let start = Instant::now();
+        let mut deadlines = Deadlines::new(start, None);
+        deadlines.term_now(start);
+        assert!(deadlines.due(start, true, SECOND).term);
+        assert_eq!(deadlines.next(), Some(start + SECOND));
+    }
+
+    #[test]
+    fn a_kill_clears_every_deadline() {
+        let start = Instant::now();
+        let mut deadlines = Deadlines::new(start, Some(SECOND));
+        deadlines.kill_after(start, SECOND);
+        deadlines.clear();
+        assert_eq!(deadlines.next(), None);
+    }
+}

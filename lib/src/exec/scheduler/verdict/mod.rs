@@ -354,3 +354,5 @@ fn by_status(ending: &Ending, rules: &Rules) -> Decision {
     }
 }
 
+#[cfg(test)]
+mod tests;
