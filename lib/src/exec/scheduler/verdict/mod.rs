@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::super::results::ChildCase;
-use super::super::{Config, Outcome, duration, process};
+use super::super::{Config, MaxFail, Outcome, duration, process};
 use super::work::{Isolation, Work};
 
 /// How a process ended, as far as its ids' outcomes go.
@@ -86,7 +86,7 @@ pub(super) struct Rules {
     /// Re-runs of a failed id.
     pub(super) retries: u32,
     /// Stop starting work after this many ids failed for good.
-    pub(super) max_fail: Option<usize>,
+    pub(super) max_fail: Option<MaxFail>,
 }
 
 impl Rules {
@@ -101,7 +101,7 @@ impl Rules {
 
     /// Whether `failed` ids failed for good is enough to stop the run.
     pub(super) fn max_fail_reached(&self, failed: usize) -> bool {
-        self.max_fail.is_some_and(|max| failed >= max)
+        self.max_fail.is_some_and(|max| max.reached(failed))
     }
 
     /// The message of a test that timed out, when a timeout is set.

@@ -354,7 +354,7 @@ fn a_process_that_cannot_start_errors_every_id_without_a_retry() {
 fn max_fail_is_reached_when_as_many_ids_failed_for_good() {
     let mut rules = rules(0);
     assert!(!rules.max_fail_reached(100));
-    rules.max_fail = Some(2);
+    rules.max_fail = Some(MaxFail::new(2).unwrap());
     assert!(!rules.max_fail_reached(1));
     assert!(rules.max_fail_reached(2));
     assert!(rules.max_fail_reached(3));
