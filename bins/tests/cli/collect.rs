@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use shardkit::junit::cases::Status;
 
 use crate::e2e::{outcomes, run_in};
-use crate::path_str;
+use crate::support::path_str;
 
 fn suite() -> PathBuf {
-    crate::testdata().join("collect-suite")
+    crate::support::testdata().join("collect-suite")
 }
 
 /// Plans `suite` with `shard-plan --collect pytest -- ARGS`, runs every node with
@@ -70,7 +70,7 @@ fn split_like_the_plain_run(nodes: u32, args: &[&str], paths: &[&str], work: &Pa
         files.push(report);
     }
     let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-    crate::check_junit(&refs);
+    crate::support::check_junit(&refs);
 
     let merged_xml = work.join("junit.xml");
     let merged = run_in(

@@ -10,8 +10,7 @@ use std::process::{Command, Stdio};
 
 use shardkit::junit::cases::read_cases;
 
-use crate::exec::path_with_pytest;
-use crate::{Run, finish, path_str, testdata};
+use crate::support::{Run, finish, path_str, path_with_pytest, testdata};
 
 const NODES: u32 = 8;
 
@@ -221,7 +220,7 @@ fn empty_nodes_are_green_and_named_whichever_way_their_ids_come() {
         assert_eq!(cases.len(), 6, "{way:?}");
         if way == Way::Manifest {
             let refs: Vec<&Path> = reports.iter().map(PathBuf::as_path).collect();
-            crate::check_junit(&refs);
+            crate::support::check_junit(&refs);
         }
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use shardkit::junit::cases::{Case, Status, read_cases};
 
-use crate::{Run, finish, path_str};
+use crate::support::{Run, finish, path_str};
 
 /// A test command by its id: `a-pass-*` passes, `a-fail-*` fails, `z-long-*` starts a
 /// grandchild in its process group and sleeps.

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::{Run, finish, path_str, testdata};
+use crate::support::{Run, finish, path_str, testdata};
 
 fn golden_ids() -> String {
     path_str(&testdata().join("golden-plan/ids.txt")).to_string()
