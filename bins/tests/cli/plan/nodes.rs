@@ -75,145 +75,158 @@ fn the_source_is_named_once() {
     );
 }
 
+/// A node setting shard-plan must refuse: its flags (before the ids), its environment and
+/// what the message says.
+struct BadSetting {
+    args: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+    says: &'static str,
+}
+
+/// A setting made of flags alone.
+const fn flags(args: &'static [&'static str], says: &'static str) -> BadSetting {
+    BadSetting {
+        args,
+        env: &[],
+        says,
+    }
+}
+
+/// A setting made of environment variables alone.
+const fn vars(env: &'static [(&'static str, &'static str)], says: &'static str) -> BadSetting {
+    BadSetting {
+        args: &[],
+        env,
+        says,
+    }
+}
+
+/// A setting made of flags and environment variables together.
+const fn both(
+    args: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+    says: &'static str,
+) -> BadSetting {
+    BadSetting { args, env, says }
+}
+
+/// Every bad node setting: numbers out of range or not numbers, in flags and in each CI's
+/// variables, sources that disagree, settings missing, and bad ring parameters.
+const BAD_NODE_SETTINGS: &[BadSetting] = &[
+    flags(
+        &["--nodes", "3", "--node", "0"],
+        "--node 0: node 0 is not one of the 3 nodes",
+    ),
+    flags(
+        &["--nodes", "3", "--node", "4"],
+        "--node 4: node 4 is not one of the 3 nodes",
+    ),
+    flags(
+        &["--shard", "4/3"],
+        "--shard 4/3: node 4 is not one of the 3 nodes",
+    ),
+    flags(
+        &["--nodes", "0", "--node", "1"],
+        "--nodes 0: the number of nodes must be at least 1",
+    ),
+    flags(
+        &["--shard", "1/0"],
+        "--shard 1/0: the number of nodes must be at least 1",
+    ),
+    flags(
+        &["--nodes", "three", "--node", "1"],
+        "invalid value 'three' for '--nodes <N>'",
+    ),
+    flags(
+        &["--shard", "1-3"],
+        "invalid value '1-3' for '--shard <K/N>'",
+    ),
+    vars(
+        &[("SHARD_NODES", "3"), ("SHARD_NODE", "x")],
+        "SHARD_NODE=x (shardkit): not a number",
+    ),
+    vars(
+        &[("SHARD_NODES", "0"), ("SHARD_NODE", "1")],
+        "SHARD_NODES=0 (shardkit): the number of nodes must be at least 1",
+    ),
+    vars(
+        &[("SHARD_NODES", "3"), ("SHARD_NODE", "4")],
+        "node 4 is not one of the 3 nodes",
+    ),
+    vars(
+        &[("NOSE_NODES", "3"), ("NOSE_NODE_NUMBER", "0")],
+        "NOSE_NODE_NUMBER=0 (distributed-nose): distributed-nose counts nodes from 1",
+    ),
+    vars(
+        &[("CIRCLE_NODE_TOTAL", "3"), ("CIRCLE_NODE_INDEX", "3")],
+        "node 4 is not one of the 3 nodes",
+    ),
+    vars(
+        &[("TEST_TOTAL_SHARDS", "3")],
+        "TEST_TOTAL_SHARDS (Bazel): it is set but TEST_SHARD_INDEX is not",
+    ),
+    vars(
+        &[("JOB_COMPLETION_INDEX", "0")],
+        "the number of nodes is not known: pass --nodes N",
+    ),
+    flags(
+        &["--shard", "1/3", "--nodes", "4"],
+        "--nodes 4: disagrees with --shard 1/3",
+    ),
+    flags(
+        &["--shard", "1/3", "--node", "2"],
+        "--node 2: disagrees with --shard 1/3",
+    ),
+    vars(
+        &[
+            ("SHARD_NODES", "3"),
+            ("SHARD_NODE", "1"),
+            ("CIRCLE_NODE_TOTAL", "3"),
+            ("CIRCLE_NODE_INDEX", "1"),
+        ],
+        "two sources disagree",
+    ),
+    both(
+        &["--nodes", "4"],
+        &[("GTEST_TOTAL_SHARDS", "3"), ("GTEST_SHARD_INDEX", "1")],
+        "--nodes 4: disagrees with GoogleTest",
+    ),
+    flags(&[], "no node count"),
+    flags(&["--nodes", "3"], "no node chosen"),
+    flags(&["--node", "2"], "the number of nodes is not known"),
+    flags(
+        &["--shard", "1/2", "--load-factor", "0.9"],
+        "it must be at least 1",
+    ),
+    flags(&["--shard", "1/2", "--vnodes", "0"], "invalid vnodes `0`"),
+    flags(
+        &["--shard", "1/2", "--separator", ""],
+        "invalid separator ``",
+    ),
+    flags(
+        &["--shard", "1/2", "--group-by", "module"],
+        "invalid value 'module' for '--group-by <HOW>'",
+    ),
+    both(
+        &["--shard", "1/2"],
+        &[("SHARD_GROUP_BY", "module")],
+        "SHARD_GROUP_BY=module: invalid group-by `module`: expected none, class or file",
+    ),
+    both(
+        &["--shard", "1/2"],
+        &[("SHARD_DISABLED", "maybe")],
+        "SHARD_DISABLED=maybe: expected 1 or 0 (true/false, yes/no, on/off)",
+    ),
+];
+
 #[test]
 fn bad_node_settings_exit_2_with_nothing_on_stdout() {
     let ids = golden_ids();
     let ids = path_str(&ids);
-    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
-    let cases: &[Case] = &[
-        (
-            &["--nodes", "3", "--node", "0"],
-            &[],
-            "--node 0: node 0 is not one of the 3 nodes",
-        ),
-        (
-            &["--nodes", "3", "--node", "4"],
-            &[],
-            "--node 4: node 4 is not one of the 3 nodes",
-        ),
-        (
-            &["--shard", "4/3"],
-            &[],
-            "--shard 4/3: node 4 is not one of the 3 nodes",
-        ),
-        (
-            &["--nodes", "0", "--node", "1"],
-            &[],
-            "--nodes 0: the number of nodes must be at least 1",
-        ),
-        (
-            &["--shard", "1/0"],
-            &[],
-            "--shard 1/0: the number of nodes must be at least 1",
-        ),
-        (
-            &["--nodes", "three", "--node", "1"],
-            &[],
-            "invalid value 'three' for '--nodes <N>'",
-        ),
-        (
-            &["--shard", "1-3"],
-            &[],
-            "invalid value '1-3' for '--shard <K/N>'",
-        ),
-        (
-            &[],
-            &[("SHARD_NODES", "3"), ("SHARD_NODE", "x")],
-            "SHARD_NODE=x (shardkit): not a number",
-        ),
-        (
-            &[],
-            &[("SHARD_NODES", "0"), ("SHARD_NODE", "1")],
-            "SHARD_NODES=0 (shardkit): the number of nodes must be at least 1",
-        ),
-        (
-            &[],
-            &[("SHARD_NODES", "3"), ("SHARD_NODE", "4")],
-            "node 4 is not one of the 3 nodes",
-        ),
-        (
-            &[],
-            &[("NOSE_NODES", "3"), ("NOSE_NODE_NUMBER", "0")],
-            "NOSE_NODE_NUMBER=0 (distributed-nose): distributed-nose counts nodes from 1",
-        ),
-        (
-            &[],
-            &[("CIRCLE_NODE_TOTAL", "3"), ("CIRCLE_NODE_INDEX", "3")],
-            "node 4 is not one of the 3 nodes",
-        ),
-        (
-            &[],
-            &[("TEST_TOTAL_SHARDS", "3")],
-            "TEST_TOTAL_SHARDS (Bazel): it is set but TEST_SHARD_INDEX is not",
-        ),
-        (
-            &[],
-            &[("JOB_COMPLETION_INDEX", "0")],
-            "the number of nodes is not known: pass --nodes N",
-        ),
-        (
-            &["--shard", "1/3", "--nodes", "4"],
-            &[],
-            "--nodes 4: disagrees with --shard 1/3",
-        ),
-        (
-            &["--shard", "1/3", "--node", "2"],
-            &[],
-            "--node 2: disagrees with --shard 1/3",
-        ),
-        (
-            &[],
-            &[
-                ("SHARD_NODES", "3"),
-                ("SHARD_NODE", "1"),
-                ("CIRCLE_NODE_TOTAL", "3"),
-                ("CIRCLE_NODE_INDEX", "1"),
-            ],
-            "two sources disagree",
-        ),
-        (
-            &["--nodes", "4"],
-            &[("GTEST_TOTAL_SHARDS", "3"), ("GTEST_SHARD_INDEX", "1")],
-            "--nodes 4: disagrees with GoogleTest",
-        ),
-        (&[], &[], "no node count"),
-        (&["--nodes", "3"], &[], "no node chosen"),
-        (&["--node", "2"], &[], "the number of nodes is not known"),
-        (
-            &["--shard", "1/2", "--load-factor", "0.9"],
-            &[],
-            "it must be at least 1",
-        ),
-        (
-            &["--shard", "1/2", "--vnodes", "0"],
-            &[],
-            "invalid vnodes `0`",
-        ),
-        (
-            &["--shard", "1/2", "--separator", ""],
-            &[],
-            "invalid separator ``",
-        ),
-        (
-            &["--shard", "1/2", "--group-by", "module"],
-            &[],
-            "invalid value 'module' for '--group-by <HOW>'",
-        ),
-        (
-            &["--shard", "1/2"],
-            &[("SHARD_GROUP_BY", "module")],
-            "SHARD_GROUP_BY=module: invalid group-by `module`: expected none, class or file",
-        ),
-        (
-            &["--shard", "1/2"],
-            &[("SHARD_DISABLED", "maybe")],
-            "SHARD_DISABLED=maybe: expected 1 or 0 (true/false, yes/no, on/off)",
-        ),
-    ];
-    for (args, env, needle) in cases {
-        let mut all: Vec<&str> = args.to_vec();
+    for bad in BAD_NODE_SETTINGS {
+        let mut all: Vec<&str> = bad.args.to_vec();
         all.push(ids);
-        fails_with(&plan(&all, env), needle);
+        fails_with(&plan(&all, bad.env), bad.says);
     }
 }
 
