@@ -3,10 +3,22 @@
 //! runs.
 
 use std::fs;
+use std::path::Path;
 use std::process::Command;
 
 use super::{behave, exec, exec_cmd, write_ids};
-use crate::support::{finish, path_str};
+use crate::support::{Run, finish, path_str};
+
+/// shard-plan with a clean environment.
+fn shard_plan(args: &[&str]) -> Run {
+    finish(
+        Command::new(env!("CARGO_BIN_EXE_shard-plan"))
+            .env_clear()
+            .args(args)
+            .output()
+            .unwrap(),
+    )
+}
 
 #[test]
 fn the_ids_of_a_manifest_are_this_nodes_share_and_must_agree_with_a_list() {
@@ -14,30 +26,26 @@ fn the_ids_of_a_manifest_are_this_nodes_share_and_must_agree_with_a_list() {
     let all: Vec<String> = (0..40).map(|i| format!("pass-{i}")).collect();
     let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
     let ids = write_ids(work.path(), &all_refs);
-    let plan = finish(
-        Command::new(env!("CARGO_BIN_EXE_shard-plan"))
-            .env_clear()
-            .args([
-                "--nodes",
-                "2",
-                "--manifest",
-                path_str(&work.path().join("plan.tsv")),
-                path_str(&ids),
-            ])
-            .output()
-            .unwrap(),
-    );
+    let plan = shard_plan(&[
+        "--nodes",
+        "2",
+        "--manifest",
+        path_str(&work.path().join("plan.tsv")),
+        path_str(&ids),
+    ]);
     assert_eq!(plan.code, 0, "{}", plan.stderr);
-    let node2 = finish(
-        Command::new(env!("CARGO_BIN_EXE_shard-plan"))
-            .env_clear()
-            .args(["--nodes", "2", "--node", "2", path_str(&ids)])
-            .output()
-            .unwrap(),
-    );
+    node_2_runs_its_share_named_by_the_environment(work.path(), &ids);
+    node_1_runs_its_share_and_the_merged_report_verifies(work.path());
+    a_manifest_or_a_list_that_disagrees_with_the_node_is_refused(work.path());
+}
+
+/// Node 2 (from SHARD_NODE and SHARD_NODES) runs exactly shard-plan's node 2, and its report
+/// names the plan's fingerprint.
+fn node_2_runs_its_share_named_by_the_environment(work: &Path, ids: &Path) {
+    let node2 = shard_plan(&["--nodes", "2", "--node", "2", path_str(ids)]);
     let behave = behave();
     let run = finish(
-        exec_cmd(work.path())
+        exec_cmd(work)
             .env("SHARD_NODE", "2")
             .env("SHARD_NODES", "2")
             .args([
@@ -53,7 +61,7 @@ fn the_ids_of_a_manifest_are_this_nodes_share_and_must_agree_with_a_list() {
             .unwrap(),
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let mut ran: Vec<String> = fs::read_to_string(work.path().join("runs"))
+    let mut ran: Vec<String> = fs::read_to_string(work.join("runs"))
         .unwrap()
         .lines()
         .map(|l| {
@@ -65,14 +73,8 @@ fn the_ids_of_a_manifest_are_this_nodes_share_and_must_agree_with_a_list() {
     let mut planned: Vec<String> = node2.stdout.lines().map(String::from).collect();
     planned.sort();
     assert_eq!(ran, planned);
-    let report = fs::read_to_string(work.path().join("node-2.xml")).unwrap();
-    let fingerprint = finish(
-        Command::new(env!("CARGO_BIN_EXE_shard-plan"))
-            .env_clear()
-            .args(["--nodes", "2", "--fingerprint", path_str(&ids)])
-            .output()
-            .unwrap(),
-    );
+    let report = fs::read_to_string(work.join("node-2.xml")).unwrap();
+    let fingerprint = shard_plan(&["--nodes", "2", "--fingerprint", path_str(ids)]);
     assert!(
         report.contains(&format!(
             "<property name=\"shard.plan\" value=\"{}\"/>",
@@ -80,9 +82,13 @@ fn the_ids_of_a_manifest_are_this_nodes_share_and_must_agree_with_a_list() {
         )),
         "{report}"
     );
-    // Node 1 runs its share too (nodes from --shard this time); the merged report verifies.
+}
+
+/// Node 1 runs its share too (nodes from --shard this time); the merged report verifies.
+fn node_1_runs_its_share_and_the_merged_report_verifies(work: &Path) {
+    let behave = behave();
     let run = exec(
-        work.path(),
+        work,
         &[
             "--manifest",
             "plan.tsv",
@@ -99,7 +105,7 @@ fn the_ids_of_a_manifest_are_this_nodes_share_and_must_agree_with_a_list() {
     let merged = finish(
         Command::new(env!("CARGO_BIN_EXE_shard-merge"))
             .env_clear()
-            .current_dir(work.path())
+            .current_dir(work)
             .args([
                 "--plan",
                 "plan.tsv",
@@ -114,7 +120,12 @@ fn the_ids_of_a_manifest_are_this_nodes_share_and_must_agree_with_a_list() {
             .unwrap(),
     );
     assert_eq!(merged.code, 0, "{}", merged.stderr);
-    // A manifest without this node's number, or for another node count, is refused.
+}
+
+/// A manifest without this node's number, or for another node count, is refused; so is a
+/// list that is not node 2's share, before anything runs.
+fn a_manifest_or_a_list_that_disagrees_with_the_node_is_refused(work: &Path) {
+    let behave = behave();
     for (args, says) in [
         (vec![], "--manifest needs this node's number"),
         (
@@ -125,14 +136,14 @@ fn the_ids_of_a_manifest_are_this_nodes_share_and_must_agree_with_a_list() {
         let mut argv = vec!["--manifest", "plan.tsv"];
         argv.extend(args);
         argv.extend(["--", behave.as_str(), "{}"]);
-        let run = exec(work.path(), &argv);
+        let run = exec(work, &argv);
         assert_eq!(run.code, 2, "{}", run.stderr);
         assert!(run.stderr.contains(says), "{}", run.stderr);
     }
     // A list that is not node 2's share is refused before anything runs.
-    let wrong = write_ids(work.path(), &["pass-0", "pass-1"]);
+    let wrong = write_ids(work, &["pass-0", "pass-1"]);
     let run = exec(
-        work.path(),
+        work,
         &[
             "--manifest",
             "plan.tsv",
