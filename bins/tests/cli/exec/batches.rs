@@ -3,6 +3,7 @@
 //! with a result per test.
 
 use std::fs;
+use std::path::Path;
 use std::process::Command;
 
 use shardkit::junit::cases::{Case, Status, read_cases};
@@ -130,14 +131,11 @@ fn a_batch_that_times_out_finds_the_test_that_hangs_and_runs_the_rest_again() {
     );
 }
 
-#[test]
-fn a_pytest_suite_runs_in_class_batches_with_per_test_results() {
-    let work = tempfile::tempdir().unwrap();
-    let suite = exec_dir().join("pytest-suite");
-    let pytest = pytest();
-    let collected = Command::new(&pytest)
+/// The ids `pytest --collect-only` lists in `suite`: all 14 of them.
+fn collect_pytest_ids(pytest: &Path, suite: &Path) -> Vec<String> {
+    let collected = Command::new(pytest)
         .args(["--collect-only", "-q", "-p", "no:cacheprovider"])
-        .current_dir(&suite)
+        .current_dir(suite)
         .output()
         .unwrap();
     let ids: Vec<String> = String::from_utf8(collected.stdout)
@@ -147,6 +145,34 @@ fn a_pytest_suite_runs_in_class_batches_with_per_test_results() {
         .map(String::from)
         .collect();
     assert_eq!(ids.len(), 14, "{ids:?}");
+    ids
+}
+
+/// Each class's setup ran once, in the process that ran all its tests (the suite's fixtures
+/// write `log`).
+fn assert_each_class_was_set_up_once_in_the_process_of_its_tests(log: &str) {
+    for class in ["TestAccounts", "TestLedger"] {
+        let setups: Vec<&str> = log
+            .lines()
+            .filter(|l| l.starts_with(&format!("setup_class {class} ")))
+            .collect();
+        assert_eq!(setups.len(), 1, "{log}");
+        let pid = setups[0].rsplit(' ').next().unwrap();
+        assert!(
+            log.lines()
+                .filter(|l| l.starts_with(&format!("test {class} ")))
+                .all(|l| l.ends_with(pid)),
+            "{log}"
+        );
+    }
+}
+
+#[test]
+fn a_pytest_suite_runs_in_class_batches_with_per_test_results() {
+    let work = tempfile::tempdir().unwrap();
+    let suite = exec_dir().join("pytest-suite");
+    let pytest = pytest();
+    let ids = collect_pytest_ids(&pytest, &suite);
     let id_file = work.path().join("ids.txt");
     fs::write(&id_file, ids.join("\n")).unwrap();
     let log = work.path().join("fixtures.log");
@@ -183,22 +209,9 @@ fn a_pytest_suite_runs_in_class_batches_with_per_test_results() {
     );
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(!marker.exists(), "--teardown ran");
-    // Each class's setup ran once, in the process that ran all its tests.
-    let log = fs::read_to_string(&log).unwrap();
-    for class in ["TestAccounts", "TestLedger"] {
-        let setups: Vec<&str> = log
-            .lines()
-            .filter(|l| l.starts_with(&format!("setup_class {class} ")))
-            .collect();
-        assert_eq!(setups.len(), 1, "{log}");
-        let pid = setups[0].rsplit(' ').next().unwrap();
-        assert!(
-            log.lines()
-                .filter(|l| l.starts_with(&format!("test {class} ")))
-                .all(|l| l.ends_with(pid)),
-            "{log}"
-        );
-    }
+    assert_each_class_was_set_up_once_in_the_process_of_its_tests(
+        &fs::read_to_string(&log).unwrap(),
+    );
     let cases = cases_by_id(&report);
     assert_eq!(cases.len(), 14);
     let status = |id: &str| cases[&format!("tests/{id}")].status;
