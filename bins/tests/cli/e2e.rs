@@ -24,14 +24,27 @@ fn suite() -> PathBuf {
     path
 }
 
-/// (classname, name) -> status, of every case of a report.
-pub(crate) fn outcomes(report: &Path) -> BTreeMap<(String, String), Status> {
+/// What names a case in a report: its classname (empty when it has none) and its name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct CaseName {
+    pub(crate) classname: String,
+    pub(crate) name: String,
+}
+
+impl CaseName {
+    pub(crate) fn new(classname: &str, name: &str) -> CaseName {
+        CaseName {
+            classname: classname.to_string(),
+            name: name.to_string(),
+        }
+    }
+}
+
+/// The status of every case of a report, by its name.
+pub(crate) fn outcomes(report: &Path) -> BTreeMap<CaseName, Status> {
     let mut map = BTreeMap::new();
     for case in read_cases(fs::File::open(report).unwrap()).unwrap() {
-        let key = (
-            case.classname.clone().unwrap_or_default(),
-            case.name.clone(),
-        );
+        let key = CaseName::new(case.classname.as_deref().unwrap_or_default(), &case.name);
         assert!(
             map.insert(key.clone(), case.status).is_none(),
             "{key:?} twice in {}",
