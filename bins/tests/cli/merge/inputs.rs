@@ -1,6 +1,7 @@
 //! The inputs shard-merge meets: bad ones exit 2 naming the place and leave the output alone,
-//! odd values are fixed with a warning that says where, a broken journal is salvaged, reports
-//! come from folders, stdin and labels, and a 300 MB system-out streams in bounded memory.
+//! odd values are fixed with a warning that says where, `--salvage` keeps every complete case
+//! of a cut or empty report, reports come from folders, stdin and labels, and a 300 MB
+//! system-out streams in bounded memory.
 
 use std::fs;
 use std::io::Write;

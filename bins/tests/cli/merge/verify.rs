@@ -1,6 +1,7 @@
 //! Verification against the plan (`--plan`, `--expect-nodes`): a complete run verifies; a
 //! missing node, a node reported twice, duplicates, strangers, wrong nodes and other plans
-//! fail it, and the merged report is written all the same.
+//! fail it, and the merged report is written all the same; `--quiet` leaves only the
+//! warnings.
 
 use std::fs;
 use std::process::Command;
