@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 
 use shardkit::junit::cases::Status;
 
-use crate::e2e::{outcomes, run_in};
-use crate::path_str;
+use crate::e2e::{CaseName, outcomes, run_in};
+use crate::support::path_str;
 
 fn suite() -> PathBuf {
-    crate::testdata().join("collect-suite")
+    crate::support::testdata().join("collect-suite")
 }
 
 /// Plans `suite` with `shard-plan --collect pytest -- ARGS`, runs every node with
@@ -42,7 +42,7 @@ fn split_like_the_plain_run(nodes: u32, args: &[&str], paths: &[&str], work: &Pa
     plan_args.extend_from_slice(paths);
     let plan = run_in(&suite, env!("CARGO_BIN_EXE_shard-plan"), &plan_args);
     assert_eq!(plan.code, 0, "{}", plan.stderr);
-    let at_collection = expected.keys().filter(|(c, _)| c.is_empty()).count();
+    let at_collection = expected.keys().filter(|k| k.classname.is_empty()).count();
     assert!(
         plan.stderr.contains(&format!(
             "and {at_collection} paths it skipped or could not import while collecting"
@@ -70,7 +70,7 @@ fn split_like_the_plain_run(nodes: u32, args: &[&str], paths: &[&str], work: &Pa
         files.push(report);
     }
     let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-    crate::check_junit(&refs);
+    crate::support::check_junit(&refs);
 
     let merged_xml = work.join("junit.xml");
     let merged = run_in(
@@ -101,7 +101,7 @@ fn modules_skipped_while_collecting_reach_the_merged_report() {
         let merged = outcomes(&dir.join("junit.xml"));
         for module in ["tests.test_optional_dependency", "tests.test_not_here"] {
             assert_eq!(
-                merged.get(&(String::new(), module.to_string())),
+                merged.get(&CaseName::new("", module)),
                 Some(&Status::Skipped),
                 "{module}"
             );
@@ -118,7 +118,7 @@ fn with_continue_on_collection_errors_a_module_that_fails_to_import_is_an_error_
         split_like_the_plain_run(nodes, &flag, &["tests", "broken"], &dir);
         let merged = outcomes(&dir.join("junit.xml"));
         assert_eq!(
-            merged.get(&(String::new(), "broken.test_broken_import".to_string())),
+            merged.get(&CaseName::new("", "broken.test_broken_import")),
             Some(&Status::Errored)
         );
     }

@@ -1,9 +1,15 @@
-//! Shell completions and man pages come from the clap definitions (see scripts/gen-docs).
+//! The docs agree with the binaries: shell completions and man pages come from the clap
+//! definitions (see scripts/gen-docs), each docs page's usage block is its binary's `-h`, the
+//! manifest example is a real manifest, and every test a docs table names exists.
 
+use std::path::PathBuf;
 use std::process::Command;
 
 use clap::CommandFactory;
 use clap_complete::Shell;
+
+use crate::plan::{golden_ids, ok, plan};
+use crate::support::{finish, path_str};
 
 fn commands() -> [clap::Command; 3] {
     [
@@ -133,4 +139,62 @@ fn every_test_a_docs_table_names_exists() {
         }
     }
     assert!(named >= 12, "the docs' tables name {named} tests");
+}
+
+#[test]
+fn the_docs_show_a_real_manifest() {
+    let readme = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/shard-plan.md"),
+    )
+    .unwrap();
+    let ids = golden_ids();
+    let run = plan(
+        &[
+            "--nodes",
+            "4",
+            "--group-by",
+            "class",
+            "--manifest",
+            "-",
+            path_str(&ids),
+        ],
+        &[],
+    );
+    ok(&run);
+    let head: String = run
+        .stdout
+        .lines()
+        .take(3)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(
+        readme.contains(&format!("```\n{head}```")),
+        "docs/shard-plan.md's manifest example differs from:\n{head}"
+    );
+}
+
+#[test]
+fn each_docs_usage_block_is_the_binarys_help() {
+    for (name, exe) in [
+        ("shard-plan", env!("CARGO_BIN_EXE_shard-plan")),
+        ("shard-exec", env!("CARGO_BIN_EXE_shard-exec")),
+        ("shard-merge", env!("CARGO_BIN_EXE_shard-merge")),
+    ] {
+        let page = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../docs/{name}.md"));
+        let text = std::fs::read_to_string(&page).unwrap();
+        let help = finish(Command::new(exe).env_clear().arg("-h").output().unwrap());
+        assert_eq!(help.code, 0);
+        let head = format!("# {name}\n\n`{name} -h` (`--help` says more):\n\n```\n");
+        let start = text
+            .find(&head)
+            .unwrap_or_else(|| panic!("{} has no usage block for {name}", page.display()))
+            + head.len();
+        let block = &text[start..start + text[start..].find("```\n").unwrap()];
+        assert_eq!(
+            block,
+            help.stdout,
+            "{}'s usage block differs from `{name} -h`: paste the new help in",
+            page.display()
+        );
+    }
 }

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 
 use shardkit::junit::cases::{Status, read_cases};
 
-use crate::{Run, finish};
+use crate::support::{Run, finish};
 
 fn suite() -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -24,14 +24,27 @@ fn suite() -> PathBuf {
     path
 }
 
-/// (classname, name) -> status, of every case of a report.
-pub(crate) fn outcomes(report: &Path) -> BTreeMap<(String, String), Status> {
+/// What names a case in a report: its classname (empty when it has none) and its name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct CaseName {
+    pub(crate) classname: String,
+    pub(crate) name: String,
+}
+
+impl CaseName {
+    pub(crate) fn new(classname: &str, name: &str) -> CaseName {
+        CaseName {
+            classname: classname.to_string(),
+            name: name.to_string(),
+        }
+    }
+}
+
+/// The status of every case of a report, by its name.
+pub(crate) fn outcomes(report: &Path) -> BTreeMap<CaseName, Status> {
     let mut map = BTreeMap::new();
     for case in read_cases(fs::File::open(report).unwrap()).unwrap() {
-        let key = (
-            case.classname.clone().unwrap_or_default(),
-            case.name.clone(),
-        );
+        let key = CaseName::new(case.classname.as_deref().unwrap_or_default(), &case.name);
         assert!(
             map.insert(key.clone(), case.status).is_none(),
             "{key:?} twice in {}",
@@ -45,7 +58,7 @@ pub(crate) fn run_in(dir: &Path, program: &str, args: &[&str]) -> Run {
     finish(
         Command::new(program)
             .env_clear()
-            .env("PATH", crate::exec::path_with_pytest())
+            .env("PATH", crate::support::path_with_pytest())
             .current_dir(dir)
             .args(args)
             .stdin(Stdio::null())
@@ -77,10 +90,10 @@ fn a_third_party_suite_split_across_2_3_and_4_nodes_gives_the_plain_runs_outcome
         .values()
         .any(|s| matches!(s, Status::Failed | Status::Errored));
 
-    let env = [("PATH", crate::exec::path_with_pytest())];
+    let env = [("PATH", crate::support::path_with_pytest())];
     for nodes in 2..=4u32 {
         let dir = work.path().join(format!("n{nodes}"));
-        let done = crate::exec::pipeline("pytest", &suite, &env, nodes, &dir, &["tests"]);
+        let done = crate::support::pipeline("pytest", &suite, &env, nodes, &dir, &["tests"]);
         let merged_xml = done.merged_xml;
         assert_eq!(
             done.merged.code,

@@ -10,8 +10,7 @@ use std::process::{Command, Stdio};
 
 use shardkit::junit::cases::read_cases;
 
-use crate::exec::path_with_pytest;
-use crate::{Run, finish, path_str, testdata};
+use crate::support::{Run, finish, path_str, path_with_pytest, testdata};
 
 const NODES: u32 = 8;
 
@@ -124,9 +123,15 @@ fn run_node(way: Way, node: u32, work: &Path, upstream: Option<Command>) -> Run 
     run
 }
 
+/// An id of the plan and the node it is planned on.
+struct PlannedId {
+    node: u32,
+    id: String,
+}
+
 /// Makes the plan every node agrees on: `shard-plan --collect pytest --manifest plan.tsv`.
-/// Returns each id's node.
-fn make_plan(work: &Path) -> Vec<(u32, String)> {
+/// Returns each id with its node.
+fn make_plan(work: &Path) -> Vec<PlannedId> {
     let manifest = work.join("plan.tsv");
     let mut plan = cmd(env!("CARGO_BIN_EXE_shard-plan"));
     plan.args(["--collect", "pytest", "--group-by", "class", "--nodes"])
@@ -140,7 +145,10 @@ fn make_plan(work: &Path) -> Vec<(u32, String)> {
         .filter(|l| !l.starts_with('#'))
         .map(|l| {
             let fields: Vec<&str> = l.split('\t').collect();
-            (fields[0].parse().unwrap(), fields[3].to_string())
+            PlannedId {
+                node: fields[0].parse().unwrap(),
+                id: fields[3].to_string(),
+            }
         })
         .collect()
 }
@@ -173,7 +181,7 @@ fn empty_nodes_are_green_and_named_whichever_way_their_ids_come() {
         let planned = make_plan(work.path());
         assert_eq!(planned.len(), 6, "{way:?}: 3 classes of 2 tests");
         let busy: Vec<u32> = (1..=NODES)
-            .filter(|k| planned.iter().any(|(n, _)| n == k))
+            .filter(|k| planned.iter().any(|p| p.node == *k))
             .collect();
         assert!(busy.len() <= 3, "{way:?}: a class a node at most: {busy:?}");
 
@@ -185,7 +193,7 @@ fn empty_nodes_are_green_and_named_whichever_way_their_ids_come() {
             let xml = fs::read_to_string(&report)
                 .unwrap_or_else(|e| panic!("{way:?} node {node}: no report: {e}"));
             let cases = read_cases(xml.as_bytes()).unwrap();
-            let want = planned.iter().filter(|(n, _)| *n == node).count();
+            let want = planned.iter().filter(|p| p.node == node).count();
             assert_eq!(cases.len(), want, "{way:?} node {node}: {xml}");
             assert!(
                 xml.contains(&format!(
@@ -221,7 +229,7 @@ fn empty_nodes_are_green_and_named_whichever_way_their_ids_come() {
         assert_eq!(cases.len(), 6, "{way:?}");
         if way == Way::Manifest {
             let refs: Vec<&Path> = reports.iter().map(PathBuf::as_path).collect();
-            crate::check_junit(&refs);
+            crate::support::check_junit(&refs);
         }
     }
 }
@@ -231,7 +239,7 @@ fn a_node_left_empty_by_a_failed_plan_fails_the_merge_with_its_tests_missing() {
     for way in [Way::Pipe, Way::RunnerPipe] {
         let work = tempfile::tempdir().unwrap();
         let planned = make_plan(work.path());
-        let victim = planned[0].0;
+        let victim = planned[0].node;
         for node in 1..=NODES {
             // The victim's shard-plan fails (an unknown pytest option): shard-exec reads nothing.
             let upstream = (node == victim).then(|| {
@@ -247,8 +255,8 @@ fn a_node_left_empty_by_a_failed_plan_fails_the_merge_with_its_tests_missing() {
         assert_eq!(merged.code, 3, "{way:?}: {}", merged.stderr);
         let lost: Vec<&String> = planned
             .iter()
-            .filter(|(n, _)| *n == victim)
-            .map(|(_, id)| id)
+            .filter(|p| p.node == victim)
+            .map(|p| &p.id)
             .collect();
         assert!(
             merged

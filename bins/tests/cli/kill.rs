@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use shardkit::junit::cases::{Case, Status, read_cases};
 
-use crate::{Run, finish, path_str};
+use crate::support::{Run, finish, path_str};
 
 /// A test command by its id: `a-pass-*` passes, `a-fail-*` fails, `z-long-*` starts a
 /// grandchild in its process group and sleeps.
@@ -56,9 +56,16 @@ fn unique_mark(name: &str) -> String {
     format!("{name}-{}-{nanos}", std::process::id())
 }
 
-/// The live processes (not zombies) whose environment holds `SHARDKIT_KILL_TEST=mark`: each
-/// pid and command line.
-fn marked(mark: &str) -> Vec<(u32, String)> {
+/// A live process of a run, found by its mark.
+#[derive(Debug)]
+struct Process {
+    #[expect(dead_code, reason = "only shown, in the failure messages")]
+    pid: u32,
+    cmdline: String,
+}
+
+/// The live processes (not zombies) whose environment holds `SHARDKIT_KILL_TEST=mark`.
+fn marked(mark: &str) -> Vec<Process> {
     let needle = format!("SHARDKIT_KILL_TEST={mark}");
     let mut found = Vec::new();
     for entry in fs::read_dir("/proc").unwrap().flatten() {
@@ -83,7 +90,10 @@ fn marked(mark: &str) -> Vec<(u32, String)> {
         }
         let cmdline = fs::read(dir.join("cmdline")).unwrap_or_default();
         let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        found.push((pid, cmdline.trim_end().to_string()));
+        found.push(Process {
+            pid,
+            cmdline: cmdline.trim_end().to_string(),
+        });
     }
     found
 }
@@ -104,8 +114,15 @@ fn cases_of(path: &Path) -> Vec<Case> {
     read_cases(fs::File::open(path).unwrap()).unwrap()
 }
 
-/// A plan of 2 nodes over quick and long ids; node 2's quick and long ids.
-fn plan(work: &Path) -> (Vec<String>, Vec<String>) {
+/// Node 2's share of the plan: the quick ids, which end at once, and the long ones, which
+/// sleep.
+struct NodeTwo {
+    quick: Vec<String>,
+    long: Vec<String>,
+}
+
+/// A plan of 2 nodes over quick and long ids; node 2's share.
+fn plan(work: &Path) -> NodeTwo {
     let mut ids: Vec<String> = (1..=9).map(|n| format!("a-pass-{n}")).collect();
     ids.extend((1..=3).map(|n| format!("a-fail-{n}")));
     ids.extend((1..=8).map(|n| format!("z-long-{n}")));
@@ -130,18 +147,51 @@ fn plan(work: &Path) -> (Vec<String>, Vec<String>) {
             && long.len() >= 3,
         "node 2 needs passing, failing and at least 3 long ids: {quick:?} {long:?}"
     );
-    (quick, long)
+    NodeTwo { quick, long }
 }
 
 #[test]
 fn a_killed_run_keeps_what_finished_and_leaves_nothing_running() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
-    let (quick, long) = plan(work);
+    let NodeTwo { quick, long } = plan(work);
     let mark = unique_mark("killed");
+    kill_once_the_quick_tests_finished(work, &mark, &quick);
+
+    let gone = wait_for(|| marked(&mark).is_empty());
+    assert!(
+        gone,
+        "processes of the killed run still run: {:?}",
+        marked(&mark)
+    );
+
+    // The journal is all there is; the report was never written.
+    let out = work.join("out");
+    let names: Vec<String> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["node-2.journal.xml"]);
+
+    // A plain merge refuses it, saying what to do.
+    let run = tool("shard-merge", work, &["out"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("journal of a shard-exec run that did not end")
+            && run.stderr.contains("--salvage"),
+        "{}",
+        run.stderr
+    );
+    salvage_keeps_the_quick_tests_and_names_the_long_ones_missing(work, &quick, &long);
+}
+
+/// Runs node 2 in two slots and kills shard-exec (SIGKILL) once the quick tests finished and
+/// two long ones hold both slots, after checking that its guardian was among its processes.
+fn kill_once_the_quick_tests_finished(work: &Path, mark: &str, quick: &[String]) {
     // Two slots: the quick ids (first in the plan's order) finish, then two long ones start
     // and hold both slots; the other long ones never start.
-    let mut child = exec_cmd(work, &mark)
+    let mut child = exec_cmd(work, mark)
         .args([
             "--manifest",
             "plan.tsv",
@@ -169,14 +219,14 @@ fn a_killed_run_keeps_what_finished_and_leaves_nothing_running() {
             .is_ok_and(|text| text.matches("</testcase>").count() == quick.len())
     };
     let sleeping = || {
-        marked(&mark)
+        marked(mark)
             .iter()
-            .filter(|(_, cmd)| cmd == "sleep 300")
+            .filter(|p| p.cmdline == "sleep 300")
             .count()
             == 4
     };
     let ready = wait_for(|| finished() && sleeping());
-    let before = marked(&mark);
+    let before = marked(mark);
     child.kill().unwrap();
     child.wait().unwrap();
     let stderr = fs::read_to_string(work.join("stderr.txt")).unwrap();
@@ -188,36 +238,18 @@ fn a_killed_run_keeps_what_finished_and_leaves_nothing_running() {
     assert!(
         before
             .iter()
-            .any(|(_, cmd)| cmd.ends_with("--internal-guardian")),
+            .any(|p| p.cmdline.ends_with("--internal-guardian")),
         "{before:?}"
     );
+}
 
-    let gone = wait_for(|| marked(&mark).is_empty());
-    assert!(
-        gone,
-        "processes of the killed run still run: {:?}",
-        marked(&mark)
-    );
-
-    // The journal is all there is; the report was never written.
-    let out = work.join("out");
-    let names: Vec<String> = fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(names, ["node-2.journal.xml"]);
-
-    // A plain merge refuses it, saying what to do.
-    let run = tool("shard-merge", work, &["out"]);
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("journal of a shard-exec run that did not end")
-            && run.stderr.contains("--salvage"),
-        "{}",
-        run.stderr
-    );
-
+/// `shard-merge --salvage` keeps each quick test (a failed one with both its attempts) and
+/// names each long one as planned but not reported.
+fn salvage_keeps_the_quick_tests_and_names_the_long_ones_missing(
+    work: &Path,
+    quick: &[String],
+    long: &[String],
+) {
     let run = tool(
         "shard-merge",
         work,
@@ -237,7 +269,7 @@ fn a_killed_run_keeps_what_finished_and_leaves_nothing_running() {
         assert!(found.next().is_none(), "{id} twice");
         case
     };
-    for id in &quick {
+    for id in quick {
         let case = by_id(id).unwrap_or_else(|| panic!("{id} is not in the merged report"));
         assert_eq!(case.property("shard.node"), Some("2"), "{id}");
         if id.starts_with("a-fail") {
@@ -254,7 +286,7 @@ fn a_killed_run_keeps_what_finished_and_leaves_nothing_running() {
         .unwrap_or_else(|| panic!("no missing tests: {}", run.stderr));
     let listed: Vec<&str> = listed.lines().map(str::trim).collect();
     assert!(!missing.is_empty());
-    for id in &long {
+    for id in long {
         assert!(by_id(id).is_none(), "{id} did not finish");
         let line = format!("{id} (planned on node 2)");
         assert!(
@@ -262,7 +294,7 @@ fn a_killed_run_keeps_what_finished_and_leaves_nothing_running() {
             "{id} not missing: {listed:?}"
         );
     }
-    for id in &quick {
+    for id in quick {
         let line = format!("{id} (planned on node 2)");
         assert!(!listed.contains(&line.as_str()), "{id} missing: {listed:?}");
     }
@@ -272,7 +304,7 @@ fn a_killed_run_keeps_what_finished_and_leaves_nothing_running() {
 fn a_normal_run_leaves_exactly_its_report() {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path();
-    let (quick, _) = plan(work);
+    let NodeTwo { quick, .. } = plan(work);
     let out = work.join("out");
     fs::create_dir(&out).unwrap();
     // What an earlier run killed at the same place left is replaced, then removed.

@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::{Run, finish};
+use crate::support::{Run, finish};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -39,7 +39,7 @@ fn path() -> std::ffi::OsString {
         .to_path_buf();
     let tools = repo().join("scripts/.tools/node/node_modules/.bin");
     let mut paths = vec![bins, tools];
-    paths.extend(std::env::split_paths(&crate::exec::path_with_pytest()));
+    paths.extend(std::env::split_paths(&crate::support::path_with_pytest()));
     std::env::join_paths(paths).unwrap()
 }
 

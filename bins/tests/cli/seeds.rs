@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::{Run, finish, path_str, testdata};
+use crate::support::{Run, finish, path_str, testdata};
 
 fn golden_ids() -> String {
     path_str(&testdata().join("golden-plan/ids.txt")).to_string()
@@ -24,14 +24,15 @@ fn plan(args: &[&str], env: &[(&str, &str)]) -> Run {
     )
 }
 
+/// A run of [`exec_logging`] and the lines its processes logged.
+struct Logged {
+    run: Run,
+    lines: Vec<String>,
+}
+
 /// shard-exec over `ids` with `args`, each process appending `SLOT PID IDS...` to a log;
 /// returns the run and the log's lines.
-fn exec_logging(
-    dir: &Path,
-    ids: &[&str],
-    args: &[&str],
-    env: &[(&str, &str)],
-) -> (Run, Vec<String>) {
+fn exec_logging(dir: &Path, ids: &[&str], args: &[&str], env: &[(&str, &str)]) -> Logged {
     let list = dir.join("ids.txt");
     fs::write(&list, ids.join("\n")).unwrap();
     let log = dir.join("processes.log");
@@ -61,7 +62,7 @@ fn exec_logging(
         .lines()
         .map(String::from)
         .collect();
-    (run, lines)
+    Logged { run, lines }
 }
 
 /// The ids each process ran, as sorted lists.
@@ -144,7 +145,7 @@ fn nose_hash_by_class_groups_by_class_as_hash_by_class_did() {
     // shard-exec reads it too, so that a class runs in one process as it was planned.
     let work = tempfile::tempdir().unwrap();
     let ids = ["m::A::x", "m::A::y", "m::B::z"];
-    let (run, lines) = exec_logging(work.path(), &ids, &["--batch-size", "1"], &set);
+    let Logged { run, lines } = exec_logging(work.path(), &ids, &["--batch-size", "1"], &set);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         batches(&lines),
@@ -238,7 +239,7 @@ fn processes_is_jobs_each_process_in_a_slot_of_its_own() {
 fn every_batch_is_a_fresh_process_as_with_process_restartworker() {
     let work = tempfile::tempdir().unwrap();
     let ids = ["m::A::x", "m::A::y", "m::B::z", "m::C::w"];
-    let (run, lines) = exec_logging(
+    let Logged { run, lines } = exec_logging(
         work.path(),
         &ids,
         &["--group-by", "class", "--batch-size", "1", "-j1"],
@@ -261,14 +262,14 @@ fn split_lets_a_class_spread_as_multiprocess_can_split_did() {
     let work = tempfile::tempdir().unwrap();
     let ids = ["m::A::x", "m::A::y", "m::B::z", "m::B::w"];
     let args = ["--group-by", "class", "--batch-size", "1", "-j2"];
-    let (run, lines) = exec_logging(work.path(), &ids, &args, &[]);
+    let Logged { run, lines } = exec_logging(work.path(), &ids, &args, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         batches(&lines),
         [vec!["m::A::x", "m::A::y"], vec!["m::B::w", "m::B::z"]]
     );
     let split = [&args[..], &["--split", "m::A"]].concat();
-    let (run, lines) = exec_logging(work.path(), &ids, &split, &[]);
+    let Logged { run, lines } = exec_logging(work.path(), &ids, &split, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         batches(&lines),

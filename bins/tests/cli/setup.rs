@@ -5,7 +5,7 @@ use std::os::unix::fs::symlink;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use crate::finish;
+use crate::support::finish;
 
 #[test]
 fn the_test_command_names_what_is_missing_and_runs_nothing() {

@@ -4,7 +4,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::{Run, finish, path_str};
+use crate::support::{Run, finish, path_str};
 
 fn plan(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     finish(
