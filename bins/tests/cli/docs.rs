@@ -198,3 +198,53 @@ fn each_docs_usage_block_is_the_binarys_help() {
         );
     }
 }
+
+/// The layout in docs/development.md names every source file of the library and the binaries
+/// once, each with what it is for, and no file that is not there.
+#[test]
+fn the_layout_names_every_source_file() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let docs = std::fs::read_to_string(root.join("docs/development.md")).unwrap();
+    let section = docs.split("## Layout").nth(1).expect("a Layout section");
+    let tree = section
+        .split("```text\n")
+        .nth(1)
+        .and_then(|t| t.split("```").next())
+        .expect("a text block with the tree");
+    let mut listed = Vec::new();
+    let mut dir = "";
+    for line in tree.lines() {
+        if !line.starts_with(' ') {
+            dir = line.trim();
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        let file = words.next().unwrap();
+        assert!(
+            words.count() >= 3,
+            "{dir}{file}: says too little of what it is for"
+        );
+        listed.push(format!("{dir}{file}"));
+    }
+    let mut on_disk: Vec<String> = ["lib/src", "bins/src"]
+        .iter()
+        .flat_map(|top| walkdir::WalkDir::new(root.join(top)))
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "rs"))
+        .map(|e| {
+            let path = e.path().strip_prefix(root).unwrap();
+            path.to_str().unwrap().to_string()
+        })
+        .collect();
+    on_disk.sort();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), listed.len(), "a file is listed twice");
+    assert_eq!(
+        sorted, on_disk,
+        "docs/development.md's layout and the source files differ"
+    );
+}
