@@ -9,7 +9,7 @@ use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::junit::reader::{Attr, Event, JunitReader, Kind, parse_start_tag};
+use crate::junit::reader::{Attr, Event, JunitReader, Kind, ParsedTag, parse_start_tag};
 use crate::junit::time;
 use crate::junit::writer::{JunitWriter, escape_attribute, start_tag};
 use crate::verify::NODE_PROPERTY;
@@ -458,7 +458,11 @@ fn write_tag<W: Write>(
         }
         return Ok(());
     }
-    let (name, mut attrs, empty) = parse_start_tag(tag).map_err(CopyFailure::Changed)?;
+    let ParsedTag {
+        name,
+        mut attrs,
+        empty,
+    } = parse_start_tag(tag).map_err(CopyFailure::Changed)?;
     if has_duration(kind) {
         fix_time_attribute(&mut attrs);
     }

@@ -13,9 +13,17 @@ pub struct Attr {
     pub value: String,
 }
 
-/// The name and attributes of a start tag as written, `<name a="v">` or `<name a="v"/>`, and
-/// whether it is empty: what [`JunitReader`](super::JunitReader) made of it, for a tag read again.
-pub fn parse_start_tag(tag: &[u8]) -> Result<(String, Vec<Attr>, bool), String> {
+/// A start tag read again: its name, its attributes, and whether it is empty (`<name/>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedTag {
+    pub name: String,
+    pub attrs: Vec<Attr>,
+    pub empty: bool,
+}
+
+/// A start tag as written, `<name a="v">` or `<name a="v"/>`, read as
+/// [`JunitReader`](super::JunitReader) reads it, for a tag read again.
+pub fn parse_start_tag(tag: &[u8]) -> Result<ParsedTag, String> {
     let inner = tag
         .strip_prefix(b"<")
         .and_then(|t| t.strip_suffix(b">"))
@@ -38,7 +46,7 @@ pub fn parse_start_tag(tag: &[u8]) -> Result<(String, Vec<Attr>, bool), String> 
         ..
     } = read;
     attrs.truncate(count);
-    Ok((name, attrs, empty))
+    Ok(ParsedTag { name, attrs, empty })
 }
 
 /// Whether an attribute value as written is ASCII from space on with no `&` or `<`: its own

@@ -29,7 +29,7 @@ mod tests;
 
 use std::io::{self, BufRead, Read};
 
-pub use attributes::{Attr, parse_start_tag};
+pub use attributes::{Attr, ParsedTag, parse_start_tag};
 pub use error::ReadError;
 pub use events::{Event, Kind, Span, TextRun};
 pub use locate::{locate, locate_all};
