@@ -293,3 +293,66 @@ fn a_report_rewritten_with_its_size_and_time_kept_is_still_an_error_where_text_w
         assert!(error.contains(why), "{error}");
     }
 }
+
+#[test]
+fn salvage_closes_the_suite_made_for_cases_outside_any_suite() {
+    let options = Options {
+        salvage: true,
+        ..Options::default()
+    };
+    // Broken among cases the root holds outside any suite: the suite made for them is closed,
+    // then the one that stands for what was lost follows.
+    let out = merged_with(
+        "<testsuites name=\"run\"><testcase name=\"a\"/><testcase name=\"b\"><system-out>half",
+        &options,
+    );
+    let names: Vec<String> = cases(&out).into_iter().map(|c| c.name).collect();
+    assert_eq!(names, ["a", "node-1.xml"]);
+    assert_eq!(out.matches("<testsuite ").count(), 2, "{out}");
+    assert!(
+        out.contains("<testsuite name=\"run\"><properties>"),
+        "{out}"
+    );
+}
+
+/// A writer that takes nothing.
+struct Refusing;
+
+impl std::io::Write for Refusing {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::Error::other("the disk is full"))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn an_output_that_cannot_be_written_is_an_error_that_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node-1.xml");
+    let long = "output\n".repeat(300_000);
+    std::fs::write(
+        &path,
+        format!("<testsuite name=\"s\"><testcase name=\"a\"><system-out>{long}</system-out></testcase></testsuite>"),
+    )
+    .unwrap();
+    let input = Input {
+        path,
+        source: "node-1.xml".into(),
+        label: "node-1".into(),
+    };
+    let merge = merge::scan(vec![input], &Options::default()).unwrap();
+    let error = merge.write(Refusing).unwrap_err();
+    assert_eq!(error.to_string(), "cannot write the merged report");
+    let cause = std::error::Error::source(&error).map(ToString::to_string);
+    assert_eq!(cause.as_deref(), Some("the disk is full"));
+    // Into a file that cannot be written (opened to read only), past the first buffer and
+    // through the file-to-file copy.
+    let out = dir.path().join("merged.xml");
+    std::fs::write(&out, "").unwrap();
+    let read_only = std::fs::File::open(&out).unwrap();
+    let error = merge.write_file(&read_only).unwrap_err();
+    assert_eq!(error.to_string(), "cannot write the merged report");
+}
