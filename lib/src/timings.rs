@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use crate::error::{Error, Result};
 use crate::junit::cases::for_each_case;
 use crate::junit::matching::{ID_PROPERTY, Matcher};
-use crate::junit::reader::locate;
+use crate::junit::reader::{Decoded, locate};
 use crate::merge::find_reports;
 
 /// The smallest weight, in microseconds: every test costs something (1 ms).
@@ -114,7 +114,7 @@ fn read_one(path: &PathBuf, matcher: &Matcher<'_>) -> Result<Vec<(usize, f64)>> 
     match read {
         Ok(()) => Ok(found),
         Err(e) => {
-            let (line, column) = locate(open()?, e.offset).unwrap_or((0, 0));
+            let (line, column) = locate(Decoded::new(open()?), e.offset).unwrap_or((0, 0));
             Err(Error::Report {
                 source_name: name,
                 line,

@@ -9,7 +9,7 @@ use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::junit::reader::{Attr, Event, JunitReader, Kind, ParsedTag, parse_start_tag};
+use crate::junit::reader::{Attr, Decoded, Event, JunitReader, Kind, ParsedTag, parse_start_tag};
 use crate::junit::time;
 use crate::junit::writer::{JunitWriter, escape_attribute, start_tag};
 use crate::verify::NODE_PROPERTY;
@@ -147,13 +147,24 @@ fn copy_input<W: Write>(
     writer: &mut JunitWriter<Sink<'_, W>>,
 ) -> std::result::Result<(), CopyFailure> {
     let base = writer.depth();
-    file.seek(SeekFrom::Start(scan.copy.start))?;
     let direct = file.try_clone()?;
+    // A report in another encoding than UTF-8 is decoded again from its start, as the first
+    // pass read it: its offsets are offsets in the decoded text.
+    let source = if scan.decoded {
+        Decoded::new(file)
+    } else {
+        file.seek(SeekFrom::Start(scan.copy.start))?;
+        Decoded::plain(file)
+    };
+    let mut text = JunitReader::fragment(BufReader::with_capacity(COPY_BUFFER, source));
+    if scan.decoded {
+        copy_bytes::<W>(text.source(), scan.copy.start, None)?;
+    }
     let mut copier = Copier {
         scan,
         input,
-        text: JunitReader::fragment(BufReader::with_capacity(COPY_BUFFER, file)),
-        direct,
+        text,
+        direct: (!scan.decoded).then_some(direct),
         tag: Vec::new(),
         at: scan.copy.start,
         case_node: render_properties(&[(NODE_PROPERTY.to_string(), scan.label.clone())]),
@@ -173,9 +184,9 @@ struct Copier<'s> {
     input: &'s Input,
     /// One reader for the whole input: its source is copied from, and it reads the runs of
     /// character data that need sanitizing.
-    text: JunitReader<BufReader<File>>,
-    /// The input again, for runs copied from file to file.
-    direct: File,
+    text: JunitReader<BufReader<Decoded<File>>>,
+    /// The input again, for runs copied from file to file (not when it is decoded).
+    direct: Option<File>,
     /// The tag being rewritten.
     tag: Vec<u8>,
     /// Where in the input the copy stands.
@@ -194,7 +205,7 @@ impl Copier<'_> {
         let gap = to
             .checked_sub(self.at)
             .ok_or_else(|| CopyFailure::Changed("edits out of order".into()))?;
-        copy_gap(&mut self.text, &self.direct, self.at, gap, writer)
+        copy_gap(&mut self.text, self.direct.as_ref(), self.at, gap, writer)
     }
 
     /// Writes one place as the first pass decided.
@@ -368,15 +379,16 @@ fn render_properties(props: &[(String, String)]) -> Vec<u8> {
 }
 
 /// Copies bytes `from..from + len` of the input (where `text` stands) as they are: a long run
-/// into a file directly from `file`, the input.
+/// into a file directly from `file`, the input, when it is read as it is.
 fn copy_gap<R: Read + Seek, W: Write>(
     text: &mut JunitReader<R>,
-    file: &File,
+    file: Option<&File>,
     from: u64,
     len: u64,
     writer: &mut JunitWriter<Sink<'_, W>>,
 ) -> std::result::Result<(), CopyFailure> {
     if len >= DIRECT_COPY
+        && let Some(file) = file
         && let Sink::File(out) = writer.get_mut()
     {
         let mut source = file;

@@ -83,6 +83,8 @@ pub(super) struct InputScan {
     pub stamp: Option<Stamp>,
     /// A suite or the root says it is a shard-exec journal (`shard.journal`).
     pub journal: bool,
+    /// The input is not UTF-8: it is decoded, and its offsets are offsets in the decoded text.
+    pub decoded: bool,
 }
 
 impl InputScan {
@@ -102,6 +104,7 @@ impl InputScan {
             top_level: false,
             stamp: None,
             journal: false,
+            decoded: false,
         }
     }
 

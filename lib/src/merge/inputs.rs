@@ -5,7 +5,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::junit::reader::locate_all;
+use crate::junit::reader::{Decoded, locate_all};
 
 use super::edits::Stamp;
 
@@ -114,7 +114,7 @@ pub(super) fn place(input: &Input, offsets: &[u64]) -> Result<Vec<(u64, u64)>> {
     if offsets.is_empty() {
         return Ok(Vec::new());
     }
-    locate_all(open(input)?, offsets).map_err(|source| Error::Read {
+    locate_all(Decoded::new(open(input)?), offsets).map_err(|source| Error::Read {
         source_name: input.source.clone(),
         source,
     })

@@ -40,7 +40,10 @@ pub(super) fn scan_input(
         let depth = reader.depth();
         let event = match reader.next_event() {
             Ok(event) => event,
-            Err(error) => return Err(scanner.broken(error, &reader.open_elements())),
+            Err(error) => {
+                scanner.scan.decoded = reader.encoding().is_some();
+                return Err(scanner.broken(error, &reader.open_elements()));
+            }
         };
         let finished = match event {
             Event::Eof => break,
@@ -94,6 +97,7 @@ pub(super) fn scan_input(
         if let Some(case) = finished {
             scanner.case(case);
         }
+        scanner.scan.decoded = reader.encoding().is_some();
     }
     Ok(scanner.finish())
 }

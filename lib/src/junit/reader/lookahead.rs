@@ -99,6 +99,10 @@ impl<R: Read> Lookahead<R> {
     }
 
     /// Hands out no more than the next `remaining` bytes ([`UNLIMITED`]: no limit).
+    pub(super) fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
     pub(super) fn limit(&mut self, remaining: u64) {
         self.remaining = remaining;
     }

@@ -16,6 +16,7 @@
 
 mod attributes;
 mod cdata;
+mod encoding;
 mod error;
 mod events;
 mod locate;
@@ -30,6 +31,7 @@ mod tests;
 use std::io::{self, BufRead, Read};
 
 pub use attributes::{Attr, ParsedTag, parse_start_tag};
+pub use encoding::Decoded;
 pub use error::ReadError;
 pub use events::{Event, Kind, Span, TextRun};
 pub use locate::{locate, locate_all};
@@ -75,7 +77,7 @@ enum Step {
 
 /// Reads a JUnit report event by event.
 pub struct JunitReader<R: Read> {
-    xml: quick_xml::Reader<Lookahead<R>>,
+    xml: quick_xml::Reader<Lookahead<Decoded<R>>>,
     buf: Vec<u8>,
     text: Vec<u8>,
     sanitizer: TextSanitizer,
@@ -115,8 +117,12 @@ impl<R: Read> std::fmt::Debug for JunitReader<R> {
 }
 
 impl<R: Read> JunitReader<R> {
-    /// Starts reading `input`.
+    /// Starts reading `input`, in the encoding its first bytes tell (see [`Decoded`]).
     pub fn new(input: R) -> Self {
+        JunitReader::decoding(Decoded::new(input))
+    }
+
+    fn decoding(input: Decoded<R>) -> Self {
         let mut xml = quick_xml::Reader::from_reader(Lookahead::new(input));
         let config = xml.config_mut();
         config.check_end_names = true;
@@ -139,14 +145,20 @@ impl<R: Read> JunitReader<R> {
     }
 
     /// Starts reading character data that stands inside an element (a [`TextRun`] of a report
-    /// read before): text events, and an error at any tag.
+    /// read before): text events, and an error at any tag. The input is UTF-8 (a part of a
+    /// report is not told its encoding: decode the report with [`Decoded`]).
     pub fn fragment(input: R) -> Self {
-        let mut reader = JunitReader::new(input);
+        let mut reader = JunitReader::decoding(Decoded::plain(input));
         reader.started = true;
         reader.seen_root = true;
         reader.fragment = true;
         reader.stack.push("");
         reader
+    }
+
+    /// The encoding the input was decoded from (`None`: UTF-8), once the first event is read.
+    pub fn encoding(&self) -> Option<&'static str> {
+        self.xml.get_ref().get_ref().encoding().map(|e| e.name())
     }
 
     /// The input where the reader stands, buffered: to copy or skip bytes between events of a
