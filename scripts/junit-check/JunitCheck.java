@@ -8,6 +8,10 @@
 // Run with the JDK's source launcher: java JunitCheck.java FILE...
 // Prints one line per file ("FILE: ok" or "FILE:LINE:COLUMN: what is wrong") and exits 0 when
 // every file passes, 1 when one does not, 2 on a usage error.
+//
+// java JunitCheck.java --cases FILE... prints instead the test cases the JDK's parser reads in
+// each file, as Jenkins' JUnit plugin takes them (elements by their local names): one line per
+// <testcase>, "classname<TAB>name<TAB>status" (passed, failed, errored or skipped).
 import java.io.File;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -77,10 +81,70 @@ public class JunitCheck {
         return file + ":" + e.getLineNumber() + ":" + e.getColumnNumber();
     }
 
+    /** The test cases of a report, as Jenkins reads them. */
+    static final class Cases extends DefaultHandler {
+        final List<String> lines = new ArrayList<>();
+        int depth;
+        int caseDepth = -1;
+        String classname;
+        String name;
+        String status;
+
+        @Override
+        public void startElement(String uri, String local, String qName, Attributes attrs) {
+            String element = local.isEmpty() ? qName : local;
+            depth++;
+            if (caseDepth < 0 && element.equals("testcase")) {
+                caseDepth = depth;
+                classname = value(attrs, "classname");
+                name = value(attrs, "name");
+                status = "passed";
+            } else if (caseDepth == depth - 1 && status.equals("passed")) {
+                switch (element) {
+                    case "failure" -> status = "failed";
+                    case "error" -> status = "errored";
+                    case "skipped" -> status = "skipped";
+                    default -> {}
+                }
+            }
+        }
+
+        @Override
+        public void endElement(String uri, String local, String qName) {
+            if (depth == caseDepth) {
+                lines.add(classname + "\t" + name + "\t" + status);
+                caseDepth = -1;
+            }
+            depth--;
+        }
+
+        static String value(Attributes attrs, String name) {
+            String v = attrs.getValue("", name);
+            return v == null ? attrs.getValue(name) == null ? "" : attrs.getValue(name) : v;
+        }
+    }
+
     public static void main(String[] args) throws Exception {
         if (args.length == 0) {
-            System.err.println("usage: java JunitCheck.java FILE...");
+            System.err.println("usage: java JunitCheck.java [--cases] FILE...");
             System.exit(2);
+        }
+        if (args[0].equals("--cases")) {
+            SAXParserFactory parsers = SAXParserFactory.newInstance();
+            parsers.setNamespaceAware(true);
+            parsers.setFeature(XMLConstants.FEATURE_SECURE_PROCESSING, true);
+            boolean allRead = true;
+            for (int i = 1; i < args.length; i++) {
+                Cases cases = new Cases();
+                try {
+                    parsers.newSAXParser().parse(new File(args[i]), cases);
+                    cases.lines.forEach(System.out::println);
+                } catch (SAXParseException e) {
+                    System.out.println(where(args[i], e) + ": not well-formed XML 1.0: " + e.getMessage());
+                    allRead = false;
+                }
+            }
+            System.exit(allRead ? 0 : 1);
         }
         Path here = Path.of(JunitCheck.class.getProtectionDomain().getCodeSource().getLocation().toURI());
         File xsd = findSchema(here);

@@ -4,6 +4,7 @@
 //! (`golden`); the merge verifies a run against its plan (`verify`); and bad, odd, broken,
 //! many or huge inputs (`inputs`). The helpers here run shard-merge and check how it ended.
 
+mod catalogue;
 mod golden;
 mod inputs;
 mod verify;
