@@ -5,7 +5,7 @@
 
 use std::io::{self, Read};
 
-use encoding_rs::{CoderResult, Decoder, Encoding, REPLACEMENT, UTF_8, UTF_16BE, UTF_16LE};
+use encoding_rs::{CoderResult, Encoding, REPLACEMENT, UTF_8, UTF_16BE, UTF_16LE};
 
 /// How far into the input the XML declaration must end to be read for its encoding.
 const SNIFF: usize = 1024;
@@ -29,7 +29,8 @@ enum State {
 }
 
 struct Decoding {
-    encoding: &'static Encoding,
+    /// The encoding's name.
+    name: &'static str,
     decoder: Decoder,
     raw: Vec<u8>,
     /// Raw bytes not decoded yet: `raw[start..end]`.
@@ -50,7 +51,7 @@ impl<R> std::fmt::Debug for Decoded<R> {
         let state = match &self.state {
             State::Sniffing => "not told yet",
             State::Plain { .. } => "UTF-8",
-            State::Decoding(d) => d.encoding.name(),
+            State::Decoding(d) => d.name,
         };
         f.debug_struct("Decoded")
             .field("encoding", &state)
@@ -78,10 +79,11 @@ impl<R: Read> Decoded<R> {
         }
     }
 
-    /// The encoding decoded from, once the first read has told it; `None` for UTF-8.
-    pub fn encoding(&self) -> Option<&'static Encoding> {
+    /// The name of the encoding decoded from, once the first read has told it; `None` for
+    /// UTF-8.
+    pub fn encoding(&self) -> Option<&'static str> {
         match &self.state {
-            State::Decoding(d) => Some(d.encoding),
+            State::Decoding(d) => Some(d.name),
             _ => None,
         }
     }
@@ -102,13 +104,13 @@ impl<R: Read> Decoded<R> {
         }
         self.state = match encoding_of(&ahead)? {
             None => State::Plain { ahead, at: 0 },
-            Some(encoding) => {
+            Some(told) => {
                 let mut raw = ahead;
                 let end = raw.len();
                 raw.resize(end.max(RAW), 0);
                 State::Decoding(Box::new(Decoding {
-                    encoding,
-                    decoder: encoding.new_decoder_with_bom_removal(),
+                    name: told.name(),
+                    decoder: told.decoder(),
                     raw,
                     start: 0,
                     end,
@@ -182,11 +184,9 @@ impl Decoding {
                 self.end = inner.read(&mut self.raw)?;
                 self.done = self.end == 0;
             }
-            let (result, read, written, _) = self.decoder.decode_to_utf8(
-                &self.raw[self.start..self.end],
-                &mut self.out,
-                self.done,
-            );
+            let (result, read, written) =
+                self.decoder
+                    .decode(&self.raw[self.start..self.end], &mut self.out, self.done);
             self.start += read;
             self.out_start = 0;
             self.out_end = written;
@@ -195,25 +195,98 @@ impl Decoding {
     }
 }
 
+/// How to decode: an encoding of the WHATWG Encoding Standard, or ISO-8859-1 itself (which the
+/// standard reads as windows-1252, where an XML parser reads bytes 0x80 to 0x9F as U+0080 to
+/// U+009F).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Told {
+    Whatwg(&'static Encoding),
+    Latin1,
+}
+
+impl Told {
+    fn name(self) -> &'static str {
+        match self {
+            Told::Whatwg(e) => e.name(),
+            Told::Latin1 => "ISO-8859-1",
+        }
+    }
+
+    fn decoder(self) -> Decoder {
+        match self {
+            Told::Whatwg(e) => Decoder::Whatwg(e.new_decoder_with_bom_removal()),
+            Told::Latin1 => Decoder::Latin1,
+        }
+    }
+}
+
+/// A decoder of raw bytes into UTF-8.
+enum Decoder {
+    Whatwg(encoding_rs::Decoder),
+    Latin1,
+}
+
+impl Decoder {
+    /// Decodes what of `raw` fits into `out` (at least a third of it, as `out` is sized):
+    /// whether all of `raw` is read, the bytes read and the bytes written.
+    fn decode(&mut self, raw: &[u8], out: &mut [u8], last: bool) -> (CoderResult, usize, usize) {
+        match self {
+            Decoder::Whatwg(d) => {
+                let (result, read, written, _) = d.decode_to_utf8(raw, out, last);
+                (result, read, written)
+            }
+            Decoder::Latin1 => {
+                let (mut read, mut written) = (0, 0);
+                for &byte in raw {
+                    if written + 2 > out.len() {
+                        return (CoderResult::OutputFull, read, written);
+                    }
+                    let c = char::from(byte);
+                    written += c.encode_utf8(&mut out[written..]).len();
+                    read += 1;
+                }
+                (CoderResult::InputEmpty, read, written)
+            }
+        }
+    }
+}
+
 /// The encoding the input's first bytes tell, `None` for UTF-8 (which needs no decoding).
-fn encoding_of(ahead: &[u8]) -> io::Result<Option<&'static Encoding>> {
+fn encoding_of(ahead: &[u8]) -> io::Result<Option<Told>> {
     if let Some((encoding, _)) = Encoding::for_bom(ahead) {
-        return Ok((encoding != UTF_8).then_some(encoding));
+        return Ok((encoding != UTF_8).then_some(Told::Whatwg(encoding)));
     }
     // `<?` in UTF-16 with no byte order mark.
     if ahead.starts_with(&[b'<', 0, b'?', 0]) {
-        return Ok(Some(UTF_16LE));
+        return Ok(Some(Told::Whatwg(UTF_16LE)));
     }
     if ahead.starts_with(&[0, b'<', 0, b'?']) {
-        return Ok(Some(UTF_16BE));
+        return Ok(Some(Told::Whatwg(UTF_16BE)));
     }
     let Some(label) = declared(ahead) else {
         return Ok(None);
     };
+    let latin1 = [
+        "iso-8859-1",
+        "iso8859-1",
+        "iso_8859-1",
+        "latin1",
+        "l1",
+        "cp819",
+        "ibm819",
+        "iso-ir-100",
+        "csisolatin1",
+        "iso_8859-1:1987",
+        "8859_1",
+        "iso8859_1",
+    ];
+    if latin1.iter().any(|l| l.eq_ignore_ascii_case(label.trim())) {
+        return Ok(Some(Told::Latin1));
+    }
     match Encoding::for_label(label.as_bytes()) {
         // Declared UTF-16, but read as ASCII to find that out: the bytes are not UTF-16.
         Some(e) if e == UTF_8 || e == UTF_16LE || e == UTF_16BE => Ok(None),
-        Some(e) if e != REPLACEMENT => Ok(Some(e)),
+        Some(e) if e != REPLACEMENT => Ok(Some(Told::Whatwg(e))),
         _ => Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!(
@@ -258,6 +331,9 @@ mod tests {
     fn latin1_and_windows_1252_are_decoded_as_they_declare() {
         let latin1 = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a>caf\xe9</a>";
         assert!(decoded(latin1).unwrap().ends_with("<a>café</a>"));
+        // ISO-8859-1 is itself, not windows-1252: 0x80 is U+0080, as an XML parser reads it.
+        let c1 = b"<?xml version=\"1.0\" encoding=\"latin1\"?><a>\x80</a>";
+        assert!(decoded(c1).unwrap().ends_with("<a>\u{80}</a>"));
         let cp1252 = b"<?xml version='1.0' encoding='windows-1252'?><a>\x80</a>";
         assert!(decoded(cp1252).unwrap().ends_with("<a>€</a>"));
         let latin9 = b"<?xml version=\"1.0\" encoding = \"iso-8859-15\" ?><a>\xa4</a>";

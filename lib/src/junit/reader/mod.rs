@@ -158,7 +158,7 @@ impl<R: Read> JunitReader<R> {
 
     /// The encoding the input was decoded from (`None`: UTF-8), once the first event is read.
     pub fn encoding(&self) -> Option<&'static str> {
-        self.xml.get_ref().get_ref().encoding().map(|e| e.name())
+        self.xml.get_ref().get_ref().encoding()
     }
 
     /// The input where the reader stands, buffered: to copy or skip bytes between events of a
