@@ -356,3 +356,28 @@ fn an_output_that_cannot_be_written_is_an_error_that_says_so() {
     let error = merge.write_file(&read_only).unwrap_err();
     assert_eq!(error.to_string(), "cannot write the merged report");
 }
+
+#[test]
+fn namespaced_elements_and_attributes_are_written_with_their_local_names() {
+    let out = merged(
+        "<j:testsuites xmlns:j=\"urn:j\"><testsuite xmlns=\"urn:d\" name=\"d\"><testcase name=\"a\"/></testsuite>\
+         <j:testsuite j:name=\"p\" xmlns:x=\"urn:x\" x:extra=\"kept\"><j:properties><j:property j:name=\"k\" j:value=\"v\"/></j:properties>\
+         <j:testcase j:classname=\"c\" j:name=\"b\"><j:failure j:message=\"m\">text</j:failure></j:testcase>\
+         <j:testcase name=\"first\" j:name=\"second\"/></j:testsuite></j:testsuites>",
+    );
+    assert!(
+        !out.contains("j:") || out.contains("testsuites.xmlns:j"),
+        "{out}"
+    );
+    assert!(!out.contains("urn:d"), "{out}");
+    assert!(
+        out.contains("<testsuite name=\"p\" xmlns:x=\"urn:x\" x:extra=\"kept\"><properties><property name=\"k\" value=\"v\"/><property name=\"shard.node\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("<testcase classname=\"c\" name=\"b\"><properties><property name=\"shard.node\" value=\"node-1\"/></properties><failure message=\"m\">text</failure></testcase>"),
+        "{out}"
+    );
+    let names: Vec<String> = cases(&out).into_iter().map(|c| c.name).collect();
+    assert_eq!(names, ["a", "b", "first"]);
+}

@@ -10,8 +10,9 @@
 // every file passes, 1 when one does not, 2 on a usage error.
 //
 // java JunitCheck.java --cases FILE... prints instead the test cases the JDK's parser reads in
-// each file, as Jenkins' JUnit plugin takes them (elements by their local names): one line per
-// <testcase>, "classname<TAB>name<TAB>status" (passed, failed, errored or skipped).
+// each file, as Jenkins' JUnit plugin takes them (elements and attributes by their local names):
+// one line per <testcase>, "classname<TAB>name<TAB>status" (passed, failed, errored or
+// skipped).
 import java.io.File;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -118,9 +119,15 @@ public class JunitCheck {
             depth--;
         }
 
+        /** The first attribute of this local name, in any namespace, as Jenkins reads it. */
         static String value(Attributes attrs, String name) {
-            String v = attrs.getValue("", name);
-            return v == null ? attrs.getValue(name) == null ? "" : attrs.getValue(name) : v;
+            for (int i = 0; i < attrs.getLength(); i++) {
+                String local = attrs.getLocalName(i);
+                if (name.equals(local.isEmpty() ? attrs.getQName(i) : local)) {
+                    return attrs.getValue(i);
+                }
+            }
+            return "";
         }
     }
 

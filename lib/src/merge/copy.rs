@@ -258,6 +258,15 @@ impl Copier<'_> {
                 read_tag(self.text.source(), edit.len, &mut self.tag)?;
                 write_tag(writer, &self.tag, kind, true, false, None)?;
             }
+            Op::EndTag => {
+                read_tag(self.text.source(), edit.len, &mut self.tag)?;
+                let name = std::str::from_utf8(&self.tag)
+                    .ok()
+                    .and_then(|t| t.strip_prefix("</")?.strip_suffix('>'))
+                    .map(|t| t.trim_end().rsplit(':').next().unwrap_or(t))
+                    .ok_or_else(|| CopyFailure::Changed("not an end tag".into()))?;
+                writer.raw(format!("</{name}>").as_bytes())?;
+            }
             Op::EmptyProperties { owner, rewrite } => {
                 read_tag(self.text.source(), edit.len, &mut self.tag)?;
                 let props = self.provenance(owner);

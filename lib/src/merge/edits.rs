@@ -167,6 +167,8 @@ pub(super) enum Op {
     },
     /// Another start tag, written again.
     Tag { kind: Kind },
+    /// An end tag whose name has a prefix, written with its local name.
+    EndTag,
     /// The empty `<properties/>` of suite or case `owner`: opened for its provenance.
     EmptyProperties { owner: u32, rewrite: bool },
     /// Before the `</properties>` of suite or case `owner`: its provenance.

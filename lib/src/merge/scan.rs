@@ -71,7 +71,18 @@ pub(super) fn scan_input(
                 };
                 scanner.start(&tag)?
             }
-            Event::End { kind, span, .. } => scanner.end(kind, span, depth),
+            Event::End {
+                kind, span, dirty, ..
+            } => {
+                let done = scanner.end(kind, span, depth);
+                // After what goes in before the tag (provenance, the holder's end), so that
+                // the edits keep that order.
+                if dirty {
+                    let edit = Edit::replace(span.start..span.end, Op::EndTag);
+                    scanner.scan.edits.push(edit);
+                }
+                done
+            }
         };
         for span in reader.take_skipped() {
             scanner
@@ -248,7 +259,7 @@ impl<'a> Scanner<'a> {
                 rewrite,
                 empty: tag.empty,
             }));
-        } else if rewrite && !matches!(tag.kind, Kind::Properties | Kind::Suites) {
+        } else if rewrite && self.written_again(tag, &frame) {
             self.scan.edits.push(tag.edit(Op::Tag { kind: tag.kind }));
         }
         let done = self
@@ -258,6 +269,17 @@ impl<'a> Scanner<'a> {
             self.stack.push(frame);
         }
         Ok(done)
+    }
+
+    /// Whether a tag to rewrite that is no suite or case is written again as a tag of its own:
+    /// not the root (dissolved), not the root's properties (left out), not an empty
+    /// `<properties/>` opened for provenance (written with it).
+    fn written_again(&self, tag: &StartTag<'_>, frame: &Frame) -> bool {
+        match tag.kind {
+            Kind::Suites => tag.depth > 0,
+            Kind::Properties => !(frame.root_properties || tag.empty && frame.owner.is_some()),
+            _ => true,
+        }
     }
 
     /// The root element: a `<testsuites>` (whose content is copied) or a `<testsuite>`.

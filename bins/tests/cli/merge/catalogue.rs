@@ -1,6 +1,7 @@
-//! The catalogue of odd but readable reports: for each, the JDK's parser (Jenkins' parser family,
-//! `scripts/check-junit --cases`) reads the same cases in the report and in what shard-merge
-//! made of it (classname, name, status), and the merged report passes the readability check.
+//! The catalogue of odd but readable reports (encodings, namespaces): for each, the JDK's parser
+//! (Jenkins' parser family, `scripts/check-junit --cases`) reads the same cases in the report and
+//! in what shard-merge made of it (classname, name, status), and the merged report passes the
+//! readability check (no JUnit element in a foreign namespace: the output profile has none).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -66,7 +67,28 @@ fn catalogue() -> Vec<(&'static str, Vec<u8>)> {
         ("utf16be-bom", utf16(&report("UTF-16", "Grüße"), true, true)),
         ("utf16le", utf16(&report("UTF-16", "ñandú"), false, false)),
         ("utf16be", utf16(&report("UTF-16BE", "ñandú"), true, false)),
+        ("namespaced", namespaced()),
     ]
+}
+
+/// A report whose JUnit elements carry namespaces: a default one on a suite, a prefixed root,
+/// prefixed elements and attributes (Jenkins reads elements and attributes by their local
+/// names), a foreign attribute in a namespace of its own, and a prefixed name after a plain one.
+fn namespaced() -> Vec<u8> {
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+     <j:testsuites xmlns:j=\"urn:j\" name=\"run\">\n\
+     <testsuite xmlns=\"urn:default\" name=\"in a default namespace\" tests=\"2\">\
+     <testcase classname=\"ns.default\" name=\"passes\"/>\
+     <testcase classname=\"ns.default\" name=\"fails\"><failure message=\"m\">boom</failure></testcase>\
+     </testsuite>\n\
+     <j:testsuite j:name=\"prefixed\" xmlns:x=\"urn:x\" x:extra=\"kept\">\
+     <j:properties><j:property j:name=\"k\" j:value=\"v\"/></j:properties>\
+     <j:testcase j:classname=\"ns.prefixed\" j:name=\"errs\" x:extra=\"kept\"><j:error j:message=\"m\"/></j:testcase>\
+     <j:testcase classname=\"ns.prefixed\" name=\"skipped first\" j:name=\"second\"><j:skipped/></j:testcase>\
+     </j:testsuite>\n\
+     </j:testsuites>\n"
+        .as_bytes()
+        .to_vec()
 }
 
 /// What the JDK's parser reads in `files`, one line per case.
@@ -103,6 +125,12 @@ fn every_report_of_the_catalogue_merges_to_the_cases_the_jdk_reads_in_it() {
     }
     let read = jdk_cases(&inputs);
     assert_eq!(read.len(), 4 * inputs.len(), "{read:#?}");
+    for case in [
+        "ns.prefixed\terrs\terrored",
+        "ns.prefixed\tskipped first\tskipped",
+    ] {
+        assert!(read.iter().any(|l| l == case), "{case}: {read:#?}");
+    }
     for word in ["café", "€uro", "naïve", "Grüße", "ñandú"] {
         assert!(read.iter().any(|l| l.contains(word)), "{word}: {read:#?}");
     }

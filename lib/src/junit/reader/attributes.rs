@@ -68,8 +68,38 @@ fn value_is_dirty(raw: &[u8]) -> bool {
     })
 }
 
+/// The attributes JUnit consumers read: a prefixed one (`j:name`) is read as its local name.
+const JUNIT_ATTRIBUTES: [&str; 15] = [
+    "name",
+    "classname",
+    "time",
+    "tests",
+    "failures",
+    "errors",
+    "skipped",
+    "disabled",
+    "message",
+    "type",
+    "value",
+    "timestamp",
+    "hostname",
+    "file",
+    "line",
+];
+
+/// Makes a prefixed name (`j:testsuite`) its local name; true when it had a prefix.
+pub(super) fn local_name(name: &mut String) -> bool {
+    match name.find(':') {
+        Some(colon) => {
+            name.drain(..=colon);
+            true
+        }
+        None => false,
+    }
+}
+
 /// A start tag's name and attributes, values decoded and made XML 1.0-safe, in buffers that
-/// are reused from tag to tag.
+/// are reused from tag to tag. Names are local names, a default namespace is left out.
 #[derive(Debug, Default)]
 pub(super) struct StartTag {
     pub(super) name: String,
@@ -97,8 +127,11 @@ impl StartTag {
                 format!("not well-formed XML: `{name}` is not an element name"),
             ));
         }
+        // Elements by their local names, as Jenkins reads them: `<j:testsuite>` is a suite.
+        let mut dirty = local_name(name);
         let mut count = 0;
-        let mut dirty = false;
+        // The JUnit attributes read so far, by their place in JUNIT_ATTRIBUTES.
+        let mut seen = 0u32;
         for attr in start.attributes() {
             let attr = attr
                 .map_err(|e| ReadError::new(position, format!("<{name}>: bad attribute: {e}")))?;
@@ -108,6 +141,27 @@ impl StartTag {
                     position,
                     format!("not well-formed XML: <{name}> has an attribute named `{key}`"),
                 ));
+            }
+            // A default namespace would put the elements written again into a foreign one.
+            if key == "xmlns" {
+                dirty = true;
+                continue;
+            }
+            let (key, renamed) = match key.split_once(':') {
+                Some((prefix, local)) if prefix != "xmlns" && JUNIT_ATTRIBUTES.contains(&local) => {
+                    (local, true)
+                }
+                _ => (key, false),
+            };
+            dirty |= renamed;
+            // Of a JUnit attribute and a prefixed one of the same local name, the first is
+            // the one Jenkins reads.
+            if let Some(i) = JUNIT_ATTRIBUTES.iter().position(|&a| a == key) {
+                if seen & (1 << i) != 0 {
+                    dirty = true;
+                    continue;
+                }
+                seen |= 1 << i;
             }
             if count == self.attrs.len() {
                 self.attrs.push(Attr {

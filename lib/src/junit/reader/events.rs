@@ -58,16 +58,20 @@ pub enum Event<'a> {
         empty: bool,
         /// Where the tag stands in the input.
         span: Span,
-        /// An attribute value must be written again to be valid XML 1.0 (a character
-        /// reference to a forbidden character, a raw control character): the tag cannot be
-        /// copied byte for byte.
+        /// The tag cannot be copied byte for byte: an attribute value must be written again
+        /// to be valid XML 1.0 (a character reference to a forbidden character, a raw control
+        /// character), or a name has a prefix (`<j:testsuite>`, `j:name="..."`: `name` and
+        /// `attrs` have the local names) or the tag declares a default namespace (left out
+        /// of `attrs`).
         dirty: bool,
     },
-    /// An element closes.
+    /// An element closes; `name` is its local name.
     End {
         kind: Kind,
         name: &'a str,
         span: Span,
+        /// The tag's name has a prefix: it cannot be copied byte for byte.
+        dirty: bool,
     },
     /// A chunk of character data, escaped and valid XML 1.0, ready to be written as it is: at
     /// most [`CHUNK`](super::CHUNK) bytes of input, so at most five times that (CDATA gets escaped).

@@ -6,13 +6,14 @@ use std::io::Read;
 
 use quick_xml::events::Event as XmlEvent;
 
+use super::attributes::local_name;
 use super::{CHUNK, Event, JunitReader, Kind, MAX_DEPTH, ReadError, Span, Step};
 
 /// A tag read, its name and attributes held by the reader.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Tag {
     Start { kind: Kind, empty: bool },
-    End { kind: Kind },
+    End { kind: Kind, prefixed: bool },
 }
 
 impl<R: Read> JunitReader<R> {
@@ -56,10 +57,11 @@ impl<R: Read> JunitReader<R> {
                 span,
                 dirty: self.tag.dirty,
             },
-            Tag::End { kind } => Event::End {
+            Tag::End { kind, prefixed } => Event::End {
                 kind,
                 name: &self.tag.name,
                 span,
+                dirty: prefixed,
             },
         }
     }
@@ -98,9 +100,11 @@ impl<R: Read> JunitReader<R> {
             XmlEvent::End(end) => {
                 self.tag.name.clear();
                 self.tag.name.push_str(end.name().as_ref());
+                let prefixed = local_name(&mut self.tag.name);
                 self.stack.pop();
                 Tag::End {
                     kind: Kind::of(&self.tag.name),
+                    prefixed,
                 }
             }
             // A DTD is skipped, never expanded; the rest carries nothing a report needs.
