@@ -1,12 +1,13 @@
 //! The first pass over every input, on threads: each input is read by one thread (as many as
-//! there are cores), which sends its cases as they come; the cases are taken input by input, in
-//! input order, so the report does not depend on which thread was first. Here the report is
+//! there are cores, at most a few inputs ahead), which sends its cases as they come; the cases
+//! are taken input by input, in input order, so the report does not depend on which thread was
+//! first. Here the report is
 //! gathered: each node's totals, the slowest cases, the warnings with their lines, the inputs
 //! salvaged, and the checks against the plan and the expected nodes.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, mpsc};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, mpsc};
 
 use crate::error::{Error, Result};
 use crate::junit::cases::Case;
@@ -25,15 +26,8 @@ use super::{MAX_WARNINGS, Merge};
 /// The inputs are read on as many threads as there are cores, and their cases taken in input
 /// order, so the result does not depend on which thread was first.
 pub fn scan(inputs: Vec<Input>, options: &Options<'_>) -> Result<Merge> {
-    let mut senders = Vec::with_capacity(inputs.len());
-    let mut receivers = Vec::with_capacity(inputs.len());
-    for _ in &inputs {
-        let (tx, rx) = mpsc::sync_channel(QUEUE);
-        senders.push(Mutex::new(Some(tx)));
-        receivers.push(rx);
-    }
+    let handoff = Handoff::new(inputs.len());
     let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(inputs.len())
@@ -41,19 +35,19 @@ pub fn scan(inputs: Vec<Input>, options: &Options<'_>) -> Result<Merge> {
     let (scans, report) = std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| {
-                while !stop.load(Ordering::Relaxed) {
+                loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(input) = inputs.get(i) else { break };
-                    let sender = senders[i].lock().ok().and_then(|mut s| s.take());
-                    let Some(sender) = sender else { break };
+                    let Some(sender) = handoff.open(i) else { break };
                     if !scan_worker(input, &sender) {
-                        stop.store(true, Ordering::Relaxed);
+                        handoff.stop();
+                        break;
                     }
                 }
             });
         }
-        let gathered = gather(&inputs, receivers, options);
-        stop.store(true, Ordering::Relaxed);
+        let gathered = gather(&inputs, &handoff, options);
+        handoff.stop();
         gathered
     })?;
     Ok(Merge {
@@ -61,6 +55,86 @@ pub fn scan(inputs: Vec<Input>, options: &Options<'_>) -> Result<Merge> {
         scans,
         report,
     })
+}
+
+/// Inputs a reading thread may be ahead of the gathering by.
+const WINDOW: usize = 16;
+
+/// Where the reading threads hand each input's channel to the gathering. A channel is made
+/// when its input is read, at most [`WINDOW`] inputs ahead of the one gathered, so that what
+/// the threads hold does not grow with the number of inputs.
+struct Handoff {
+    state: Mutex<HandoffState>,
+    changed: Condvar,
+}
+
+struct HandoffState {
+    /// By input: its channel, until the gathering takes it.
+    channels: Vec<Option<mpsc::Receiver<Found>>>,
+    /// Inputs gathered so far.
+    gathered: usize,
+    /// The merge stopped (done, or failed): no more channels are made or taken.
+    stopped: bool,
+}
+
+impl Handoff {
+    fn new(inputs: usize) -> Handoff {
+        Handoff {
+            state: Mutex::new(HandoffState {
+                channels: (0..inputs).map(|_| None).collect(),
+                gathered: 0,
+                stopped: false,
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
+    /// Waits until input `i` may be read, then makes its channel: the end to send on, or
+    /// `None` when the merge stopped.
+    fn open(&self, i: usize) -> Option<mpsc::SyncSender<Found>> {
+        let mut state = self.state.lock().ok()?;
+        while !state.stopped && i >= state.gathered + WINDOW {
+            state = self.changed.wait(state).ok()?;
+        }
+        if state.stopped {
+            return None;
+        }
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        state.channels[i] = Some(rx);
+        self.changed.notify_all();
+        Some(tx)
+    }
+
+    /// Waits for input `i`'s channel: the end to receive on, or `None` when the merge stopped.
+    fn take(&self, i: usize) -> Option<mpsc::Receiver<Found>> {
+        let mut state = self.state.lock().ok()?;
+        loop {
+            if let Some(receiver) = state.channels[i].take() {
+                return Some(receiver);
+            }
+            if state.stopped {
+                return None;
+            }
+            state = self.changed.wait(state).ok()?;
+        }
+    }
+
+    /// Input `i` is gathered: the threads may read one more.
+    fn gathered(&self, i: usize) {
+        if let Ok(mut state) = self.state.lock() {
+            state.gathered = i + 1;
+            self.changed.notify_all();
+        }
+    }
+
+    /// Stops the merge: the channels not taken are dropped, so a thread sending on one stops.
+    fn stop(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            state.stopped = true;
+            state.channels.clear();
+            self.changed.notify_all();
+        }
+    }
 }
 
 /// Cases sent from a thread reading an input at once.
@@ -209,7 +283,7 @@ impl Slowest {
 /// The first pass's findings, taken from the reading threads input by input.
 fn gather(
     inputs: &[Input],
-    receivers: Vec<mpsc::Receiver<Found>>,
+    handoff: &Handoff,
     options: &Options<'_>,
 ) -> Result<(Vec<InputScan>, Report)> {
     let mut gatherer = Gatherer {
@@ -233,8 +307,11 @@ fn gather(
             foreign_plans: Vec::new(),
         },
     };
-    for (input, receiver) in inputs.iter().zip(receivers) {
+    for (i, input) in inputs.iter().enumerate() {
+        let receiver = handoff.take(i).ok_or_else(|| stopped(input))?;
         gatherer.take(input, &receiver)?;
+        drop(receiver);
+        handoff.gathered(i);
     }
     Ok(gatherer.finish())
 }
@@ -268,14 +345,7 @@ impl Gatherer<'_> {
                 }
                 Ok(Found::Done(scanned)) => break *scanned,
                 Ok(Found::Unreadable(e)) => return Err(e),
-                Err(_) => {
-                    return Err(Error::Report {
-                        source_name: input.source.clone(),
-                        line: 0,
-                        column: 0,
-                        message: "internal: the thread reading it stopped".into(),
-                    });
-                }
+                Err(_) => return Err(stopped(input)),
             }
         };
         let Scanned {
@@ -422,6 +492,16 @@ impl Gatherer<'_> {
         }
         self.report.verification = self.verifier.map(|v| v.finish(&reporters.labels));
         (self.scans, self.report)
+    }
+}
+
+/// The error for an input whose reading thread stopped before it was read to its end.
+fn stopped(input: &Input) -> Error {
+    Error::Report {
+        source_name: input.source.clone(),
+        line: 0,
+        column: 0,
+        message: "internal: the thread reading it stopped".into(),
     }
 }
 
