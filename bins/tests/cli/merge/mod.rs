@@ -7,6 +7,7 @@
 mod catalogue;
 mod golden;
 mod inputs;
+mod memory;
 mod verify;
 
 use std::path::{Path, PathBuf};
