@@ -4,8 +4,8 @@
 //! for shard-exec killed hard), `merge` for shard-merge. Beside them, tests that cross the
 //! binaries: `collect`, `e2e` and `empty` run the whole pipeline, `seeds` the seed tool's
 //! settings, `timings` weights from earlier reports, `recipes` the CI recipes, `docs` the
-//! generated and written docs, `setup` the test command itself. `support` is the harness they
-//! all share; `suite` makes test ids, as the library's tests do.
+//! generated and written docs, `setup` the test command itself, `fuzz` the fuzz targets.
+//! `support` is the harness they all share; `suite` makes test ids, as the library's tests do.
 
 #[allow(dead_code)]
 #[path = "../../../lib/tests/support/suite.rs"]
@@ -17,6 +17,7 @@ mod docs;
 mod e2e;
 mod empty;
 mod exec;
+mod fuzz;
 mod kill;
 mod merge;
 mod plan;

@@ -106,7 +106,7 @@ enum Step {
 }
 
 /// Is `c` a character XML 1.0 allows?
-pub(crate) fn is_xml_char(c: u32) -> bool {
+pub fn is_xml_char(c: u32) -> bool {
     matches!(c, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
 }
 

@@ -88,13 +88,14 @@ const JUNIT_ATTRIBUTES: [&str; 15] = [
 ];
 
 /// Makes a prefixed name (`j:testsuite`) its local name; true when it had a prefix.
+/// A name that is no qualified name (`a:`, `a:1`) is kept as it is.
 pub(super) fn local_name(name: &mut String) -> bool {
-    match name.find(':') {
-        Some(colon) => {
+    match name.rfind(':') {
+        Some(colon) if is_xml_name(&name[colon + 1..]) && !name[colon + 1..].contains(':') => {
             name.drain(..=colon);
             true
         }
-        None => false,
+        _ => false,
     }
 }
 
@@ -147,8 +148,12 @@ impl StartTag {
                 dirty = true;
                 continue;
             }
-            let (key, renamed) = match key.split_once(':') {
-                Some((prefix, local)) if prefix != "xmlns" && JUNIT_ATTRIBUTES.contains(&local) => {
+            let (key, renamed) = match key.rsplit_once(':') {
+                Some((prefix, local))
+                    if prefix != "xmlns"
+                        && !prefix.is_empty()
+                        && JUNIT_ATTRIBUTES.contains(&local) =>
+                {
                     (local, true)
                 }
                 _ => (key, false),
@@ -237,6 +242,21 @@ mod tests {
         let start = |c: char| c.is_ascii_alphabetic() || c == '_' || c == ':' || !c.is_ascii();
         chars.next().is_some_and(start)
             && chars.all(|c| start(c) || c.is_ascii_digit() || c == '-' || c == '.')
+    }
+
+    #[test]
+    fn a_qualified_name_becomes_its_local_name_and_anything_else_stays() {
+        for (name, local, had_prefix) in [
+            ("j:testsuite", "testsuite", true),
+            ("testsuite", "testsuite", false),
+            ("a:", "a:", false),
+            ("a:1", "a:1", false),
+            ("a:b:c", "c", true),
+        ] {
+            let mut name = name.to_string();
+            assert_eq!(local_name(&mut name), had_prefix);
+            assert_eq!(name, local);
+        }
     }
 
     #[test]
