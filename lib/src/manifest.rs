@@ -295,7 +295,7 @@ impl Header {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -330,7 +330,8 @@ mod tests {
         }
     }
 
-    fn sample() -> String {
+    /// A manifest of five ids on three nodes, as written.
+    pub(crate) fn sample() -> String {
         let ids = TestIds::from_lines(&[
             "t.py::A::a",
             "t.py::A::b",

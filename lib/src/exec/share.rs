@@ -142,27 +142,10 @@ fn shown(ids: &[String]) -> String {
 mod tests {
     use super::*;
     use crate::error::Error;
-    use crate::ids::{GroupBy, Grouping};
     use crate::manifest;
-    use crate::plan::{Plan, PlanParams};
 
     fn sample() -> Manifest {
-        let ids = TestIds::from_lines(&[
-            "t.py::A::a",
-            "t.py::A::b",
-            "t.py::f",
-            "u.py::B::c[x y]",
-            "u.py::g",
-        ])
-        .unwrap();
-        let params = PlanParams {
-            grouping: Grouping::new(GroupBy::Class, "::").unwrap(),
-            ..PlanParams::new(3)
-        };
-        let plan = Plan::by_count(&ids, params).unwrap();
-        let mut out = Vec::new();
-        manifest::write(&plan, &mut out).unwrap();
-        Manifest::read("plan.tsv", &out[..]).unwrap()
+        Manifest::read("plan.tsv", manifest::tests::sample().as_bytes()).unwrap()
     }
 
     fn selection(node: Option<u32>, nodes: u32) -> Selection {
