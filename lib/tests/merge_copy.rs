@@ -381,3 +381,26 @@ fn namespaced_elements_and_attributes_are_written_with_their_local_names() {
     let names: Vec<String> = cases(&out).into_iter().map(|c| c.name).collect();
     assert_eq!(names, ["a", "b", "first"]);
 }
+
+/// Found by the merge fuzz target: a case inside the root's `<properties>` (cut with them) was
+/// counted in the totals, and salvage said it was kept, yet it was not written.
+#[test]
+fn a_case_inside_the_roots_properties_is_neither_written_nor_counted() {
+    let xml = "<testsuites><properties><testcase name=\"lost\"/><property name=\"k\" value=\"v\"/></properties><testsuite name=\"s\"><testcase name=\"a\"/></testsuite></testsuites>";
+    let dir = tempfile::tempdir().unwrap();
+    let out = both_ways(dir.path(), xml, &Options::default());
+    let names: Vec<String> = cases(&out).into_iter().map(|c| c.name).collect();
+    assert_eq!(names, ["a"]);
+    assert!(out.contains("<testsuites tests=\"1\""), "{out}");
+    // Broken while the root's properties are open: what they held is not said to be kept.
+    let options = Options {
+        salvage: true,
+        ..Options::default()
+    };
+    let broken = "<testsuites><testsuite name=\"s\"><testcase name=\"a\"/></testsuite><properties><testcase name=\"lost\"/><testcase name=\"b\" x";
+    let out = both_ways(dir.path(), broken, &options);
+    let names: Vec<String> = cases(&out).into_iter().map(|c| c.name).collect();
+    assert_eq!(names, ["a", "node-1.xml"]);
+    assert!(out.contains("<testsuites tests=\"2\""), "{out}");
+    assert!(out.contains("1 complete test cases kept"), "{out}");
+}

@@ -105,7 +105,10 @@ pub(super) fn scan_input(
                     .push(Edit::replace(run.start..run.end, op));
             }
         }
-        if let Some(case) = finished {
+        // A case inside the root's properties is left out with them: not counted either.
+        if let Some(case) = finished
+            && !scanner.in_root_properties()
+        {
             scanner.case(case);
         }
         scanner.scan.decoded = reader.encoding().is_some();
@@ -360,7 +363,7 @@ impl<'a> Scanner<'a> {
                 }
                 self.scan.top_level = true;
             }
-        } else if !self.tracker.in_case() {
+        } else if !self.tracker.in_case() && !self.in_root_properties() {
             self.scan.cases += 1;
             if !tag.empty {
                 self.open_case = Some(element);
@@ -503,6 +506,11 @@ impl<'a> Scanner<'a> {
             }
         }
         self.tracker.end(kind, depth - 1)
+    }
+
+    /// Whether the root's `<properties>` is open (it is left out, whatever it holds).
+    fn in_root_properties(&self) -> bool {
+        self.stack.get(1).is_some_and(|f| f.root_properties)
     }
 
     /// A complete case: counted in every suite it is in, and handed on.
