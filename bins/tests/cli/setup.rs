@@ -10,7 +10,7 @@ use crate::support::finish;
 #[test]
 fn the_test_command_names_what_is_missing_and_runs_nothing() {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/test");
-    // A PATH with just what the script needs to start: no python3, java, go, script, kill, git,
+    // A PATH with just what the script needs to start: no python3, java, go, script, kill, c++, git,
     // rsync or npm.
     let bin = tempfile::tempdir().unwrap();
     for tool in ["bash", "dirname", "id"] {
@@ -40,7 +40,7 @@ fn the_test_command_names_what_is_missing_and_runs_nothing() {
         "time "
     };
     let packages =
-        format!("python3 {time}default-jdk-headless golang-go bsdutils procps git rsync npm");
+        format!("python3 {time}default-jdk-headless golang-go bsdutils procps g++ git rsync npm");
     for said in [
         format!("which this machine lacks: {packages}"),
         format!("apt-get update && apt-get install -y {packages}"),
