@@ -224,17 +224,14 @@ impl Copier<'_> {
                 empty,
             } => {
                 read_tag(self.text.source(), edit.len, &mut self.tag)?;
-                let has_properties = self
-                    .scan
-                    .elements
-                    .get(element as usize)
-                    .is_some_and(|e| e.has_properties);
+                let known = self.scan.elements.get(element as usize).copied();
+                let has_properties = known.is_some_and(|e| e.has_properties);
                 let props = if has_properties {
                     Cow::Borrowed(&[][..])
                 } else {
                     self.provenance(element)
                 };
-                let kind = if suite.is_some() {
+                let kind = if known.is_some_and(|e| e.is_suite) {
                     Kind::Suite
                 } else {
                     Kind::Case

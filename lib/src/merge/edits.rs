@@ -58,7 +58,8 @@ pub(super) struct Stamp {
 pub(super) struct InputScan {
     /// Per suite and case, in document order.
     pub elements: Vec<Element>,
-    /// Per suite, in document order: its cases and those of the suites in it.
+    /// Per suite whose counts are recounted, in document order: its cases and those of the
+    /// suites in it.
     pub suites: Vec<Totals>,
     /// The node label: the first `shard.node` property of a suite or the root, else the file's.
     pub label: String,
@@ -121,6 +122,11 @@ impl InputScan {
             }
             keep
         });
+        // Kept until the second pass, for every input: no room to spare.
+        self.elements.shrink_to_fit();
+        self.suites.shrink_to_fit();
+        self.edits.shrink_to_fit();
+        self.carried.shrink_to_fit();
     }
 }
 
@@ -157,7 +163,7 @@ pub(super) enum Op {
     /// A run of character data, written sanitized.
     Text,
     /// The start tag of suite or case number `element` (`suite`: a suite's number among the
-    /// suites): written again when `rewrite` (a name, a time or a count to fix, a forbidden
+    /// suites whose counts are recounted): written again when `rewrite` (a name, a time or a count to fix, a forbidden
     /// character), then its provenance unless it has a `<properties>` of its own.
     Start {
         element: u32,

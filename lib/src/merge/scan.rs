@@ -144,13 +144,22 @@ impl StartTag<'_> {
     }
 }
 
+/// What the numbers of a start tag need.
+#[derive(Debug, Default, Clone, Copy)]
+struct Numbers {
+    /// The tag must be written again.
+    rewrite: bool,
+    /// A suite's counts must be recounted from its cases.
+    recount: bool,
+}
+
 /// Frame of the first pass's element stack.
 #[derive(Debug, Clone, Copy)]
 struct Frame {
     kind: Kind,
     /// The element number of a suite or case.
     element: Option<usize>,
-    /// The suite number of a suite.
+    /// The number, among the suites whose counts are recounted, of such a suite.
     suite: Option<usize>,
     /// A `<properties>` whose properties belong to the input's root.
     root_properties: bool,
@@ -254,7 +263,13 @@ impl<'a> Scanner<'a> {
             Kind::Property => self.property(tag, parent),
             _ => {}
         }
-        rewrite |= self.check_numbers(tag);
+        let numbers = self.check_numbers(tag);
+        rewrite |= numbers.rewrite;
+        // Only a suite whose counts are recounted keeps totals of its own.
+        if numbers.recount {
+            frame.suite = Some(self.scan.suites.len());
+            self.scan.suites.push(Totals::default());
+        }
         if let Some(element) = frame.element {
             self.scan.edits.push(tag.edit(Op::Start {
                 element: number(element),
@@ -355,8 +370,6 @@ impl<'a> Scanner<'a> {
             );
         }
         if tag.kind == Kind::Suite {
-            frame.suite = Some(self.scan.suites.len());
-            self.scan.suites.push(Totals::default());
             if tag.depth == 0 || dissolved_parent {
                 if !self.scan.top_level {
                     self.scan.carry_to = CarryTo::Suite(element);
@@ -437,16 +450,15 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A time that is no plain decimal, a suite count that is no count: warned about. True
-    /// when the tag must be written again.
-    fn check_numbers(&mut self, tag: &StartTag<'_>) -> bool {
-        let mut rewrite = false;
+    /// A time that is no plain decimal, a suite count that is no count: warned about.
+    fn check_numbers(&mut self, tag: &StartTag<'_>) -> Numbers {
+        let mut numbers = Numbers::default();
         let name = tag.name;
         if has_duration(tag.kind)
             && let Some(raw) = tag.attr("time")
             && !is_plain_decimal(raw)
         {
-            rewrite = true;
+            numbers.rewrite = true;
             let message = match fixed_time(raw) {
                 Some(fixed) => format!("<{name}> time=\"{raw}\" is written as {fixed}"),
                 None => format!("<{name}> time=\"{raw}\" is not a number of seconds: left out"),
@@ -458,7 +470,8 @@ impl<'a> Scanner<'a> {
                 if let Some(raw) = tag.attr(count)
                     && !is_count(raw)
                 {
-                    rewrite = true;
+                    numbers.rewrite = true;
+                    numbers.recount = true;
                     self.warn(
                         tag.offset,
                         format!(
@@ -468,7 +481,7 @@ impl<'a> Scanner<'a> {
                 }
             }
         }
-        rewrite
+        numbers
     }
 
     /// An end tag: the element's provenance and cuts placed; the end of the copied part found
