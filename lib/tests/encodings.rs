@@ -5,6 +5,10 @@
 use shardkit::junit::cases::{Status, read_cases};
 use shardkit::merge::{self, Input, Options};
 
+mod support {
+    pub mod merged;
+}
+
 /// A report holding a case named `name` whose output is `output`, declared in `encoding`.
 fn report(encoding: &str, name: &str, output: &str) -> String {
     format!(
@@ -41,25 +45,8 @@ fn latin1(text: &str) -> Vec<u8> {
 
 /// Merges `bytes` as node-1 to a writer and into a file; both must be the same UTF-8.
 fn merged(dir: &std::path::Path, bytes: &[u8], options: &Options<'_>) -> String {
-    let path = dir.join("node-1.xml");
-    std::fs::write(&path, bytes).unwrap();
-    let input = Input {
-        path,
-        source: "node-1.xml".into(),
-        label: "node-1".into(),
-    };
-    let merge = merge::scan(vec![input], options).unwrap();
-    let mut out = Vec::new();
-    merge.write(&mut out).unwrap();
-    let file_path = dir.join("merged.xml");
-    let file = std::fs::File::create(&file_path).unwrap();
-    merge.write_file(&file).unwrap();
-    drop(file);
-    assert!(
-        std::fs::read(&file_path).unwrap() == out,
-        "the file and the writer differ"
-    );
-    String::from_utf8(out).expect("the merged report is UTF-8")
+    String::from_utf8(support::merged::both_ways(dir, bytes, options))
+        .expect("the merged report is UTF-8")
 }
 
 /// The names and statuses of the merged report's cases, read back.

@@ -5,6 +5,10 @@ use shardkit::junit::cases::{Case, read_cases};
 use shardkit::junit::reader::{Event, JunitReader};
 use shardkit::merge::{self, Input, Options};
 
+mod support {
+    pub mod merged;
+}
+
 /// Merges `xml` (as node-1) and returns the merged report, checked to read back whole: to a
 /// writer and into a file, as it is and with an unchanged run long enough to be copied from
 /// file to file, and the same bytes every way.
@@ -34,26 +38,7 @@ fn merged_with(xml: &str, options: &Options<'_>) -> String {
 /// from file to file), and returns what they both wrote.
 /// Every merged report reads back with no error, and holds nothing XML 1.0 forbids.
 fn both_ways(dir: &std::path::Path, xml: &str, options: &Options<'_>) -> String {
-    let path = dir.join("node-1.xml");
-    std::fs::write(&path, xml).unwrap();
-    let input = Input {
-        path,
-        source: "node-1.xml".into(),
-        label: "node-1".into(),
-    };
-    let merge = merge::scan(vec![input], options).unwrap();
-    let mut out = Vec::new();
-    merge.write(&mut out).unwrap();
-    let file_path = dir.join("merged.xml");
-    let file = std::fs::File::create(&file_path).unwrap();
-    merge.write_file(&file).unwrap();
-    drop(file);
-    let in_file = std::fs::read(&file_path).unwrap();
-    assert!(
-        in_file == out,
-        "the file and the writer differ for {xml:.200}"
-    );
-    let out = String::from_utf8(out).unwrap();
+    let out = String::from_utf8(support::merged::both_ways(dir, xml.as_bytes(), options)).unwrap();
     let mut reader = JunitReader::new(out.as_bytes());
     loop {
         match reader.next_event() {
