@@ -9,14 +9,17 @@ use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::junit::reader::{Attr, Decoded, Event, JunitReader, Kind, ParsedTag, parse_start_tag};
+use crate::junit::reader::{
+    Attr, CHUNK, Decoded, Event, JunitReader, Kind, ParsedTag, parse_start_tag,
+};
 use crate::junit::time;
-use crate::junit::writer::{JunitWriter, escape_attribute, start_tag};
+use crate::junit::writer::{self, JunitWriter, escape_attribute};
 use crate::verify::NODE_PROPERTY;
 
 use super::edits::{CarryTo, Edit, InputScan, Op};
 use super::fix::{fix_time_attribute, has_duration, is_count};
 use super::inputs::{Input, open, stamp_of};
+use super::long_tag::{LongTag, LongTagError, rewrite_long_tag};
 use super::report::{Report, Totals};
 use super::synthetic::{Synthetic, write_synthetic_suite};
 use super::{Merge, SALVAGE_CLASS, SOURCE_PROPERTY, UNNAMED};
@@ -222,38 +225,21 @@ impl Copier<'_> {
                 suite,
                 rewrite,
                 empty,
-            } => {
-                read_tag(self.text.source(), edit.len, &mut self.tag)?;
-                let known = self.scan.elements.get(element as usize).copied();
-                let has_properties = known.is_some_and(|e| e.has_properties);
-                let props = if has_properties {
-                    Cow::Borrowed(&[][..])
-                } else {
-                    self.provenance(element)
-                };
-                let kind = if known.is_some_and(|e| e.is_suite) {
-                    Kind::Suite
-                } else {
-                    Kind::Case
-                };
-                let totals = suite.and_then(|s| self.scan.suites.get(s as usize).copied());
-                write_tag(writer, &self.tag, kind, rewrite, !props.is_empty(), totals)?;
-                if !props.is_empty() {
-                    writer.raw(b"<properties>")?;
-                    writer.raw(&props)?;
-                    writer.raw(b"</properties>")?;
-                    if empty {
-                        writer.raw(if kind == Kind::Suite {
-                            b"</testsuite>"
-                        } else {
-                            b"</testcase>"
-                        })?;
-                    }
-                }
-            }
+            } => self.suite_or_case(edit.len, element, suite, rewrite, empty, writer)?,
             Op::Tag { kind } => {
-                read_tag(self.text.source(), edit.len, &mut self.tag)?;
-                write_tag(writer, &self.tag, kind, true, false, None)?;
+                let how = LongTag {
+                    kind,
+                    open: false,
+                    totals: None,
+                };
+                start_tag(
+                    self.text.source(),
+                    &mut self.tag,
+                    edit.len,
+                    &how,
+                    true,
+                    writer,
+                )?;
             }
             Op::EndTag => {
                 read_tag(self.text.source(), edit.len, &mut self.tag)?;
@@ -265,11 +251,22 @@ impl Copier<'_> {
                 writer.raw(format!("</{name}>").as_bytes())?;
             }
             Op::EmptyProperties { owner, rewrite } => {
-                read_tag(self.text.source(), edit.len, &mut self.tag)?;
-                let props = self.provenance(owner);
-                let open = !props.is_empty();
-                write_tag(writer, &self.tag, Kind::Properties, rewrite, open, None)?;
+                let open = !self.provenance(owner).is_empty();
+                let how = LongTag {
+                    kind: Kind::Properties,
+                    open,
+                    totals: None,
+                };
+                start_tag(
+                    self.text.source(),
+                    &mut self.tag,
+                    edit.len,
+                    &how,
+                    rewrite,
+                    writer,
+                )?;
                 if open {
+                    let props = self.provenance(owner);
                     writer.raw(&props)?;
                     writer.raw(b"</properties>")?;
                 }
@@ -280,6 +277,57 @@ impl Copier<'_> {
                 write_synthetic_suite(writer, self.synthetic_name(), &props, Synthetic::Holder)?;
             }
             Op::HolderClose => writer.end()?,
+        }
+        Ok(())
+    }
+
+    /// The start tag of suite or case `element` (`len` bytes), with the provenance it lacks.
+    fn suite_or_case<W: Write>(
+        &mut self,
+        len: u64,
+        element: u32,
+        suite: Option<u32>,
+        rewrite: bool,
+        empty: bool,
+        writer: &mut JunitWriter<Sink<'_, W>>,
+    ) -> std::result::Result<(), CopyFailure> {
+        let known = self.scan.elements.get(element as usize).copied();
+        let has_properties = known.is_some_and(|e| e.has_properties);
+        let props = if has_properties {
+            Cow::Borrowed(&[][..])
+        } else {
+            provenance(self.scan, self.input, &self.case_node, element)
+        };
+        let kind = if known.is_some_and(|e| e.is_suite) {
+            Kind::Suite
+        } else {
+            Kind::Case
+        };
+        let totals = suite.and_then(|s| self.scan.suites.get(s as usize).copied());
+        let how = LongTag {
+            kind,
+            open: !props.is_empty(),
+            totals,
+        };
+        start_tag(
+            self.text.source(),
+            &mut self.tag,
+            len,
+            &how,
+            rewrite,
+            writer,
+        )?;
+        if !props.is_empty() {
+            writer.raw(b"<properties>")?;
+            writer.raw(&props)?;
+            writer.raw(b"</properties>")?;
+            if empty {
+                writer.raw(if kind == Kind::Suite {
+                    b"</testsuite>"
+                } else {
+                    b"</testcase>"
+                })?;
+            }
         }
         Ok(())
     }
@@ -303,25 +351,9 @@ impl Copier<'_> {
         Ok(())
     }
 
-    /// What goes into suite or case `element`'s properties, as `<property>` elements.
+    /// What goes into suite or case `element`'s properties (see [`provenance`]).
     fn provenance(&self, element: u32) -> Cow<'_, [u8]> {
-        let Some(&flags) = self.scan.elements.get(element as usize) else {
-            return Cow::Borrowed(&[]);
-        };
-        if !flags.is_suite {
-            return Cow::Borrowed(if flags.has_node { &[] } else { &self.case_node });
-        }
-        let mut props = Vec::new();
-        if self.scan.carry_to == CarryTo::Suite(element as usize) {
-            props.extend(self.scan.carried.iter().cloned());
-        }
-        if !flags.has_node {
-            props.push((NODE_PROPERTY.to_string(), self.scan.label.clone()));
-        }
-        if !flags.has_source {
-            props.push((SOURCE_PROPERTY.to_string(), self.input.source.clone()));
-        }
-        Cow::Owned(render_properties(&props))
+        provenance(self.scan, self.input, &self.case_node, element)
     }
 
     /// A synthetic suite's properties: the root's (`carried`) unless a suite of the input has
@@ -442,6 +474,69 @@ fn copy_bytes<W: Write>(
     })
 }
 
+/// The start tag of `len` bytes `source` stands at, written as `how` says: as it stands or
+/// (`rewrite`) read into `held` and written again, or when it is too long to hold, streamed
+/// and written again.
+fn start_tag<W: Write>(
+    source: &mut dyn BufRead,
+    held: &mut Vec<u8>,
+    len: u64,
+    how: &LongTag,
+    rewrite: bool,
+    writer: &mut JunitWriter<Sink<'_, W>>,
+) -> std::result::Result<(), CopyFailure> {
+    if len > CHUNK as u64 {
+        let mut out = RawOut(writer);
+        return rewrite_long_tag(source, len, how, &mut out).map_err(|e| match e {
+            LongTagError::Io(e) => CopyFailure::Io(e),
+            LongTagError::Changed(m) => CopyFailure::Changed(m),
+        });
+    }
+    read_tag(source, len, held)?;
+    write_tag(writer, held, how.kind, rewrite, how.open, how.totals)
+}
+
+/// What goes into suite or case `element`'s properties, as `<property>` elements: its node
+/// and source unless it has them, and a suite the properties of its input's root.
+fn provenance<'a>(
+    scan: &'a InputScan,
+    input: &Input,
+    case_node: &'a [u8],
+    element: u32,
+) -> Cow<'a, [u8]> {
+    let Some(&flags) = scan.elements.get(element as usize) else {
+        return Cow::Borrowed(&[]);
+    };
+    if !flags.is_suite {
+        return Cow::Borrowed(if flags.has_node { &[] } else { case_node });
+    }
+    let mut props = Vec::new();
+    if scan.carry_to == CarryTo::Suite(element as usize) {
+        props.extend(scan.carried.iter().cloned());
+    }
+    if !flags.has_node {
+        props.push((NODE_PROPERTY.to_string(), scan.label.clone()));
+    }
+    if !flags.has_source {
+        props.push((SOURCE_PROPERTY.to_string(), input.source.clone()));
+    }
+    Cow::Owned(render_properties(&props))
+}
+
+/// The writer's raw output as a [`Write`], for a tag written again as it streams.
+struct RawOut<'a, 'w, W: Write>(&'a mut JunitWriter<Sink<'w, W>>);
+
+impl<W: Write> Write for RawOut<'_, '_, W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0.raw(bytes)?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Reads the next `len` bytes of `source` (a tag) into `tag`.
 fn read_tag(
     source: &mut dyn BufRead,
@@ -503,7 +598,7 @@ fn write_tag<W: Write>(
         }
     }
     let mut out = String::new();
-    start_tag(&name, &attrs, empty && !open, &mut out);
+    writer::start_tag(&name, &attrs, empty && !open, &mut out);
     writer.raw(out.as_bytes())?;
     Ok(())
 }

@@ -23,6 +23,7 @@ mod edits;
 mod fix;
 mod gather;
 mod inputs;
+mod long_tag;
 mod report;
 mod scan;
 mod synthetic;

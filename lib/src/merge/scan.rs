@@ -7,7 +7,7 @@ use std::io::Read;
 
 use crate::exec::journal::JOURNAL_PROPERTY;
 use crate::junit::cases::{Case, CaseTracker};
-use crate::junit::reader::{Attr, Event, JunitReader, Kind, ReadError, Span};
+use crate::junit::reader::{Attr, Event, JunitReader, Kind, ReadError, Span, VALUE_CAP};
 use crate::verify::NODE_PROPERTY;
 
 use super::edits::{CarryTo, Closer, Edit, Element, InputScan, Op, number};
@@ -58,6 +58,7 @@ pub(super) fn scan_input(
                 empty,
                 span,
                 dirty,
+                cut,
             } => {
                 let tag = StartTag {
                     kind,
@@ -66,6 +67,7 @@ pub(super) fn scan_input(
                     empty,
                     span,
                     dirty,
+                    cut,
                     offset,
                     depth,
                 };
@@ -124,6 +126,8 @@ struct StartTag<'e> {
     empty: bool,
     span: Span,
     dirty: bool,
+    /// A value is given cut (it is too long to hold).
+    cut: bool,
     /// Where the reader stood before it (the offset warnings name).
     offset: u64,
     /// Elements open around it.
@@ -304,6 +308,7 @@ impl<'a> Scanner<'a> {
     fn root(&mut self, tag: &StartTag<'_>) -> std::result::Result<(), ScanFailure> {
         match tag.kind {
             Kind::Suites => {
+                self.warn_cut(tag);
                 self.scan.root_name = tag.attr("name").map(str::to_string);
                 self.root_attributes = tag
                     .attrs
@@ -426,6 +431,7 @@ impl<'a> Scanner<'a> {
         };
         let value = tag.attr("value").unwrap_or_default();
         if p.root_properties {
+            self.warn_cut(tag);
             self.scan
                 .carried
                 .push((property.to_string(), value.to_string()));
@@ -447,6 +453,18 @@ impl<'a> Scanner<'a> {
             if property == JOURNAL_PROPERTY {
                 self.scan.journal = true;
             }
+        }
+    }
+
+    /// A value of the root that goes into every suite but was too long to hold goes in cut:
+    /// warned about.
+    fn warn_cut(&mut self, tag: &StartTag<'_>) {
+        if tag.cut {
+            let message = format!(
+                "<{}> has a value longer than {VALUE_CAP} bytes: each suite gets its first {VALUE_CAP}",
+                tag.name
+            );
+            self.warn(tag.offset, message);
         }
     }
 

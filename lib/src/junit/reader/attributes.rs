@@ -49,6 +49,34 @@ pub fn parse_start_tag(tag: &[u8]) -> Result<ParsedTag, String> {
     Ok(ParsedTag { name, attrs, empty })
 }
 
+/// The reader's rules for the names of a tag, for a tag written again as it streams by (see
+/// [`stream_start_tag`](super::stream_start_tag)): elements and JUnit attributes by their local
+/// names, a default namespace left out, of two JUnit attributes of one local name the first.
+#[derive(Debug, Default)]
+pub struct TagNames(StartTag);
+
+impl TagNames {
+    /// The element's name as written: its name to write.
+    pub fn element(&mut self, name: &str) -> Result<&str, String> {
+        self.0.begin(name, 0).map_err(|e| e.message)?;
+        Ok(&self.0.name)
+    }
+
+    /// An attribute's name as written: its name to write, or `None` when it is left out.
+    pub fn attribute(&mut self, key: &str) -> Result<Option<&str>, String> {
+        let slot = self.0.attribute(key, 0).map_err(|e| e.message)?;
+        Ok(slot.map(|slot| self.0.key(slot)))
+    }
+}
+
+/// An attribute's value as a parser sees it, from its raw (escaped) bytes: references
+/// replaced, forbidden characters made stand-ins, white space normalized.
+pub fn decode_attribute_value(raw: &str) -> Result<String, String> {
+    let mut value = String::new();
+    attribute_value(raw, &mut value)?;
+    Ok(value)
+}
+
 /// Whether an attribute value as written is ASCII from space on with no `&` or `<`: its own
 /// decoded value, valid as it stands.
 fn is_plain_value(raw: &[u8]) -> bool {
@@ -57,7 +85,7 @@ fn is_plain_value(raw: &[u8]) -> bool {
 
 /// Whether an attribute value as written (escaped) must be written again: it refers to or
 /// holds a character XML 1.0 forbids (or might: every character reference is suspect).
-fn value_is_dirty(raw: &[u8]) -> bool {
+pub(super) fn value_is_dirty(raw: &[u8]) -> bool {
     raw.iter().enumerate().any(|(i, &b)| match b {
         b'&' => raw.get(i + 1) == Some(&b'#'),
         b'\t' | b'\n' | b'\r' => false,
@@ -90,12 +118,16 @@ const JUNIT_ATTRIBUTES: [&str; 15] = [
 /// Makes a prefixed name (`j:testsuite`) its local name; true when it had a prefix.
 /// A name that is no qualified name (`a:`, `a:1`) is kept as it is.
 pub(super) fn local_name(name: &mut String) -> bool {
+    let prefix = name.len() - local_of(name).len();
+    name.drain(..prefix);
+    prefix > 0
+}
+
+/// The local name of `name` (see [`local_name`]).
+pub(super) fn local_of(name: &str) -> &str {
     match name.rfind(':') {
-        Some(colon) if is_xml_name(&name[colon + 1..]) && !name[colon + 1..].contains(':') => {
-            name.drain(..=colon);
-            true
-        }
-        _ => false,
+        Some(colon) if is_xml_name(&name[colon + 1..]) => &name[colon + 1..],
+        _ => name,
     }
 }
 
@@ -104,11 +136,17 @@ pub(super) fn local_name(name: &mut String) -> bool {
 #[derive(Debug, Default)]
 pub(super) struct StartTag {
     pub(super) name: String,
+    /// The name as written (its end tag must match it).
+    pub(super) written: String,
     /// The attributes are the first `count`; the rest are kept for their buffers.
     attrs: Vec<Attr>,
     count: usize,
+    /// The JUnit attributes read so far, by their place in [`JUNIT_ATTRIBUTES`].
+    seen: u32,
     /// A value must be written again to be valid (see [`value_is_dirty`]).
     pub(super) dirty: bool,
+    /// A value was too long to hold: it is given cut (see [`VALUE_CAP`](super::VALUE_CAP)).
+    pub(super) cut: bool,
 }
 
 impl StartTag {
@@ -119,9 +157,24 @@ impl StartTag {
 
     /// Reads the name and attributes of `start`, which stands at `position` (for errors).
     pub(super) fn read(&mut self, start: &BytesStart<'_>, position: u64) -> Result<(), ReadError> {
-        let name = &mut self.name;
-        name.clear();
-        name.push_str(start.name().as_ref());
+        self.begin(start.name().as_ref(), position)?;
+        for attr in start.attributes() {
+            let attr = attr.map_err(|e| {
+                ReadError::new(position, format!("<{}>: bad attribute: {e}", self.name))
+            })?;
+            if let Some(slot) = self.attribute(attr.key.as_ref(), position)? {
+                self.set_value(slot, &attr.value, position)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Begins a tag called `name` (as written), which stands at `position`.
+    pub(super) fn begin(&mut self, name: &str, position: u64) -> Result<(), ReadError> {
+        self.written.clear();
+        self.written.push_str(name);
+        self.name.clear();
+        self.name.push_str(name);
         if !is_xml_name(name) {
             return Err(ReadError::new(
                 position,
@@ -129,67 +182,84 @@ impl StartTag {
             ));
         }
         // Elements by their local names, as Jenkins reads them: `<j:testsuite>` is a suite.
-        let mut dirty = local_name(name);
-        let mut count = 0;
-        // The JUnit attributes read so far, by their place in JUNIT_ATTRIBUTES.
-        let mut seen = 0u32;
-        for attr in start.attributes() {
-            let attr = attr
-                .map_err(|e| ReadError::new(position, format!("<{name}>: bad attribute: {e}")))?;
-            let key: &str = attr.key.as_ref();
-            if !is_xml_name(key) {
-                return Err(ReadError::new(
-                    position,
-                    format!("not well-formed XML: <{name}> has an attribute named `{key}`"),
-                ));
-            }
-            // A default namespace would put the elements written again into a foreign one.
-            if key == "xmlns" {
-                dirty = true;
-                continue;
-            }
-            let (key, renamed) = match key.rsplit_once(':') {
-                Some((prefix, local))
-                    if prefix != "xmlns"
-                        && !prefix.is_empty()
-                        && JUNIT_ATTRIBUTES.contains(&local) =>
-                {
-                    (local, true)
-                }
-                _ => (key, false),
-            };
-            dirty |= renamed;
-            // Of a JUnit attribute and a prefixed one of the same local name, the first is
-            // the one Jenkins reads.
-            if let Some(i) = JUNIT_ATTRIBUTES.iter().position(|&a| a == key) {
-                if seen & (1 << i) != 0 {
-                    dirty = true;
-                    continue;
-                }
-                seen |= 1 << i;
-            }
-            if count == self.attrs.len() {
-                self.attrs.push(Attr {
-                    name: String::new(),
-                    value: String::new(),
-                });
-            }
-            let slot = &mut self.attrs[count];
-            count += 1;
-            slot.name.clear();
-            slot.name.push_str(key);
-            slot.value.clear();
-            let raw: &str = &attr.value;
-            if !is_plain_value(raw.as_bytes()) {
-                dirty = dirty || value_is_dirty(raw.as_bytes());
-            }
-            attribute_value(raw, &mut slot.value).map_err(|reason| {
-                ReadError::new(position, format!("<{name}> attribute {key}: {reason}"))
-            })?;
-        }
-        self.count = count;
-        self.dirty = dirty;
+        self.dirty = local_name(&mut self.name);
+        self.count = 0;
+        self.seen = 0;
+        self.cut = false;
         Ok(())
+    }
+
+    /// An attribute called `key` (as written): the slot its value goes into, or `None` when it
+    /// is left out (a default namespace, a second JUnit attribute of the same local name).
+    pub(super) fn attribute(
+        &mut self,
+        key: &str,
+        position: u64,
+    ) -> Result<Option<usize>, ReadError> {
+        let name = &self.name;
+        if !is_xml_name(key) {
+            return Err(ReadError::new(
+                position,
+                format!("not well-formed XML: <{name}> has an attribute named `{key}`"),
+            ));
+        }
+        // A default namespace would put the elements written again into a foreign one.
+        if key == "xmlns" {
+            self.dirty = true;
+            return Ok(None);
+        }
+        let (key, renamed) = match key.rsplit_once(':') {
+            Some((prefix, local))
+                if prefix != "xmlns" && !prefix.is_empty() && JUNIT_ATTRIBUTES.contains(&local) =>
+            {
+                (local, true)
+            }
+            _ => (key, false),
+        };
+        self.dirty |= renamed;
+        // Of a JUnit attribute and a prefixed one of the same local name, the first is the
+        // one Jenkins reads.
+        if let Some(i) = JUNIT_ATTRIBUTES.iter().position(|&a| a == key) {
+            if self.seen & (1 << i) != 0 {
+                self.dirty = true;
+                return Ok(None);
+            }
+            self.seen |= 1 << i;
+        }
+        if self.count == self.attrs.len() {
+            self.attrs.push(Attr {
+                name: String::new(),
+                value: String::new(),
+            });
+        }
+        let slot = &mut self.attrs[self.count];
+        slot.name.clear();
+        slot.name.push_str(key);
+        slot.value.clear();
+        self.count += 1;
+        Ok(Some(self.count - 1))
+    }
+
+    /// Sets the value of attribute `slot` from its `raw` (escaped) bytes.
+    pub(super) fn set_value(
+        &mut self,
+        slot: usize,
+        raw: &str,
+        position: u64,
+    ) -> Result<(), ReadError> {
+        if !is_plain_value(raw.as_bytes()) {
+            self.dirty = self.dirty || value_is_dirty(raw.as_bytes());
+        }
+        let attr = &mut self.attrs[slot];
+        attribute_value(raw, &mut attr.value).map_err(|reason| {
+            let (name, key) = (&self.name, &attr.name);
+            ReadError::new(position, format!("<{name}> attribute {key}: {reason}"))
+        })
+    }
+
+    /// The name of attribute `slot`.
+    pub(super) fn key(&self, slot: usize) -> &str {
+        &self.attrs[slot].name
     }
 }
 

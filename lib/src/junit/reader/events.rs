@@ -64,6 +64,9 @@ pub enum Event<'a> {
         /// `attrs` have the local names) or the tag declares a default namespace (left out
         /// of `attrs`).
         dirty: bool,
+        /// A value was longer than [`VALUE_CAP`](super::VALUE_CAP) bytes: `attrs` has its
+        /// first ones, the tag as written holds it whole.
+        cut: bool,
     },
     /// An element closes; `name` is its local name.
     End {

@@ -7,6 +7,8 @@ use std::io::Read;
 use quick_xml::events::Event as XmlEvent;
 
 use super::attributes::local_name;
+use super::capped::read_streamed;
+use super::long_tag::tag_ends_within;
 use super::{CHUNK, Event, JunitReader, Kind, MAX_DEPTH, ReadError, Span, Step};
 
 /// A tag read, its name and attributes held by the reader.
@@ -56,6 +58,7 @@ impl<R: Read> JunitReader<R> {
                 empty,
                 span,
                 dirty: self.tag.dirty,
+                cut: self.tag.cut,
             },
             Tag::End { kind, prefixed } => Event::End {
                 kind,
@@ -69,6 +72,10 @@ impl<R: Read> JunitReader<R> {
     /// The next markup event, or `None` for markup that carries nothing (a declaration, a
     /// DTD, a comment, a processing instruction).
     fn markup(&mut self, position: u64) -> Result<Option<Tag>, ReadError> {
+        if self.long_start_tag()? {
+            let empty = read_streamed(&mut self.tag, &mut self.xml.stream(), position)?;
+            return self.opened(empty, position).map(Some);
+        }
         self.buf.clear();
         // A tag is held whole (its attributes); the buffer does not stay large after a big one.
         if self.buf.capacity() > CHUNK * 16 {
@@ -82,24 +89,25 @@ impl<R: Read> JunitReader<R> {
             XmlEvent::Start(ref start) | XmlEvent::Empty(ref start) => {
                 let empty = matches!(event, XmlEvent::Empty(_));
                 self.tag.read(start, position)?;
-                self.open_root(position)?;
-                if !empty {
-                    if self.stack.len() == MAX_DEPTH {
-                        return Err(ReadError::new(
-                            position,
-                            format!("elements nest more than {MAX_DEPTH} deep"),
-                        ));
-                    }
-                    self.stack.push(&self.tag.name);
-                }
-                Tag::Start {
-                    kind: Kind::of(&self.tag.name),
-                    empty,
-                }
+                self.opened(empty, position)?
             }
             XmlEvent::End(end) => {
+                // The open elements are the reader's to keep (a streamed tag never reaches
+                // quick-xml), and so is the check that each closes under its own name.
+                let qname = end.name();
+                let written: &str = qname.as_ref();
+                if self.stack.is_empty() || self.stack.last() != written {
+                    let problem = if self.stack.is_empty() {
+                        format!("close tag `</{written}>` does not match any open tag")
+                    } else {
+                        let open = self.stack.last();
+                        format!("expected `</{open}>`, but `</{written}>` was found")
+                    };
+                    let message = format!("not well-formed XML: ill-formed document: {problem}");
+                    return Err(ReadError::new(position, message));
+                }
                 self.tag.name.clear();
-                self.tag.name.push_str(end.name().as_ref());
+                self.tag.name.push_str(written);
                 let prefixed = local_name(&mut self.tag.name);
                 self.stack.pop();
                 Tag::End {
@@ -126,6 +134,40 @@ impl<R: Read> JunitReader<R> {
             }
         };
         Ok(Some(event))
+    }
+
+    /// Whether the markup ahead is a start tag longer than the tag limit: one to stream.
+    fn long_start_tag(&mut self) -> Result<bool, ReadError> {
+        let limit = self.tag_limit;
+        let ahead = self.xml.get_mut().peek(2)?;
+        if ahead.len() < 2 || matches!(ahead[1], b'/' | b'!' | b'?') {
+            return Ok(false);
+        }
+        if tag_ends_within(ahead, limit) {
+            return Ok(false);
+        }
+        // Looked at again with the lookahead full; a tag cut by the end of the input is
+        // quick-xml's error.
+        let ahead = self.xml.get_mut().peek(limit)?;
+        Ok(ahead.len() >= limit && !tag_ends_within(ahead, limit))
+    }
+
+    /// A start tag was read into `self.tag`: the element opens (unless `empty`).
+    fn opened(&mut self, empty: bool, position: u64) -> Result<Tag, ReadError> {
+        self.open_root(position)?;
+        if !empty {
+            if self.stack.len() == MAX_DEPTH {
+                return Err(ReadError::new(
+                    position,
+                    format!("elements nest more than {MAX_DEPTH} deep"),
+                ));
+            }
+            self.stack.push(&self.tag.written);
+        }
+        Ok(Tag::Start {
+            kind: Kind::of(&self.tag.name),
+            empty,
+        })
     }
 
     /// quick-xml's error `e`, where it stands: cut off, or wrong (only a syntax error at the

@@ -1,0 +1,256 @@
+//! Writing again a start tag too long to hold (a `message=` of 200 MB): it streams from the
+//! input to the output, its names as the reader reads them and each value either written
+//! again whole (up to [`VALUE_CAP`] bytes: its time normalized, a count recounted) or, when
+//! longer, streamed through a [`TextSanitizer`], so that it comes out whole and valid.
+
+use std::io::{self, BufRead, Read, Write};
+
+use crate::junit::reader::{
+    Kind, TagNames, TagSink, VALUE_CAP, decode_attribute_value, stream_start_tag,
+};
+use crate::junit::sanitize::{SanitizeError, TextSanitizer};
+use crate::junit::writer::escape_attribute;
+
+use super::UNNAMED;
+use super::fix::{fixed_time, has_duration, is_count};
+use super::report::Totals;
+
+/// Output gathered before it goes to the writer.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// How a long tag is to be written again.
+pub(super) struct LongTag {
+    pub kind: Kind,
+    /// An empty tag is written as a start tag (content follows).
+    pub open: bool,
+    /// The suite's counts, for counts that are no counts.
+    pub totals: Option<Totals>,
+}
+
+/// Why a long tag could not be written: writing failed, or the tag is not what the first pass
+/// read.
+pub(super) enum LongTagError {
+    Io(io::Error),
+    Changed(String),
+}
+
+/// Reads the start tag of `len` bytes `source` stands at and writes it again to `out`.
+pub(super) fn rewrite_long_tag(
+    source: &mut dyn BufRead,
+    len: u64,
+    how: &LongTag,
+    out: &mut dyn Write,
+) -> Result<(), LongTagError> {
+    let mut tag = source.take(len);
+    let mut sink = Rewriter {
+        how,
+        out,
+        buf: Vec::new(),
+        failed: None,
+        names: TagNames::default(),
+        named: false,
+        value: Value::Left,
+        held: Vec::new(),
+        sanitizer: TextSanitizer::new(),
+    };
+    let empty = match stream_start_tag(&mut tag, &mut sink) {
+        Ok(empty) => empty,
+        Err(e) => {
+            return Err(match sink.failed.take() {
+                Some(e) => LongTagError::Io(e),
+                None => LongTagError::Changed(e.message),
+            });
+        }
+    };
+    if tag.limit() != 0 {
+        return Err(LongTagError::Changed("a tag shorter than it was".into()));
+    }
+    if matches!(how.kind, Kind::Suite | Kind::Case) && !sink.named {
+        sink.buf
+            .extend_from_slice(format!(" name=\"{UNNAMED}\"").as_bytes());
+    }
+    sink.buf
+        .extend_from_slice(if empty && !how.open { b"/>" } else { b">" });
+    sink.flush().map_err(LongTagError::Io)
+}
+
+/// What becomes of the value streaming by.
+enum Value {
+    /// Left out: its attribute is, or it is no time or count.
+    Left,
+    /// Held, to be written again whole at its end; the attribute's name to write.
+    Held(String),
+    /// Streamed: its name and the value so far are written.
+    Streamed,
+}
+
+struct Rewriter<'a> {
+    how: &'a LongTag,
+    out: &'a mut dyn Write,
+    /// Output not yet written.
+    buf: Vec<u8>,
+    /// Why writing failed.
+    failed: Option<io::Error>,
+    names: TagNames,
+    /// A `name` was written.
+    named: bool,
+    value: Value,
+    held: Vec<u8>,
+    sanitizer: TextSanitizer,
+}
+
+impl Rewriter<'_> {
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Writes out what has gathered, once there is enough.
+    fn flush_some(&mut self) -> Result<(), String> {
+        if self.buf.len() >= FLUSH_AT
+            && let Err(e) = self.flush()
+        {
+            let message = e.to_string();
+            self.failed = Some(e);
+            return Err(message);
+        }
+        Ok(())
+    }
+
+    /// Writes `raw` (part of a value as written) sanitized, in double quotes.
+    fn stream(&mut self, raw: &[u8]) -> Result<(), String> {
+        if raw.contains(&b'<') {
+            return Err("`<` in an attribute value".into());
+        }
+        let mut quoted = Quoted(&mut self.buf);
+        self.sanitizer.push(raw, &mut quoted).map_err(unreadable)?;
+        self.flush_some()
+    }
+
+    /// A held value written again: decoded, fixed, escaped.
+    fn write_held(&mut self, key: &str) -> Result<(), String> {
+        let raw = std::str::from_utf8(&self.held).map_err(|_| "not valid UTF-8".to_string())?;
+        let mut value = decode_attribute_value(raw)?;
+        if key == "time" && has_duration(self.how.kind) {
+            match fixed_time(&value) {
+                Some(fixed) => value = fixed,
+                None => return Ok(()),
+            }
+        }
+        if let Some(count) = self.how.totals.and_then(|t| t.count(key))
+            && !is_count(&value)
+        {
+            value = count.to_string();
+        }
+        let mut escaped = String::new();
+        escape_attribute(&value, &mut escaped);
+        self.attribute_start(key);
+        self.buf.extend_from_slice(escaped.as_bytes());
+        self.buf.push(b'"');
+        Ok(())
+    }
+
+    fn attribute_start(&mut self, key: &str) {
+        self.named |= key == "name";
+        self.buf.push(b' ');
+        self.buf.extend_from_slice(key.as_bytes());
+        self.buf.extend_from_slice(b"=\"");
+    }
+}
+
+/// What a sanitizer's error says of a value.
+fn unreadable(e: SanitizeError) -> String {
+    match e {
+        SanitizeError::Text(t) => format!("an attribute value: {t}"),
+        SanitizeError::Io(e) => e.to_string(),
+    }
+}
+
+/// Sanitized text made fit for a double-quoted attribute: `"` as `&quot;` (a value in single
+/// quotes may hold one). The sanitizer never writes `<`, and literal tabs and line ends mean
+/// spaces in a value, as they did where it was read.
+struct Quoted<'b>(&'b mut Vec<u8>);
+
+impl Write for Quoted<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        for part in bytes.split_inclusive(|&b| b == b'"') {
+            match part.strip_suffix(b"\"") {
+                Some(before) => {
+                    self.0.extend_from_slice(before);
+                    self.0.extend_from_slice(b"&quot;");
+                }
+                None => self.0.extend_from_slice(part),
+            }
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl TagSink for Rewriter<'_> {
+    fn element(&mut self, name: &str) -> Result<(), String> {
+        let name = self.names.element(name)?;
+        self.buf.push(b'<');
+        self.buf.extend_from_slice(name.as_bytes());
+        Ok(())
+    }
+
+    fn attribute(&mut self, key: &str, _quote: u8) -> Result<(), String> {
+        self.held.clear();
+        self.value = match self.names.attribute(key)? {
+            Some(key) => Value::Held(key.to_string()),
+            None => Value::Left,
+        };
+        Ok(())
+    }
+
+    fn value(&mut self, raw: &[u8]) -> Result<(), String> {
+        match &self.value {
+            Value::Left => Ok(()),
+            Value::Streamed => self.stream(raw),
+            Value::Held(_) if self.held.len() + raw.len() <= VALUE_CAP => {
+                self.held.extend_from_slice(raw);
+                Ok(())
+            }
+            Value::Held(key) => {
+                let key = key.clone();
+                // Too long to be a time or a count: a time is left out (as one that is no
+                // number), a count recounted.
+                if key == "time" && has_duration(self.how.kind) {
+                    self.value = Value::Left;
+                    return Ok(());
+                }
+                if let Some(count) = self.how.totals.and_then(|t| t.count(&key)) {
+                    self.attribute_start(&key);
+                    self.buf.extend_from_slice(format!("{count}\"").as_bytes());
+                    self.value = Value::Left;
+                    return Ok(());
+                }
+                self.attribute_start(&key);
+                self.value = Value::Streamed;
+                self.sanitizer = TextSanitizer::new();
+                let held = std::mem::take(&mut self.held);
+                self.stream(&held)?;
+                self.held = held;
+                self.stream(raw)
+            }
+        }
+    }
+
+    fn value_end(&mut self) -> Result<(), String> {
+        match std::mem::replace(&mut self.value, Value::Left) {
+            Value::Left => Ok(()),
+            Value::Held(key) => self.write_held(&key),
+            Value::Streamed => {
+                let mut quoted = Quoted(&mut self.buf);
+                self.sanitizer.finish(&mut quoted).map_err(unreadable)?;
+                self.buf.push(b'"');
+                self.flush_some()
+            }
+        }
+    }
+}
