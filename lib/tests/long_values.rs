@@ -190,3 +190,37 @@ fn a_value_longer_than_any_buffer_is_read_cut_and_merged_whole() {
         }
     }
 }
+
+#[test]
+fn a_long_value_the_root_carries_into_each_suite_is_cut_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = "r".repeat(VALUE_CAP * 2);
+    let report = format!(
+        "<testsuites build=\"{long}\"><properties><property name=\"log\" value=\"{long}\"/></properties>\
+         <testsuite name=\"s\"><testcase classname=\"c\" name=\"t\"/></testsuite></testsuites>"
+    );
+    let path = dir.path().join("node-1.xml");
+    std::fs::write(&path, &report).unwrap();
+    let input = shardkit::merge::Input {
+        path,
+        source: "node-1.xml".into(),
+        label: "node-1".into(),
+    };
+    let merge = shardkit::merge::scan(vec![input], &Options::default()).unwrap();
+    let warnings: Vec<_> = merge
+        .report()
+        .warnings
+        .iter()
+        .map(|w| (w.line, w.column, w.message.clone()))
+        .collect();
+    let cut = format!("longer than {VALUE_CAP} bytes: each suite gets its first {VALUE_CAP}");
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[0].2.starts_with("<testsuites> has a value") && warnings[0].2.ends_with(&cut));
+    assert!(warnings[1].2.starts_with("<property> has a value") && warnings[1].2.ends_with(&cut));
+    let mut out = Vec::new();
+    merge.write(&mut out).unwrap();
+    let cases = read_cases(&out[..]).unwrap();
+    assert_eq!(cases.len(), 1);
+    let log = attribute_of(std::str::from_utf8(&out).unwrap(), "property", "value");
+    assert_eq!(log.map(|v| v.len()), Some(VALUE_CAP));
+}
