@@ -179,3 +179,30 @@ fn an_encoding_no_reader_knows_is_an_error_that_names_it_and_its_place() {
         "{error}"
     );
 }
+
+#[test]
+fn bytes_malformed_in_the_declared_encoding_are_read_as_replacement_characters_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = utf16(&report("UTF-16", "before", "out"), false, true);
+    // An unpaired high surrogate where the case's name begins ("before" -> "\u{fffd}efore").
+    let at = bytes
+        .windows(12)
+        .position(|w| w == utf16("before", false, false).as_slice())
+        .unwrap();
+    bytes[at..at + 2].copy_from_slice(&0xd800u16.to_le_bytes());
+    let path = dir.path().join("node-1.xml");
+    std::fs::write(&path, &bytes).unwrap();
+    let input = Input {
+        path,
+        source: "node-1.xml".into(),
+        label: "node-1".into(),
+    };
+    let merge = merge::scan(vec![input], &Options::default()).unwrap();
+    let warnings: Vec<_> = merge.report().warnings.iter().map(|w| &w.message).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].starts_with("bytes that are not UTF-16LE were read as U+FFFD"));
+    let mut out = Vec::new();
+    merge.write(&mut out).unwrap();
+    let cases = cases_of(std::str::from_utf8(&out).unwrap());
+    assert_eq!(cases[0].0, "\u{fffd}efore");
+}

@@ -115,6 +115,15 @@ pub(super) fn scan_input(
         }
         scanner.scan.decoded = reader.encoding().is_some();
     }
+    if let Some(encoding) = reader.encoding()
+        && reader.replaced_malformed()
+    {
+        let message = format!(
+            "bytes that are not {encoding} were read as U+FFFD, the replacement character \
+             (the JDK's parser refuses such a report)"
+        );
+        scanner.warn(0, message);
+    }
     Ok(scanner.finish())
 }
 

@@ -44,6 +44,8 @@ struct Decoding {
     out_end: usize,
     /// Everything is decoded and handed to `out`.
     finished: bool,
+    /// Bytes malformed in the encoding were read as U+FFFD.
+    replaced: bool,
 }
 
 impl<R> std::fmt::Debug for Decoded<R> {
@@ -88,6 +90,12 @@ impl<R: Read> Decoded<R> {
         }
     }
 
+    /// Whether bytes malformed in the encoding (an unpaired UTF-16 surrogate, an odd byte at
+    /// the end) were read as U+FFFD, the replacement character.
+    pub fn replaced(&self) -> bool {
+        matches!(&self.state, State::Decoding(d) if d.replaced)
+    }
+
     fn sniff(&mut self) -> io::Result<()> {
         let mut ahead = Vec::with_capacity(SNIFF);
         while ahead.len() < SNIFF {
@@ -119,6 +127,7 @@ impl<R: Read> Decoded<R> {
                     out_start: 0,
                     out_end: 0,
                     finished: false,
+                    replaced: false,
                 }))
             }
         };
@@ -184,9 +193,10 @@ impl Decoding {
                 self.end = inner.read(&mut self.raw)?;
                 self.done = self.end == 0;
             }
-            let (result, read, written) =
+            let (result, read, written, replaced) =
                 self.decoder
                     .decode(&self.raw[self.start..self.end], &mut self.out, self.done);
+            self.replaced |= replaced;
             self.start += read;
             self.out_start = 0;
             self.out_end = written;
@@ -228,24 +238,27 @@ enum Decoder {
 
 impl Decoder {
     /// Decodes what of `raw` fits into `out` (at least a third of it, as `out` is sized):
-    /// whether all of `raw` is read, the bytes read and the bytes written.
-    fn decode(&mut self, raw: &[u8], out: &mut [u8], last: bool) -> (CoderResult, usize, usize) {
+    /// whether all of `raw` is read, the bytes read and the bytes written, and whether
+    /// malformed bytes were replaced.
+    fn decode(
+        &mut self,
+        raw: &[u8],
+        out: &mut [u8],
+        last: bool,
+    ) -> (CoderResult, usize, usize, bool) {
         match self {
-            Decoder::Whatwg(d) => {
-                let (result, read, written, _) = d.decode_to_utf8(raw, out, last);
-                (result, read, written)
-            }
+            Decoder::Whatwg(d) => d.decode_to_utf8(raw, out, last),
             Decoder::Latin1 => {
                 let (mut read, mut written) = (0, 0);
                 for &byte in raw {
                     if written + 2 > out.len() {
-                        return (CoderResult::OutputFull, read, written);
+                        return (CoderResult::OutputFull, read, written, false);
                     }
                     let c = char::from(byte);
                     written += c.encode_utf8(&mut out[written..]).len();
                     read += 1;
                 }
-                (CoderResult::InputEmpty, read, written)
+                (CoderResult::InputEmpty, read, written, false)
             }
         }
     }

@@ -179,6 +179,12 @@ impl<R: Read> JunitReader<R> {
         self.xml.get_ref().get_ref().encoding()
     }
 
+    /// Whether bytes malformed in the input's encoding were read as U+FFFD so far (see
+    /// [`Decoded::replaced`]).
+    pub fn replaced_malformed(&self) -> bool {
+        self.xml.get_ref().get_ref().replaced()
+    }
+
     /// The input where the reader stands, buffered: to copy or skip bytes between events of a
     /// [`fragment`](Self::fragment) reader.
     pub fn source(&mut self) -> &mut dyn BufRead {
