@@ -68,11 +68,11 @@ impl Merge {
         writer
             .start("testsuites", &attrs, false)
             .map_err(io_error)?;
-        for (input, scan) in self.inputs.iter().zip(&self.scans) {
+        for (input, scan) in self.inputs.iter().zip(self.scans.iter()) {
             writer.escaped_text("\n").map_err(io_error)?;
             let file = open(input)?;
             let copied = if stamp_of(&file) == scan.stamp {
-                copy_input(file, input, scan, &mut writer)
+                copy_input(file, input, &scan, &mut writer)
             } else {
                 Err(CopyFailure::Changed("its size or time changed".into()))
             };

@@ -15,6 +15,7 @@ use crate::verify::{NODE_PROPERTY, Verifier};
 
 use super::edits::{Broken, InputScan, Stamp};
 use super::inputs::{Input, node_number, open, place, stamp_of};
+use super::packed::Packed;
 use super::report::{
     ForeignPlan, NodeCheck, NodeTotals, Options, Report, Salvaged, Slow, Totals, Warning,
 };
@@ -281,11 +282,7 @@ impl Slowest {
 }
 
 /// The first pass's findings, taken from the reading threads input by input.
-fn gather(
-    inputs: &[Input],
-    handoff: &Handoff,
-    options: &Options<'_>,
-) -> Result<(Vec<InputScan>, Report)> {
+fn gather(inputs: &[Input], handoff: &Handoff, options: &Options<'_>) -> Result<(Packed, Report)> {
     let mut gatherer = Gatherer {
         options,
         verifier: options.plan.map(Verifier::new),
@@ -294,7 +291,7 @@ fn gather(
             n: options.slowest,
             kept: Vec::new(),
         },
-        scans: Vec::with_capacity(inputs.len()),
+        scans: Packed::default(),
         own_slots: Vec::with_capacity(inputs.len()),
         report: Report {
             totals: Totals::default(),
@@ -322,9 +319,10 @@ struct Gatherer<'o> {
     verifier: Option<Verifier<'o>>,
     reporters: Reporters,
     slowest: Slowest,
-    scans: Vec<InputScan>,
-    /// Per input, its own reporter: the cases that name no node of their own.
-    own_slots: Vec<usize>,
+    scans: Packed,
+    /// Per input, its own reporter (the cases that name no node of their own), and whether
+    /// the input has cases.
+    own_slots: Vec<(usize, bool)>,
     report: Report,
 }
 
@@ -332,7 +330,6 @@ impl Gatherer<'_> {
     /// Takes one input's cases as its thread sends them, then what it found.
     fn take(&mut self, input: &Input, receiver: &mpsc::Receiver<Found>) -> Result<()> {
         let own_slot = self.reporters.slot(None);
-        self.own_slots.push(own_slot);
         // This input's complete cases, whatever node each names.
         let mut complete = 0u64;
         let scanned = loop {
@@ -379,7 +376,8 @@ impl Gatherer<'_> {
             }
         }
         self.warnings(input, warnings)?;
-        self.scans.push(scan);
+        self.own_slots.push((own_slot, scan.cases > 0));
+        self.scans.push(&scan);
         Ok(())
     }
 
@@ -461,13 +459,13 @@ impl Gatherer<'_> {
     }
 
     /// Every input taken: the nodes' totals, the slowest cases and the checks.
-    fn finish(mut self) -> (Vec<InputScan>, Report) {
+    fn finish(mut self) -> (Packed, Report) {
         let reporters = &self.reporters;
         // An input's own label names a node when some of its cases carry no label of their
         // own, or when it has no case at all (a node that ran nothing still reported).
         let mut silent: HashSet<usize> = HashSet::new();
-        for (&slot, scan) in self.own_slots.iter().zip(&self.scans) {
-            if reporters.totals[slot].tests == 0 && scan.cases > 0 {
+        for &(slot, has_cases) in &self.own_slots {
+            if reporters.totals[slot].tests == 0 && has_cases {
                 silent.insert(slot);
             }
         }
@@ -491,6 +489,7 @@ impl Gatherer<'_> {
             self.report.node_check = Some(node_check(&self.report.nodes, expected));
         }
         self.report.verification = self.verifier.map(|v| v.finish(&reporters.labels));
+        self.scans.shrink_to_fit();
         (self.scans, self.report)
     }
 }

@@ -24,6 +24,7 @@ mod fix;
 mod gather;
 mod inputs;
 mod long_tag;
+mod packed;
 mod report;
 mod scan;
 mod synthetic;
@@ -34,7 +35,7 @@ pub use report::{
     ForeignPlan, NodeCheck, NodeTotals, Options, Report, Salvaged, Slow, Totals, Warning,
 };
 
-use edits::InputScan;
+use packed::Packed;
 
 /// The suite property naming the report a suite came from.
 pub const SOURCE_PROPERTY: &str = "shard.source";
@@ -59,6 +60,6 @@ pub const SALVAGE_CLASS: &str = "shard-merge.salvage";
 #[derive(Debug)]
 pub struct Merge {
     inputs: Vec<Input>,
-    scans: Vec<InputScan>,
+    scans: Packed,
     report: Report,
 }

@@ -33,6 +33,11 @@ pub(super) struct CappedTag<'t> {
     tail: [u8; 2],
     /// The attributes' names so far, as written: one may not stand twice.
     keys: HashSet<String>,
+    /// The end of a value left out, cut inside a character: it must still be UTF-8, as
+    /// quick-xml checks every tag it holds.
+    partial: Vec<u8>,
+    /// The name of the attribute being read, as written.
+    key: String,
 }
 
 impl<'t> CappedTag<'t> {
@@ -47,12 +52,30 @@ impl<'t> CappedTag<'t> {
             dirty: false,
             tail: [b' '; 2],
             keys: HashSet::new(),
+            partial: Vec::new(),
+            key: String::new(),
+        }
+    }
+
+    /// A piece of a value left out: checked to be UTF-8, carrying a character cut at its end.
+    fn utf8(&mut self, raw: &[u8]) -> Result<(), String> {
+        let mut joined = std::mem::take(&mut self.partial);
+        joined.extend_from_slice(raw);
+        match std::str::from_utf8(&joined) {
+            Ok(_) => Ok(()),
+            Err(e) if e.error_len().is_none() => {
+                self.partial = joined[e.valid_up_to()..].to_vec();
+                Ok(())
+            }
+            Err(_) => Err(self.value_error("not valid UTF-8")),
         }
     }
 
     /// A message for what is wrong with the value being read.
     fn value_error(&self, reason: impl std::fmt::Display) -> String {
-        let key = self.slot.map_or("", |slot| self.tag.key(slot));
+        let key = self
+            .slot
+            .map_or(self.key.as_str(), |slot| self.tag.key(slot));
         format!("<{}> attribute {key}: {reason}", self.tag.name)
     }
 
@@ -103,6 +126,8 @@ impl super::long_tag::TagSink for CappedTag<'_> {
     }
 
     fn attribute(&mut self, key: &str, _quote: u8) -> Result<(), String> {
+        self.key.clear();
+        self.key.push_str(key);
         if !self.keys.insert(key.to_string()) {
             return Err(format!(
                 "not well-formed XML: <{}> has attribute `{key}` twice",
@@ -123,7 +148,7 @@ impl super::long_tag::TagSink for CappedTag<'_> {
 
     fn value(&mut self, raw: &[u8]) -> Result<(), String> {
         if self.slot.is_none() {
-            return Ok(());
+            return self.utf8(raw);
         }
         let kept = raw.len().min(VALUE_CAP.saturating_sub(self.raw.len()));
         self.raw.extend_from_slice(&raw[..kept]);
@@ -145,7 +170,10 @@ impl super::long_tag::TagSink for CappedTag<'_> {
 
     fn value_end(&mut self) -> Result<(), String> {
         let Some(slot) = self.slot else {
-            return Ok(());
+            if std::mem::take(&mut self.partial).is_empty() {
+                return Ok(());
+            }
+            return Err(self.value_error("not valid UTF-8"));
         };
         let long = self.len > VALUE_CAP;
         if long {
