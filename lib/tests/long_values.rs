@@ -88,10 +88,16 @@ fn a_value_left_out_of_a_streamed_tag_must_still_be_utf8() {
     let bad = b"<testsuites name=\"a\" time=\"8\" clas:name=\"a<?x \xff?\xc6[\"/>";
     assert!(events(bad, false).is_err());
     let err = events(bad, true).unwrap_err();
-    assert!(err.contains("attribute clas:name: not valid UTF-8"), "{err}");
+    assert!(
+        err.contains("attribute clas:name: not valid UTF-8"),
+        "{err}"
+    );
     // Longer than the lookahead, the value comes in pieces, the first cut inside an `é`
     // (21 bytes before the value, 65,536 in the lookahead).
-    let long = format!("<a name=\"b\"  x:name=\"{}\"/>", "\u{e9}\u{1F600}".repeat(20_000));
+    let long = format!(
+        "<a name=\"b\"  x:name=\"{}\"/>",
+        "\u{e9}\u{1F600}".repeat(20_000)
+    );
     assert_eq!(events(long.as_bytes(), false).unwrap().len(), 1);
 }
 

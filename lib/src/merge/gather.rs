@@ -209,6 +209,15 @@ struct Reporters {
 }
 
 impl Reporters {
+    /// Room for `inputs` reporters: one per input, at least.
+    fn with_capacity(inputs: usize) -> Self {
+        Reporters {
+            labels: Vec::with_capacity(inputs),
+            by_label: HashMap::new(),
+            totals: Vec::with_capacity(inputs),
+        }
+    }
+
     fn slot(&mut self, label: Option<&str>) -> usize {
         if let Some(label) = label
             && let Some(&slot) = self.by_label.get(label)
@@ -286,7 +295,7 @@ fn gather(inputs: &[Input], handoff: &Handoff, options: &Options<'_>) -> Result<
     let mut gatherer = Gatherer {
         options,
         verifier: options.plan.map(Verifier::new),
-        reporters: Reporters::default(),
+        reporters: Reporters::with_capacity(inputs.len()),
         slowest: Slowest {
             n: options.slowest,
             kept: Vec::new(),

@@ -12,33 +12,63 @@ use crate::junit::reader::Kind;
 use super::edits::{Broken, CarryTo, Closer, Edit, Element, InputScan, Op, Stamp};
 use super::report::Totals;
 
+/// Bytes of one block of packed scans: blocks are added, never grown past this, so that no
+/// copy of all of them is ever made.
+const BLOCK: usize = 1 << 20;
+
 /// Every input's scan, in input order.
 #[derive(Debug, Default)]
 pub(super) struct Packed {
-    bytes: Vec<u8>,
-    /// Where each input's scan ends in `bytes`.
-    ends: Vec<usize>,
+    blocks: Vec<Vec<u8>>,
+    /// Per input, its block and where its scan ends in it (it starts where the one before
+    /// ends, or at 0 in a new block).
+    ends: Vec<(u32, u32)>,
+    /// The scan being packed.
+    scratch: Vec<u8>,
 }
 
 impl Packed {
     /// Adds the next input's scan.
     pub(super) fn push(&mut self, scan: &InputScan) {
-        pack(scan, &mut self.bytes);
-        self.ends.push(self.bytes.len());
+        self.scratch.clear();
+        pack(scan, &mut self.scratch);
+        let fits = self
+            .blocks
+            .last()
+            .is_some_and(|b| b.len() + self.scratch.len() <= b.capacity());
+        if !fits {
+            self.blocks
+                .push(Vec::with_capacity(BLOCK.max(self.scratch.len())));
+        }
+        let block = self.blocks.len() - 1;
+        let bytes = &mut self.blocks[block];
+        bytes.extend_from_slice(&self.scratch);
+        let end = u32::try_from(bytes.len()).expect("a block of packed scans under 4 GiB");
+        self.ends.push((block as u32, end));
+        if self.scratch.capacity() > BLOCK {
+            self.scratch = Vec::new();
+        }
     }
 
     /// The scans, unpacked one by one.
     pub(super) fn iter(&self) -> impl Iterator<Item = InputScan> + '_ {
         (0..self.ends.len()).map(|i| {
-            let start = if i == 0 { 0 } else { self.ends[i - 1] };
-            unpack(&self.bytes[start..self.ends[i]])
+            let (block, end) = self.ends[i];
+            let start = match i.checked_sub(1).map(|j| self.ends[j]) {
+                Some((before, at)) if before == block => at,
+                _ => 0,
+            };
+            unpack(&self.blocks[block as usize][start as usize..end as usize])
         })
     }
 
     /// Drops the room kept for more.
     pub(super) fn shrink_to_fit(&mut self) {
-        self.bytes.shrink_to_fit();
+        if let Some(last) = self.blocks.last_mut() {
+            last.shrink_to_fit();
+        }
         self.ends.shrink_to_fit();
+        self.scratch = Vec::new();
     }
 }
 
@@ -455,6 +485,21 @@ mod tests {
             .collect();
         assert_eq!(unpacked, wanted);
         // An empty scan is a few bytes.
-        assert!(packed.ends[1] - packed.ends[0] < 20);
+        assert!(packed.ends[1].1 - packed.ends[0].1 < 20);
+    }
+
+    #[test]
+    fn scans_past_a_block_go_into_the_next() {
+        let mut packed = Packed::default();
+        let full = full_scan();
+        let many = 2 * BLOCK / 150;
+        for _ in 0..many {
+            packed.push(&full);
+        }
+        packed.shrink_to_fit();
+        assert!(packed.blocks.len() >= 2);
+        let wanted = format!("{full:?}");
+        assert_eq!(packed.iter().count(), many);
+        assert!(packed.iter().all(|s| format!("{s:?}") == wanted));
     }
 }
