@@ -246,3 +246,56 @@ fn a_long_value_the_root_carries_into_each_suite_is_cut_with_a_warning() {
     let log = attribute_of(std::str::from_utf8(&out).unwrap(), "property", "value");
     assert_eq!(log.map(|v| v.len()), Some(VALUE_CAP));
 }
+
+/// For each `<testsuite>` of `xml`, read with namespaces, the namespace its `owner` attribute
+/// is in (`None`: the attribute or its namespace is missing).
+fn owner_namespaces(xml: &str) -> Vec<Option<String>> {
+    use quick_xml::name::ResolveResult;
+    let mut reader = quick_xml::NsReader::from_str(xml);
+    let mut found = Vec::new();
+    loop {
+        match reader
+            .read_resolved_event()
+            .expect("namespace-well-formed")
+            .1
+        {
+            XmlEvent::Start(tag) | XmlEvent::Empty(tag)
+                if tag.local_name().as_ref() == "testsuite" =>
+            {
+                let owner = tag.attributes().map(Result::unwrap).find_map(|a| {
+                    match reader.resolver().resolve_attribute(a.key) {
+                        (ResolveResult::Bound(ns), local) if local.as_ref() == "owner" => {
+                            Some(ns.as_ref().to_string())
+                        }
+                        _ => None,
+                    }
+                });
+                found.push(owner);
+            }
+            XmlEvent::Eof => return found,
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn suites_out_of_a_dissolved_root_declare_its_namespaces_held_or_streamed() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = "o".repeat(VALUE_CAP + 10);
+    let report = format!(
+        "<testsuites xmlns:r=\"urn:r\" name=\"run\">\
+         <testsuite name=\"short\" r:owner=\"team\"><testcase name=\"a\"/></testsuite>\
+         <testsuite name=\"long\" r:owner=\"{long}\"><testcase name=\"b\"/></testsuite>\
+         <testsuite name=\"own\" xmlns:r=\"urn:own\" r:owner=\"x\"/></testsuites>"
+    );
+    let out = support::merged::both_ways(dir.path(), report.as_bytes(), &Options::default());
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(
+        owner_namespaces(&out),
+        [
+            Some("urn:r".into()),
+            Some("urn:r".into()),
+            Some("urn:own".into())
+        ]
+    );
+}

@@ -19,8 +19,8 @@ use crate::verify::NODE_PROPERTY;
 use super::edits::{CarryTo, Edit, InputScan, Op};
 use super::fix::{fix_time_attribute, has_duration, is_count};
 use super::inputs::{Input, open, stamp_of};
-use super::long_tag::{LongTag, LongTagError, rewrite_long_tag};
-use super::report::{Report, Totals};
+use super::long_tag::{LongTagError, TagPlan, rewrite_long_tag};
+use super::report::Report;
 use super::synthetic::{Synthetic, write_synthetic_suite};
 use super::{Merge, SALVAGE_CLASS, SOURCE_PROPERTY, UNNAMED};
 
@@ -227,10 +227,11 @@ impl Copier<'_> {
                 empty,
             } => self.suite_or_case(edit.len, element, suite, rewrite, empty, writer)?,
             Op::Tag { kind } => {
-                let how = LongTag {
+                let how = TagPlan {
                     kind,
                     open: false,
                     totals: None,
+                    namespaces: &[],
                 };
                 start_tag(
                     self.text.source(),
@@ -252,10 +253,11 @@ impl Copier<'_> {
             }
             Op::EmptyProperties { owner, rewrite } => {
                 let open = !self.provenance(owner).is_empty();
-                let how = LongTag {
+                let how = TagPlan {
                     kind: Kind::Properties,
                     open,
                     totals: None,
+                    namespaces: &[],
                 };
                 start_tag(
                     self.text.source(),
@@ -304,10 +306,15 @@ impl Copier<'_> {
             Kind::Case
         };
         let totals = suite.and_then(|s| self.scan.suites.get(s as usize).copied());
-        let how = LongTag {
+        let how = TagPlan {
             kind,
             open: !props.is_empty(),
             totals,
+            namespaces: if kind == Kind::Suite && rewrite {
+                &self.scan.namespaces
+            } else {
+                &[]
+            },
         };
         start_tag(
             self.text.source(),
@@ -481,7 +488,7 @@ fn start_tag<W: Write>(
     source: &mut dyn BufRead,
     held: &mut Vec<u8>,
     len: u64,
-    how: &LongTag,
+    how: &TagPlan<'_>,
     rewrite: bool,
     writer: &mut JunitWriter<Sink<'_, W>>,
 ) -> std::result::Result<(), CopyFailure> {
@@ -493,7 +500,7 @@ fn start_tag<W: Write>(
         });
     }
     read_tag(source, len, held)?;
-    write_tag(writer, held, how.kind, rewrite, how.open, how.totals)
+    write_tag(writer, held, how, rewrite)
 }
 
 /// What goes into suite or case `element`'s properties, as `<property>` elements: its node
@@ -556,11 +563,12 @@ fn read_tag(
 fn write_tag<W: Write>(
     writer: &mut JunitWriter<W>,
     tag: &[u8],
-    kind: Kind,
+    how: &TagPlan<'_>,
     rewrite: bool,
-    open: bool,
-    totals: Option<Totals>,
 ) -> std::result::Result<(), CopyFailure> {
+    let TagPlan {
+        kind, open, totals, ..
+    } = *how;
     if !rewrite {
         match tag.strip_suffix(b"/>") {
             Some(start) if open => {
@@ -595,6 +603,14 @@ fn write_tag<W: Write>(
             {
                 attr.value = count.to_string();
             }
+        }
+    }
+    for (declaration, uri) in how.namespaces {
+        if !attrs.iter().any(|a| a.name == *declaration) {
+            attrs.push(Attr {
+                name: declaration.clone(),
+                value: uri.clone(),
+            });
         }
     }
     let mut out = String::new();

@@ -65,6 +65,9 @@ pub(super) struct InputScan {
     pub label: String,
     /// Properties that go into the first top-level suite: the root's own, then its attributes.
     pub carried: Vec<(String, String)>,
+    /// The namespace declarations (`xmlns:x`) of a dissolved `<testsuites>` root: each suite
+    /// written again declares them, so that its prefixed attributes stay bound.
+    pub namespaces: Vec<(String, String)>,
     /// The name of the root `<testsuites>`, for the suites made for content outside any suite.
     pub root_name: Option<String>,
     /// Cases outside any `<testcase>` (nested cases are not counted).
@@ -95,6 +98,7 @@ impl InputScan {
             suites: Vec::new(),
             label: String::new(),
             carried: Vec::new(),
+            namespaces: Vec::new(),
             root_name: None,
             cases: 0,
             broken: None,

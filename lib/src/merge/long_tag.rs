@@ -18,13 +18,15 @@ use super::report::Totals;
 /// Output gathered before it goes to the writer.
 const FLUSH_AT: usize = 64 * 1024;
 
-/// How a long tag is to be written again.
-pub(super) struct LongTag {
+/// How a tag is to be written again.
+pub(super) struct TagPlan<'n> {
     pub kind: Kind,
     /// An empty tag is written as a start tag (content follows).
     pub open: bool,
     /// The suite's counts, for counts that are no counts.
     pub totals: Option<Totals>,
+    /// Namespace declarations the tag must make unless it makes them itself.
+    pub namespaces: &'n [(String, String)],
 }
 
 /// Why a long tag could not be written: writing failed, or the tag is not what the first pass
@@ -38,7 +40,7 @@ pub(super) enum LongTagError {
 pub(super) fn rewrite_long_tag(
     source: &mut dyn BufRead,
     len: u64,
-    how: &LongTag,
+    how: &TagPlan<'_>,
     out: &mut dyn Write,
 ) -> Result<(), LongTagError> {
     let mut tag = source.take(len);
@@ -49,6 +51,7 @@ pub(super) fn rewrite_long_tag(
         failed: None,
         names: TagNames::default(),
         named: false,
+        declared: Vec::new(),
         value: Value::Left,
         held: Vec::new(),
         sanitizer: TextSanitizer::new(),
@@ -69,6 +72,14 @@ pub(super) fn rewrite_long_tag(
         sink.buf
             .extend_from_slice(format!(" name=\"{UNNAMED}\"").as_bytes());
     }
+    for (name, uri) in how.namespaces {
+        if !sink.declared.contains(name) {
+            let mut escaped = String::new();
+            escape_attribute(uri, &mut escaped);
+            sink.buf
+                .extend_from_slice(format!(" {name}=\"{escaped}\"").as_bytes());
+        }
+    }
     sink.buf
         .extend_from_slice(if empty && !how.open { b"/>" } else { b">" });
     sink.flush().map_err(LongTagError::Io)
@@ -85,7 +96,7 @@ enum Value {
 }
 
 struct Rewriter<'a> {
-    how: &'a LongTag,
+    how: &'a TagPlan<'a>,
     out: &'a mut dyn Write,
     /// Output not yet written.
     buf: Vec<u8>,
@@ -94,6 +105,8 @@ struct Rewriter<'a> {
     names: TagNames,
     /// A `name` was written.
     named: bool,
+    /// The namespace declarations the tag makes.
+    declared: Vec<String>,
     value: Value,
     held: Vec<u8>,
     sanitizer: TextSanitizer,
@@ -201,6 +214,9 @@ impl TagSink for Rewriter<'_> {
 
     fn attribute(&mut self, key: &str, _quote: u8) -> Result<(), String> {
         self.held.clear();
+        if key.starts_with("xmlns:") {
+            self.declared.push(key.to_string());
+        }
         self.value = match self.names.attribute(key)? {
             Some(key) => Value::Held(key.to_string()),
             None => Value::Left,

@@ -202,10 +202,12 @@ fn pack(scan: &InputScan, bytes: &mut Vec<u8>) {
         out.number(t.time.to_bits());
     }
     out.text(&scan.label);
-    out.size(scan.carried.len());
-    for (name, value) in &scan.carried {
-        out.text(name);
-        out.text(value);
+    for pairs in [&scan.carried, &scan.namespaces] {
+        out.size(pairs.len());
+        for (name, value) in pairs {
+            out.text(name);
+            out.text(value);
+        }
     }
     out.maybe_text(scan.root_name.as_deref());
     out.number(scan.cases);
@@ -307,6 +309,7 @@ fn unpack(bytes: &[u8]) -> InputScan {
         .collect();
     scan.label = at.text();
     scan.carried = (0..at.size()).map(|_| (at.text(), at.text())).collect();
+    scan.namespaces = (0..at.size()).map(|_| (at.text(), at.text())).collect();
     scan.root_name = at.maybe_text();
     scan.cases = at.number();
     scan.broken = at.maybe_text().map(|message| Broken { message });
@@ -404,6 +407,7 @@ mod tests {
         scan.label = "node-7".into();
         scan.carried = vec![("testsuites.name".into(), "run \u{e9}".into())];
         scan.root_name = Some("run".into());
+        scan.namespaces = vec![("xmlns:x".into(), "urn:x".into())];
         scan.cases = u64::MAX;
         scan.broken = Some(Broken {
             message: "the file ends inside <testcase>".into(),

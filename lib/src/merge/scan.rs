@@ -271,6 +271,9 @@ impl<'a> Scanner<'a> {
         match tag.kind {
             Kind::Suite | Kind::Case => {
                 rewrite |= self.element(tag, &mut frame, dissolved_parent);
+                // A suite out of a dissolved root declares the root's namespaces itself.
+                rewrite |=
+                    dissolved_parent && tag.kind == Kind::Suite && !self.scan.namespaces.is_empty();
             }
             Kind::Properties => self.properties(tag, &mut frame, parent, rewrite),
             Kind::Property => self.property(tag, parent),
@@ -318,6 +321,12 @@ impl<'a> Scanner<'a> {
         match tag.kind {
             Kind::Suites => {
                 self.warn_cut(tag);
+                self.scan.namespaces = tag
+                    .attrs
+                    .iter()
+                    .filter(|a| a.name.starts_with("xmlns:"))
+                    .map(|a| (a.name.clone(), a.value.clone()))
+                    .collect();
                 self.scan.root_name = tag.attr("name").map(str::to_string);
                 self.root_attributes = tag
                     .attrs

@@ -76,8 +76,8 @@ fn catalogue() -> Vec<(&'static str, Vec<u8>)> {
 /// names), a foreign attribute in a namespace of its own, and a prefixed name after a plain one.
 fn namespaced() -> Vec<u8> {
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
-     <j:testsuites xmlns:j=\"urn:j\" name=\"run\">\n\
-     <testsuite xmlns=\"urn:default\" name=\"in a default namespace\" tests=\"2\">\
+     <j:testsuites xmlns:j=\"urn:j\" xmlns:r=\"urn:r\" name=\"run\">\n\
+     <testsuite xmlns=\"urn:default\" name=\"in a default namespace\" tests=\"2\" r:owner=\"team\">\
      <testcase classname=\"ns.default\" name=\"passes\"/>\
      <testcase classname=\"ns.default\" name=\"fails\"><failure message=\"m\">boom</failure></testcase>\
      </testsuite>\n\
