@@ -9,19 +9,16 @@ use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::junit::reader::{
-    Attr, CHUNK, Decoded, Event, JunitReader, Kind, ParsedTag, parse_start_tag,
-};
+use crate::junit::reader::{Attr, CHUNK, Decoded, Event, JunitReader, Kind};
 use crate::junit::time;
-use crate::junit::writer::{self, JunitWriter, escape_attribute};
+use crate::junit::writer::{JunitWriter, escape_attribute};
 use crate::verify::NODE_PROPERTY;
 
 use super::edits::{CarryTo, Edit, InputScan, Op};
-use super::fix::{fix_time_attribute, has_duration, is_count};
 use super::inputs::{Input, open, stamp_of};
-use super::long_tag::{LongTagError, TagPlan, rewrite_long_tag};
 use super::report::Report;
 use super::synthetic::{Synthetic, write_synthetic_suite};
+use super::tags::{TagFailure, TagPlan, rewrite_long_tag, write_tag};
 use super::{Merge, SALVAGE_CLASS, SOURCE_PROPERTY, UNNAMED};
 
 /// What the second pass reads at once from an input.
@@ -133,6 +130,15 @@ const DIRECT_COPY: u64 = 1 << 20;
 enum CopyFailure {
     Io(io::Error),
     Changed(String),
+}
+
+impl From<TagFailure> for CopyFailure {
+    fn from(e: TagFailure) -> Self {
+        match e {
+            TagFailure::Io(e) => CopyFailure::Io(e),
+            TagFailure::Changed(m) => CopyFailure::Changed(m),
+        }
+    }
 }
 
 impl From<io::Error> for CopyFailure {
@@ -494,13 +500,10 @@ fn start_tag<W: Write>(
 ) -> std::result::Result<(), CopyFailure> {
     if len > CHUNK as u64 {
         let mut out = RawOut(writer);
-        return rewrite_long_tag(source, len, how, &mut out).map_err(|e| match e {
-            LongTagError::Io(e) => CopyFailure::Io(e),
-            LongTagError::Changed(m) => CopyFailure::Changed(m),
-        });
+        return rewrite_long_tag(source, len, how, &mut out).map_err(CopyFailure::from);
     }
     read_tag(source, len, held)?;
-    write_tag(writer, held, how, rewrite)
+    write_tag(&mut RawOut(writer), held, how, rewrite).map_err(CopyFailure::from)
 }
 
 /// What goes into suite or case `element`'s properties, as `<property>` elements: its node
@@ -555,66 +558,4 @@ fn read_tag(
         tag.extend_from_slice(bytes);
         Ok(())
     })
-}
-
-/// Writes a start tag read from the input: as it stands, or (`rewrite`) read and written
-/// again with its time normalized, a missing name given and a suite's counts (`totals`)
-/// that are no counts recounted. `open` writes an empty tag as a start tag.
-fn write_tag<W: Write>(
-    writer: &mut JunitWriter<W>,
-    tag: &[u8],
-    how: &TagPlan<'_>,
-    rewrite: bool,
-) -> std::result::Result<(), CopyFailure> {
-    let TagPlan {
-        kind, open, totals, ..
-    } = *how;
-    if !rewrite {
-        match tag.strip_suffix(b"/>") {
-            Some(start) if open => {
-                writer.raw(start.trim_ascii_end())?;
-                writer.raw(b">")?;
-            }
-            _ => writer.raw(tag)?,
-        }
-        return Ok(());
-    }
-    let ParsedTag {
-        name,
-        mut attrs,
-        empty,
-    } = parse_start_tag(tag).map_err(CopyFailure::Changed)?;
-    if has_duration(kind) {
-        fix_time_attribute(&mut attrs);
-    }
-    if matches!(kind, Kind::Suite | Kind::Case) && !attrs.iter().any(|a| a.name == "name") {
-        attrs.insert(
-            0,
-            Attr {
-                name: "name".into(),
-                value: UNNAMED.into(),
-            },
-        );
-    }
-    if let Some(totals) = totals {
-        for attr in attrs.iter_mut() {
-            if let Some(count) = totals.count(&attr.name)
-                && !is_count(&attr.value)
-            {
-                attr.value = count.to_string();
-            }
-        }
-    }
-    for (declaration, uri) in how.namespaces {
-        if !attrs.iter().any(|a| a.name == *declaration) {
-            attrs.push(Attr {
-                name: declaration.clone(),
-                value: uri.clone(),
-            });
-        }
-    }
-    let mut out = String::new();
-    writer::start_tag(&name, &attrs, empty && !open, &mut out);
-    writer.raw(out.as_bytes())?;
-    Ok(())
 }

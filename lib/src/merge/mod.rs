@@ -23,11 +23,11 @@ mod edits;
 mod fix;
 mod gather;
 mod inputs;
-mod long_tag;
 mod packed;
 mod report;
 mod scan;
 mod synthetic;
+mod tags;
 
 pub use gather::scan;
 pub use inputs::{Input, LabelFrom, find_reports, label_of, node_number};

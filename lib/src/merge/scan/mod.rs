@@ -7,12 +7,13 @@ use std::io::Read;
 
 use crate::exec::journal::JOURNAL_PROPERTY;
 use crate::junit::cases::{Case, CaseTracker};
-use crate::junit::reader::{Attr, Event, JunitReader, Kind, ReadError, Span, VALUE_CAP};
+use crate::junit::reader::{Attr, Event, JunitReader, Kind, ReadError, Span};
 use crate::verify::NODE_PROPERTY;
 
 use super::edits::{CarryTo, Closer, Edit, Element, InputScan, Op, number};
-use super::fix::{COUNT_ATTRIBUTES, fixed_time, has_duration, is_count, is_plain_decimal};
 use super::report::Totals;
+
+mod values;
 use super::{PLAN_PROPERTY, ROOT_ATTRIBUTE_PREFIX, SOURCE_PROPERTY, UNNAMED};
 
 /// Where an input broke, and what the first pass had found up to there.
@@ -155,15 +156,6 @@ impl StartTag<'_> {
     fn edit(&self, op: Op) -> Edit {
         Edit::replace(self.span.start..self.span.end, op)
     }
-}
-
-/// What the numbers of a start tag need.
-#[derive(Debug, Default, Clone, Copy)]
-struct Numbers {
-    /// The tag must be written again.
-    rewrite: bool,
-    /// A suite's counts must be recounted from its cases.
-    recount: bool,
 }
 
 /// Frame of the first pass's element stack.
@@ -472,52 +464,6 @@ impl<'a> Scanner<'a> {
                 self.scan.journal = true;
             }
         }
-    }
-
-    /// A value of the root that goes into every suite but was too long to hold goes in cut:
-    /// warned about.
-    fn warn_cut(&mut self, tag: &StartTag<'_>) {
-        if tag.cut {
-            let message = format!(
-                "<{}> has a value longer than {VALUE_CAP} bytes: each suite gets its first {VALUE_CAP}",
-                tag.name
-            );
-            self.warn(tag.offset, message);
-        }
-    }
-
-    /// A time that is no plain decimal, a suite count that is no count: warned about.
-    fn check_numbers(&mut self, tag: &StartTag<'_>) -> Numbers {
-        let mut numbers = Numbers::default();
-        let name = tag.name;
-        if has_duration(tag.kind)
-            && let Some(raw) = tag.attr("time")
-            && !is_plain_decimal(raw)
-        {
-            numbers.rewrite = true;
-            let message = match fixed_time(raw) {
-                Some(fixed) => format!("<{name}> time=\"{raw}\" is written as {fixed}"),
-                None => format!("<{name}> time=\"{raw}\" is not a number of seconds: left out"),
-            };
-            self.warn(tag.offset, message);
-        }
-        if tag.kind == Kind::Suite {
-            for count in COUNT_ATTRIBUTES {
-                if let Some(raw) = tag.attr(count)
-                    && !is_count(raw)
-                {
-                    numbers.rewrite = true;
-                    numbers.recount = true;
-                    self.warn(
-                        tag.offset,
-                        format!(
-                            "<{name}> {count}=\"{raw}\" is not a count: recounted from the cases"
-                        ),
-                    );
-                }
-            }
-        }
-        numbers
     }
 
     /// An end tag: the element's provenance and cuts placed; the end of the copied part found

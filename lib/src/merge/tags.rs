@@ -1,18 +1,20 @@
-//! Writing again a start tag too long to hold (a `message=` of 200 MB): it streams from the
-//! input to the output, its names as the reader reads them and each value either written
-//! again whole (up to [`VALUE_CAP`] bytes: its time normalized, a count recounted) or, when
-//! longer, streamed through a [`TextSanitizer`], so that it comes out whole and valid.
+//! Start tags written again: a tag read whole and parsed ([`write_tag`]), or one too long to
+//! hold (a `message=` of 200 MB, [`rewrite_long_tag`]) streamed from the input to the output,
+//! its names as the reader reads them and each value either written again whole (up to
+//! [`VALUE_CAP`] bytes: its time normalized, a count recounted) or, when longer, streamed
+//! through a [`TextSanitizer`], so that it comes out whole and valid.
 
 use std::io::{self, BufRead, Read, Write};
 
 use crate::junit::reader::{
-    Kind, TagNames, TagSink, VALUE_CAP, decode_attribute_value, stream_start_tag,
+    Attr, Kind, ParsedTag, TagNames, TagSink, VALUE_CAP, decode_attribute_value, parse_start_tag,
+    stream_start_tag,
 };
 use crate::junit::sanitize::{SanitizeError, TextSanitizer};
-use crate::junit::writer::escape_attribute;
+use crate::junit::writer::{self, escape_attribute};
 
 use super::UNNAMED;
-use super::fix::{fixed_time, has_duration, is_count};
+use super::fix::{fix_time_attribute, fixed_time, has_duration, is_count};
 use super::report::Totals;
 
 /// Output gathered before it goes to the writer.
@@ -31,9 +33,15 @@ pub(super) struct TagPlan<'n> {
 
 /// Why a long tag could not be written: writing failed, or the tag is not what the first pass
 /// read.
-pub(super) enum LongTagError {
+pub(super) enum TagFailure {
     Io(io::Error),
     Changed(String),
+}
+
+impl From<io::Error> for TagFailure {
+    fn from(e: io::Error) -> Self {
+        TagFailure::Io(e)
+    }
 }
 
 /// Reads the start tag of `len` bytes `source` stands at and writes it again to `out`.
@@ -42,7 +50,7 @@ pub(super) fn rewrite_long_tag(
     len: u64,
     how: &TagPlan<'_>,
     out: &mut dyn Write,
-) -> Result<(), LongTagError> {
+) -> Result<(), TagFailure> {
     let mut tag = source.take(len);
     let mut sink = Rewriter {
         how,
@@ -60,13 +68,13 @@ pub(super) fn rewrite_long_tag(
         Ok(empty) => empty,
         Err(e) => {
             return Err(match sink.failed.take() {
-                Some(e) => LongTagError::Io(e),
-                None => LongTagError::Changed(e.message),
+                Some(e) => TagFailure::Io(e),
+                None => TagFailure::Changed(e.message),
             });
         }
     };
     if tag.limit() != 0 {
-        return Err(LongTagError::Changed("a tag shorter than it was".into()));
+        return Err(TagFailure::Changed("a tag shorter than it was".into()));
     }
     if matches!(how.kind, Kind::Suite | Kind::Case) && !sink.named {
         sink.buf
@@ -82,7 +90,7 @@ pub(super) fn rewrite_long_tag(
     }
     sink.buf
         .extend_from_slice(if empty && !how.open { b"/>" } else { b">" });
-    sink.flush().map_err(LongTagError::Io)
+    sink.flush().map_err(TagFailure::Io)
 }
 
 /// What becomes of the value streaming by.
@@ -269,4 +277,66 @@ impl TagSink for Rewriter<'_> {
             }
         }
     }
+}
+
+/// Writes a start tag read from the input: as it stands, or (`rewrite`) read and written
+/// again with its time normalized, a missing name given and a suite's counts (`totals`)
+/// that are no counts recounted. `open` writes an empty tag as a start tag.
+pub(super) fn write_tag(
+    writer: &mut dyn Write,
+    tag: &[u8],
+    how: &TagPlan<'_>,
+    rewrite: bool,
+) -> Result<(), TagFailure> {
+    let TagPlan {
+        kind, open, totals, ..
+    } = *how;
+    if !rewrite {
+        match tag.strip_suffix(b"/>") {
+            Some(start) if open => {
+                writer.write_all(start.trim_ascii_end())?;
+                writer.write_all(b">")?;
+            }
+            _ => writer.write_all(tag)?,
+        }
+        return Ok(());
+    }
+    let ParsedTag {
+        name,
+        mut attrs,
+        empty,
+    } = parse_start_tag(tag).map_err(TagFailure::Changed)?;
+    if has_duration(kind) {
+        fix_time_attribute(&mut attrs);
+    }
+    if matches!(kind, Kind::Suite | Kind::Case) && !attrs.iter().any(|a| a.name == "name") {
+        attrs.insert(
+            0,
+            Attr {
+                name: "name".into(),
+                value: UNNAMED.into(),
+            },
+        );
+    }
+    if let Some(totals) = totals {
+        for attr in attrs.iter_mut() {
+            if let Some(count) = totals.count(&attr.name)
+                && !is_count(&attr.value)
+            {
+                attr.value = count.to_string();
+            }
+        }
+    }
+    for (declaration, uri) in how.namespaces {
+        if !attrs.iter().any(|a| a.name == *declaration) {
+            attrs.push(Attr {
+                name: declaration.clone(),
+                value: uri.clone(),
+            });
+        }
+    }
+    let mut out = String::new();
+    writer::start_tag(&name, &attrs, empty && !open, &mut out);
+    writer.write_all(out.as_bytes())?;
+    Ok(())
 }
