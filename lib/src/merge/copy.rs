@@ -233,12 +233,7 @@ impl Copier<'_> {
                 empty,
             } => self.suite_or_case(edit.len, element, suite, rewrite, empty, writer)?,
             Op::Tag { kind } => {
-                let how = TagPlan {
-                    kind,
-                    open: false,
-                    totals: None,
-                    namespaces: &[],
-                };
+                let how = TagPlan::plain(kind, false);
                 start_tag(
                     self.text.source(),
                     &mut self.tag,
@@ -258,13 +253,8 @@ impl Copier<'_> {
                 writer.raw(format!("</{name}>").as_bytes())?;
             }
             Op::EmptyProperties { owner, rewrite } => {
-                let open = !self.provenance(owner).is_empty();
-                let how = TagPlan {
-                    kind: Kind::Properties,
-                    open,
-                    totals: None,
-                    namespaces: &[],
-                };
+                let props = self.provenance(owner).into_owned();
+                let how = TagPlan::plain(Kind::Properties, !props.is_empty());
                 start_tag(
                     self.text.source(),
                     &mut self.tag,
@@ -273,8 +263,7 @@ impl Copier<'_> {
                     rewrite,
                     writer,
                 )?;
-                if open {
-                    let props = self.provenance(owner);
+                if how.open {
                     writer.raw(&props)?;
                     writer.raw(b"</properties>")?;
                 }

@@ -31,7 +31,19 @@ pub(super) struct TagPlan<'n> {
     pub namespaces: &'n [(String, String)],
 }
 
-/// Why a long tag could not be written: writing failed, or the tag is not what the first pass
+impl TagPlan<'static> {
+    /// A tag of `kind` with no counts to recount and no namespaces to declare.
+    pub(super) fn plain(kind: Kind, open: bool) -> Self {
+        TagPlan {
+            kind,
+            open,
+            totals: None,
+            namespaces: &[],
+        }
+    }
+}
+
+/// Why a tag could not be written again: writing failed, or the tag is not what the first pass
 /// read.
 pub(super) enum TagFailure {
     Io(io::Error),
