@@ -2,6 +2,11 @@
 """Writes pytest-style JUnit reports for benchmarks, the same on every run (fixed seed).
 
 usage: gen_junit.py nodes DIR NODES CASES [SEED]   DIR/node-1.xml .. node-NODES.xml, CASES each
+       gen_junit.py exec-nodes DIR NODES CASES SLOTS [SEED]
+                                                   the same as shard-exec writes them: each case
+                                                   with its id, node, slot, process and the
+                                                   process's start and end (batches of 20 to 80
+                                                   cases run on SLOTS slots)
        gen_junit.py bigtext FILE MIB [SEED]        one report, one <system-out> of MIB MiB of log
                                                    text, written as it is made (streamed)
 
@@ -54,7 +59,48 @@ def case(rng, classname, name, path):
     return "passed", time, f"<testcase {attrs} />\n"
 
 
-def nodes(directory, count, cases, seed):
+def stamp(seconds):
+    """RFC 3339 in UTC with milliseconds, `seconds` after 2024-05-01T12:00:00Z."""
+    ms = round(seconds * 1000)
+    s, ms = divmod(ms, 1000)
+    m, s = divmod(s, 60)
+    h, m = divmod(m, 60)
+    return f"2024-05-01T{12 + h:02d}:{m:02d}:{s:02d}.{ms:03d}Z"
+
+
+def with_processes(rng, node, lines, slots):
+    """Runs `lines` (case texts, with their times) in batches on `slots` slots, as shard-exec
+    would, and gives each case its properties; returns the texts and the node's end."""
+    free = [rng.uniform(0, 2) for _ in range(slots)]  # a node may start a little late
+    start = min(free)
+    out, i, process = [], 0, 0
+    while i < len(lines):
+        batch = lines[i:i + rng.randrange(20, 81)]
+        i += len(batch)
+        process += 1
+        slot = min(range(slots), key=lambda k: free[k])
+        begin = free[slot]
+        end = begin + 0.3 + sum(t for t, _ in batch)
+        free[slot] = end
+        for _, text in batch:
+            name = text.split(' name="', 1)[1].split('"', 1)[0]
+            classname = text.split('classname="', 1)[1].split('"', 1)[0]
+            props = (f'<properties><property name="shard.id" value="{classname}::{name}"/>'
+                     f'<property name="shard.node" value="{node}"/>'
+                     f'<property name="shard.slot" value="{slot + 1}"/>'
+                     f'<property name="shard.process" value="{process}"/>'
+                     f'<property name="shard.process.start" value="{stamp(begin)}"/>'
+                     f'<property name="shard.process.end" value="{stamp(end)}"/></properties>')
+            if text.endswith(" />\n"):
+                text = text[:-4] + ">" + props + "</testcase>\n"
+            else:
+                head, rest = text.split(">", 1)
+                text = head + ">" + props + rest
+            out.append(text)
+    return out, start, max(free)
+
+
+def nodes(directory, count, cases, seed, slots=None):
     for node in range(1, count + 1):
         rng = random.Random(f"{seed}-{node}")
         module = (node - 1) * cases  # distinct module numbers across nodes
@@ -71,11 +117,18 @@ def nodes(directory, count, cases, seed):
                     kind, time, text = case(rng, classname, name, path)
                     counts[kind] += 1
                     total += time
-                    lines.append(text)
+                    lines.append((time, text))
+        head = suite_open(node, cases, counts["failure"], counts["error"], counts["skipped"], total)
+        texts = [text for _, text in lines]
+        if slots:
+            texts, start, end = with_processes(rng, node, lines, slots)
+            head += (f'<properties><property name="shard.node" value="{node}"/>'
+                     f'<property name="shard.start" value="{stamp(start)}"/>'
+                     f'<property name="shard.end" value="{stamp(end)}"/></properties>\n')
         with open(f"{directory}/node-{node}.xml", "w", encoding="utf-8") as f:
             f.write(HEAD)
-            f.write(suite_open(node, cases, counts["failure"], counts["error"], counts["skipped"], total))
-            f.writelines(lines)
+            f.write(head)
+            f.writelines(texts)
             f.write("</testsuite>\n</testsuites>\n")
 
 
@@ -110,6 +163,9 @@ def main():
     if mode == "nodes":
         seed = int(sys.argv[5]) if len(sys.argv) > 5 else 1
         nodes(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), seed)
+    elif mode == "exec-nodes":
+        seed = int(sys.argv[6]) if len(sys.argv) > 6 else 1
+        nodes(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), seed, slots=int(sys.argv[5]))
     elif mode == "bigtext":
         bigtext(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 1)
     else:

@@ -14,6 +14,7 @@ pub mod output;
 pub mod plan;
 pub mod presets;
 pub mod ring;
+pub mod summary;
 pub mod timings;
 pub mod verify;
 

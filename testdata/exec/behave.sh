@@ -4,6 +4,7 @@
 printf '%s slot=%s attempt=%s node=%s/%s\n' "$1" "$SHARD_SLOT" "$SHARD_ATTEMPT" "$SHARD_NODE" "$SHARD_NODES" >> "$WORK/runs"
 case "$1" in
   pass*) echo "ok: $1" ;;
+  slow*) sleep 1; echo "ok, slowly: $1" ;;
   fail*) echo "expected 2, got 3" >&2; exit 1 ;;
   flaky) [ "$SHARD_ATTEMPT" -ge 2 ] || { echo "first attempt fails" >&2; exit 1; } ;;
   signal) kill -SEGV $$ ;;

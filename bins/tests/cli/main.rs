@@ -4,7 +4,8 @@
 //! for shard-exec killed hard), `merge` for shard-merge. Beside them, tests that cross the
 //! binaries: `collect`, `e2e` and `empty` run the whole pipeline, `seeds` the seed tool's
 //! settings, `timings` weights from earlier reports, `recipes` the CI recipes, `docs` the
-//! generated and written docs, `setup` the test command itself, `fuzz` the fuzz targets.
+//! generated and written docs, `setup` the test command itself, `fuzz` the fuzz targets, `pages`
+//! the run's page in a real browser.
 //! `support` is the harness they all share; `suite` makes test ids, as the library's tests do.
 
 #[allow(dead_code)]
@@ -20,6 +21,7 @@ mod exec;
 mod fuzz;
 mod kill;
 mod merge;
+mod pages;
 mod plan;
 mod recipes;
 mod seeds;

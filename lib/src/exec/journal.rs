@@ -89,6 +89,7 @@ impl Journal {
             .open(&path)
             .map_err(wrap)?;
         let stamp = report::timestamp(started);
+        let start = report::timestamp_ms(started);
         let report_name = report
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -100,7 +101,10 @@ impl Journal {
                 who,
                 &[("timestamp", &stamp)],
                 &stamp,
-                &[(JOURNAL_PROPERTY, &report_name)],
+                &[
+                    (report::START_PROPERTY, &start),
+                    (JOURNAL_PROPERTY, &report_name),
+                ],
             )?;
             w.get_mut().flush()?;
             Ok(w)
@@ -272,8 +276,9 @@ impl<O: Observer + ?Sized> Observer for Recorder<'_, O> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::{Attempt, Outcome, Output};
+    use crate::exec::{Attempt, Outcome, Output, ProcessSpan};
     use std::sync::Arc;
+    use std::time::{Duration, UNIX_EPOCH};
 
     fn who() -> Identity<'static> {
         Identity {
@@ -294,6 +299,12 @@ mod tests {
                 seconds: 0.5,
                 output: Arc::new(Output::default()),
                 case: None,
+                process: Some(ProcessSpan {
+                    slot: 2,
+                    process: 7,
+                    started: UNIX_EPOCH + Duration::from_millis(1_714_564_800_250),
+                    ended: UNIX_EPOCH + Duration::from_millis(1_714_564_801_000),
+                }),
             }],
             not_run: None,
         }
@@ -338,10 +349,15 @@ mod tests {
             .unwrap();
         let text = fs::read_to_string(&path).unwrap();
         assert!(text.ends_with("</testcase>"), "{text}");
-        assert!(
-            text.contains(r#"<property name="shard.id" value="a::passes"/>"#),
-            "{text}"
-        );
+        for property in [
+            r#"<property name="shard.id" value="a::passes"/>"#,
+            r#"<property name="shard.slot" value="2"/>"#,
+            r#"<property name="shard.process" value="7"/>"#,
+            r#"<property name="shard.process.start" value="2024-05-01T12:00:00.250Z"/>"#,
+            r#"<property name="shard.process.end" value="2024-05-01T12:00:01.000Z"/>"#,
+        ] {
+            assert!(text.contains(property), "{property} not in {text}");
+        }
         journal
             .record(&result("a::fails", Outcome::Failed))
             .unwrap();

@@ -79,6 +79,18 @@ pub struct Output {
     pub stderr: String,
 }
 
+/// Where and when the process of an attempt ran: what draws a run as bars on slots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessSpan {
+    /// From 1.
+    pub slot: usize,
+    /// The process's number among the node's test processes, from 1 in the order they
+    /// started: the ids of one batch share it.
+    pub process: u64,
+    pub started: SystemTime,
+    pub ended: SystemTime,
+}
+
 /// One attempt at one id.
 #[derive(Debug, Clone)]
 pub struct Attempt {
@@ -94,6 +106,8 @@ pub struct Attempt {
     pub output: Arc<Output>,
     /// The case as the command's own report wrote it (`{junit}`).
     pub case: Option<Arc<ChildCase>>,
+    /// Its process; `None` when none started (a failed setup, a command that cannot start).
+    pub process: Option<ProcessSpan>,
 }
 
 /// Everything that happened to one id.

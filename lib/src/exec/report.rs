@@ -3,7 +3,7 @@
 //! sanitized to XML 1.0.
 
 use std::io::{self, Write};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use crate::junit::matching::pytest_case;
 use crate::junit::reader::Attr;
@@ -13,7 +13,7 @@ use crate::merge::PLAN_PROPERTY;
 use crate::verify::{ID_PROPERTY, NODE_PROPERTY};
 
 use super::results::ChildCase;
-use super::{Attempt, Outcome, RunResult, TestResult};
+use super::{Attempt, Outcome, ProcessSpan, RunResult, TestResult};
 
 /// The suite property with the number of nodes.
 pub const NODES_PROPERTY: &str = "shard.nodes";
@@ -23,6 +23,19 @@ pub const ATTEMPTS_PROPERTY: &str = "shard.attempts";
 pub const OUTCOME_PROPERTY: &str = "shard.outcome";
 /// A case property on a case of a command's report that named none of its batch's ids.
 pub const UNMATCHED_PROPERTY: &str = "shard.unmatched";
+/// A case property: the slot (from 1) its last attempt ran on.
+pub const SLOT_PROPERTY: &str = "shard.slot";
+/// A case property: the number of the process its last attempt ran in (from 1 per node, in
+/// the order they started; a batch's cases share it).
+pub const PROCESS_PROPERTY: &str = "shard.process";
+/// A case property: when that process started (UTC, milliseconds: [`timestamp_ms`]).
+pub const PROCESS_START_PROPERTY: &str = "shard.process.start";
+/// A case property: when that process ended.
+pub const PROCESS_END_PROPERTY: &str = "shard.process.end";
+/// A suite property: when the node's run started (UTC, milliseconds).
+pub const START_PROPERTY: &str = "shard.start";
+/// A suite property: when the node's run ended.
+pub const END_PROPERTY: &str = "shard.end";
 
 /// Who wrote the report.
 #[derive(Debug, Clone)]
@@ -104,7 +117,15 @@ pub fn write(run: &RunResult, who: &Identity<'_>, out: impl Write) -> io::Result
         ("time", seconds.as_str()),
         ("timestamp", stamp.as_str()),
     ];
-    write_head(&mut w, who, &counted, &stamp, &[])?;
+    let start = timestamp_ms(run.started);
+    let end = timestamp_ms(run.started + std::time::Duration::from_secs_f64(run.seconds.max(0.0)));
+    write_head(
+        &mut w,
+        who,
+        &counted,
+        &stamp,
+        &[(START_PROPERTY, &start), (END_PROPERTY, &end)],
+    )?;
     for result in &run.results {
         write_case(&mut w, result, &node)?;
     }
@@ -181,6 +202,15 @@ pub(crate) fn write_case<W: Write>(
     let not_run = last.is_none_or(|a| a.outcome == Outcome::NotRun);
     if not_run {
         properties.push((OUTCOME_PROPERTY, "not-run"));
+    }
+    let span = last.and_then(|a| a.process).map(SpanValues::of);
+    if let Some(span) = &span {
+        properties.extend([
+            (SLOT_PROPERTY, span.slot.as_str()),
+            (PROCESS_PROPERTY, span.process.as_str()),
+            (PROCESS_START_PROPERTY, span.start.as_str()),
+            (PROCESS_END_PROPERTY, span.end.as_str()),
+        ]);
     }
     if let Some(case) = last.and_then(|a| a.case.as_ref()) {
         w.escaped_text(&case.head)?;
@@ -260,16 +290,23 @@ fn write_earlier<W: Write>(w: &mut JunitWriter<W>, result: &TestResult) -> io::R
         let number = attempt.number.to_string();
         let seconds = time::format(attempt.seconds);
         let message = attempt.message.clone().unwrap_or_default();
-        w.start(
-            element,
-            &attrs(&[
-                ("message", &message),
-                ("type", attempt.outcome.as_str()),
-                ("attempt", &number),
-                ("time", &seconds),
-            ]),
-            false,
-        )?;
+        let mut pairs = vec![
+            ("message", message.as_str()),
+            ("type", attempt.outcome.as_str()),
+            ("attempt", &number),
+            ("time", &seconds),
+        ];
+        // Where and when its process ran, as the last attempt's properties say it.
+        let span = attempt.process.map(SpanValues::of);
+        if let Some(span) = &span {
+            pairs.extend([
+                ("slot", span.slot.as_str()),
+                ("process", span.process.as_str()),
+                ("start", span.start.as_str()),
+                ("end", span.end.as_str()),
+            ]);
+        }
+        w.start(element, &attrs(&pairs), false)?;
         write_output(w, attempt)?;
         w.end()?;
     }
@@ -294,6 +331,25 @@ fn write_output<W: Write>(w: &mut JunitWriter<W>, attempt: &Attempt) -> io::Resu
     Ok(())
 }
 
+/// A [`ProcessSpan`] as the report writes it.
+struct SpanValues {
+    slot: String,
+    process: String,
+    start: String,
+    end: String,
+}
+
+impl SpanValues {
+    fn of(span: ProcessSpan) -> Self {
+        SpanValues {
+            slot: span.slot.to_string(),
+            process: span.process.to_string(),
+            start: timestamp_ms(span.started),
+            end: timestamp_ms(span.ended),
+        }
+    }
+}
+
 /// This machine's name, or `localhost` when it has none that can be read.
 pub fn hostname() -> String {
     nix::unistd::gethostname()
@@ -305,30 +361,18 @@ pub fn hostname() -> String {
 
 /// `2024-05-01T12:00:00Z` (UTC, whole seconds).
 pub fn timestamp(at: SystemTime) -> String {
-    let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    humantime::format_rfc3339_seconds(at).to_string()
+}
+
+/// `2024-05-01T12:00:00.250Z` (UTC, milliseconds).
+pub fn timestamp_ms(at: SystemTime) -> String {
+    humantime::format_rfc3339_millis(at).to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn timestamps_are_utc_iso_8601() {
@@ -337,5 +381,8 @@ mod tests {
         assert_eq!(at(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(at(1_714_564_800), "2024-05-01T12:00:00Z");
         assert_eq!(at(4_102_444_799), "2099-12-31T23:59:59Z");
+        let ms = |ms: u64| timestamp_ms(UNIX_EPOCH + Duration::from_millis(ms));
+        assert_eq!(ms(1_714_564_800_007), "2024-05-01T12:00:00.007Z");
+        assert_eq!(ms(999), "1970-01-01T00:00:00.999Z");
     }
 }

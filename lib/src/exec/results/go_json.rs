@@ -32,6 +32,8 @@ struct GoTest {
     output: Capture,
     action: Option<String>,
     elapsed: Option<f64>,
+    /// The `Time` of its `run` event: when it started, as `go test` wrote it (RFC 3339).
+    started: Option<String>,
 }
 
 impl GoTest {
@@ -40,6 +42,7 @@ impl GoTest {
             output: Capture::new(OUTPUT_LIMIT),
             action: None,
             elapsed: None,
+            started: None,
         }
     }
 }
@@ -94,6 +97,9 @@ fn top_level_tests(text: &str) -> Vec<(TestKey, GoTest)> {
         });
         match field("Action") {
             Some("output") => entry.output.push(field("Output").unwrap_or("").as_bytes()),
+            Some("run") if test == key.test => {
+                entry.started = field("Time").map(str::to_string);
+            }
             Some(action @ ("pass" | "fail" | "skip")) if test == key.test => {
                 entry.action = Some(action.to_string());
                 entry.elapsed = event.get("Elapsed").and_then(|v| v.as_f64());
@@ -124,16 +130,16 @@ fn test_case(key: &TestKey, test: &GoTest) -> Option<ChildCase> {
     };
     let seconds = test.elapsed.unwrap_or(0.0);
     let mut head = String::new();
-    start_tag(
-        "testcase",
-        &[
-            attr("classname", package.clone()),
-            attr("name", name.clone()),
-            attr("time", crate::junit::time::format(seconds)),
-        ],
-        false,
-        &mut head,
-    );
+    let mut attrs = vec![
+        attr("classname", package.clone()),
+        attr("name", name.clone()),
+        attr("time", crate::junit::time::format(seconds)),
+    ];
+    // Its own start, as nextest writes it on its cases.
+    if let Some(started) = &test.started {
+        attrs.push(attr("timestamp", started.clone()));
+    }
+    start_tag("testcase", &attrs, false, &mut head);
     let output = test.output.text();
     let mut body = String::new();
     let message = match outcome {
@@ -187,7 +193,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.json");
         let events = [
-            r#"{"Action":"run","Package":"ex.com/m/calc","Test":"TestAdd"}"#,
+            r#"{"Time":"2026-12-02T10:00:00.125Z","Action":"run","Package":"ex.com/m/calc","Test":"TestAdd"}"#,
             r#"{"Action":"output","Package":"ex.com/m/calc","Test":"TestAdd","Output":"=== RUN   TestAdd\n"}"#,
             r#"{"Action":"pass","Package":"ex.com/m/calc","Test":"TestAdd","Elapsed":0.25}"#,
             r#"{"Action":"run","Package":"ex.com/m/calc","Test":"TestSub"}"#,
@@ -213,7 +219,7 @@ mod tests {
         assert_eq!((add.outcome, add.time), (Outcome::Passed, Some(0.25)));
         assert_eq!(
             add.head,
-            r#"<testcase classname="ex.com/m/calc" name="TestAdd" time="0.25">"#
+            r#"<testcase classname="ex.com/m/calc" name="TestAdd" time="0.25" timestamp="2026-12-02T10:00:00.125Z">"#
         );
         let sub = results.cases[1].as_ref().unwrap();
         assert_eq!(sub.outcome, Outcome::Failed);

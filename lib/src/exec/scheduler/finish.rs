@@ -5,7 +5,11 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::super::{Attempt, Finished, Observer, Outcome, Output, ReportFormat, results};
+use std::time::SystemTime;
+
+use super::super::{
+    Attempt, Finished, Observer, Outcome, Output, ProcessSpan, ReportFormat, results,
+};
 use super::job::Job;
 use super::verdict::{self, Ending, Given, Report, Verdict};
 use super::wording::shown_ids;
@@ -20,6 +24,8 @@ pub(super) struct Ran<'a> {
     /// How the process ended.
     pub(super) status: &'a str,
     pub(super) output: &'a Output,
+    /// Where and when its process ran; `None` when it could not start.
+    pub(super) process: Option<ProcessSpan>,
 }
 
 impl State<'_> {
@@ -47,6 +53,7 @@ impl State<'_> {
             seconds,
             status: &status,
             output: &output,
+            process: job.span(SystemTime::now()),
         };
         let stopping = self.stop.is_some();
         // Without {junit}, the process's end is every id's result.
@@ -122,6 +129,7 @@ impl State<'_> {
                     Arc::clone(&kept)
                 },
                 case: decision.case,
+                process: ran.process,
             });
             if again {
                 retry.push(id);

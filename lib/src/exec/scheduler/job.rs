@@ -5,13 +5,13 @@
 use std::io;
 use std::path::PathBuf;
 use std::process::ExitStatus;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use nix::sys::signal::Signal;
 
 use super::super::capture::Capture;
 use super::super::process::{self, Note};
-use super::super::{Observer, Output, duration};
+use super::super::{Observer, Output, ProcessSpan, duration};
 use super::deadlines::Deadlines;
 use super::fixture::Fixture;
 use super::wording::{shown_ids, signal_name};
@@ -47,6 +47,8 @@ pub(super) struct Job {
     pub(super) slot: usize,
     pub(super) child: process::Child,
     pub(super) started: Instant,
+    /// When it started, by the clock on the wall.
+    pub(super) wall_started: SystemTime,
     pub(super) deadlines: Deadlines,
     pub(super) timed_out: bool,
     pub(super) interrupted: bool,
@@ -75,6 +77,7 @@ impl Job {
             slot,
             child,
             started: now,
+            wall_started: SystemTime::now(),
             deadlines: Deadlines::new(now, timeout),
             timed_out: false,
             interrupted: false,
@@ -83,6 +86,19 @@ impl Job {
             pipes_open: true,
             leaked: false,
             junit,
+        }
+    }
+
+    /// Where and when it ran, had it ended at `ended`; `None` for a fixture's process.
+    pub(super) fn span(&self, ended: SystemTime) -> Option<ProcessSpan> {
+        match self.id {
+            JobId::Test(process) => Some(ProcessSpan {
+                slot: self.slot + 1,
+                process,
+                started: self.wall_started,
+                ended: ended.max(self.wall_started),
+            }),
+            JobId::Fixture(_) => None,
         }
     }
 

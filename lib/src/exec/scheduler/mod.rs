@@ -218,6 +218,7 @@ impl State<'_> {
                 seconds: 0.0,
                 output: Arc::new(Output::default()),
                 case: None,
+                process: None,
             });
         }
     }
@@ -299,6 +300,7 @@ impl State<'_> {
                         seconds: 0.0,
                         status: &why,
                         output: &output,
+                        process: None,
                     };
                     let given = Verdict::cannot_start(&work, &why).given;
                     self.settle(&ran, given, &mut pool.queue, observer);

@@ -1,21 +1,23 @@
 //! `shard-merge`: the nodes' JUnit reports in, one report out, verified.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
-use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 
 use shardkit::Manifest;
-use shardkit::junit::time;
-use shardkit::merge::{self, Input, LabelFrom, Merge, Options, Report, Totals};
-use shardkit::output::PendingFile;
+use shardkit::merge::{self, Input, LabelFrom, Options, Report};
 
-use crate::common::plural;
 use crate::exit::Exit;
-use crate::{say, say_raw, warn};
+use crate::warn;
+
+mod pictures;
+mod tell;
+
+use pictures::Pictures;
+use shardkit::summary::audit::AuditFormat;
 
 const ABOUT: &str = "Merge the nodes' JUnit reports into one, and check that every test ran once.";
 
@@ -35,6 +37,7 @@ Examples:
   shard-merge -o junit.xml reports/                      # every *.xml under reports/
   shard-merge -o junit.xml --expect-nodes 4 node-*.xml   # nodes 1..4 must all be there
   shard-merge -o junit.xml --plan plan.tsv --summary reports/
+  shard-merge -o junit.xml --html run.html --markdown \"$GITHUB_STEP_SUMMARY\" reports/
   cat node-1.xml | shard-merge - node-2.xml > junit.xml
 
 Exit status:
@@ -52,6 +55,16 @@ pub enum LabelArg {
     Stem,
     /// The directory of the file: `node-3/TEST-a.xml` is node `node-3`.
     Parent,
+}
+
+/// The format of `--audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum AuditArg {
+    /// Tab-separated values with a header line.
+    #[default]
+    Tsv,
+    /// JSON Lines: one object per case.
+    Json,
 }
 
 /// The arguments of shard-merge, as typed.
@@ -97,13 +110,29 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub slowest: usize,
 
+    /// Write the run as one self-contained HTML page: a timeline of every node's processes on
+    /// its slots, the verification, the nodes, failures, slowest, flaky and not-run tests.
+    #[arg(long, value_name = "FILE", help_heading = "Pictures of the run")]
+    pub html: Option<PathBuf>,
+
+    /// Write the same summary in GitHub-flavoured Markdown (for $GITHUB_STEP_SUMMARY), with a
+    /// text timeline; at most 512 KiB whatever the run's size.
+    #[arg(long, value_name = "FILE", help_heading = "Pictures of the run")]
+    pub markdown: Option<PathBuf>,
+
+    /// Write one line per test case, in the merged report's order: node, id, outcome, time,
+    /// attempts, slot, process, start. `-` for stdout.
+    #[arg(long, value_name = "FILE", help_heading = "Pictures of the run")]
+    pub audit: Option<PathBuf>,
+
+    /// The audit's format: tsv (with a header) or json (JSON Lines).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = AuditArg::Tsv, help_heading = "Pictures of the run")]
+    pub audit_format: AuditArg,
+
     /// Say nothing on stderr but warnings and errors.
     #[arg(long, short)]
     pub quiet: bool,
 }
-
-/// How many lines of each kind of verification failure are shown.
-const SHOWN: usize = 20;
 
 /// Runs shard-merge.
 pub fn run(cli: Cli) -> Result<Exit> {
@@ -129,18 +158,32 @@ pub fn run(cli: Cli) -> Result<Exit> {
         // The slowest tests are only shown in the summary.
         slowest: if cli.summary { cli.slowest } else { 0 },
     };
+    let pictures = Pictures {
+        html: cli.html.as_deref(),
+        markdown: cli.markdown.as_deref(),
+        audit: cli.audit.as_deref(),
+        format: match cli.audit_format {
+            AuditArg::Tsv => AuditFormat::Tsv,
+            AuditArg::Json => AuditFormat::Json,
+        },
+        timeline: cli.summary,
+        slowest: cli.slowest,
+    };
+    if pictures.audit_to_stdout() && output.is_none() {
+        bail!("--audit - and the merged report cannot both go to stdout: give -o FILE");
+    }
     let merged = merge::scan(reports, &options)?;
     let report = merged.report();
-    tell_warnings(report);
-    write_merged(&merged, output)?;
+    tell::warnings(report);
+    let timeline = pictures::write_with(&merged, output, &pictures)?;
     drop(spool);
 
     if cli.summary {
-        summary(report);
+        tell::summary(report, &timeline);
     }
-    let verified = tell_verification(report);
+    let verified = tell::verification(report);
     if !cli.quiet {
-        tell_merged(count, report, output);
+        tell::merged(count, report, output);
     }
     Ok(exit_of(verified, report))
 }
@@ -202,57 +245,6 @@ fn gather(args: &[PathBuf], from: LabelFrom, output: Option<&Path>) -> Result<In
     Ok(Inputs { reports, spool })
 }
 
-/// Says on stderr what was odd in the inputs, where it was.
-fn tell_warnings(report: &Report) {
-    for w in &report.warnings {
-        if w.line == 0 {
-            warn(&format!("{}: {}", w.source, w.message));
-        } else {
-            warn(&format!(
-                "{}:{}:{}: {}",
-                w.source, w.line, w.column, w.message
-            ));
-        }
-    }
-}
-
-/// Writes the merged report to `output` (atomically), else to stdout.
-fn write_merged(merged: &Merge, output: Option<&Path>) -> Result<()> {
-    match output {
-        Some(path) => {
-            let mut file = PendingFile::create(path)?;
-            merged.write_file(file.file()?)?;
-            file.finish()?;
-            file.commit()?;
-        }
-        None => {
-            let stdout = io::stdout();
-            let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-            merged.write(&mut out)?;
-            out.flush().context("cannot write to stdout")?;
-        }
-    }
-    Ok(())
-}
-
-/// The closing line: how many reports, nodes and tests, and where the result went.
-fn tell_merged(count: usize, report: &Report, output: Option<&Path>) {
-    let t = &report.totals;
-    say(&format!(
-        "merged {count} report{} from {} node{}: {} tests, {} failed, {} errors, {} skipped, {} flaky, {} s{}",
-        plural(count),
-        report.nodes.len(),
-        plural(report.nodes.len()),
-        t.tests,
-        t.failures,
-        t.errors,
-        t.skipped,
-        t.flaky,
-        time::format(t.time),
-        output.map_or_else(String::new, |p| format!(" -> {}", p.display())),
-    ));
-}
-
 fn exit_of(verified: bool, report: &Report) -> Exit {
     if !verified {
         Exit::Unverified
@@ -267,124 +259,4 @@ fn read_manifest(path: &Path) -> Result<Manifest> {
     let name = path.display().to_string();
     let file = File::open(path).with_context(|| format!("cannot read {name}"))?;
     Ok(Manifest::read(&name, io::BufReader::new(file))?)
-}
-
-/// Says on stderr what did not verify; true when everything did.
-fn tell_verification(report: &Report) -> bool {
-    let list = |what: &str, items: Vec<String>| {
-        if items.is_empty() {
-            return;
-        }
-        warn(&format!("{} {what}:", items.len()));
-        for item in items.iter().take(SHOWN) {
-            say_raw(&format!("  {item}"));
-        }
-        if items.len() > SHOWN {
-            say_raw(&format!("  ... and {} more", items.len() - SHOWN));
-        }
-    };
-    for s in &report.salvaged {
-        warn(&format!(
-            "{}:{}:{}: {}: salvaged {} complete test cases, the rest is lost",
-            s.source, s.line, s.column, s.message, s.kept
-        ));
-    }
-    if let Some(check) = &report.node_check {
-        list(
-            &format!("of {} expected nodes missing", check.expected),
-            check.missing.iter().map(|k| format!("node {k}")).collect(),
-        );
-        list(
-            &format!(
-                "node labels name no node in 1..={} (a label's trailing number is its node)",
-                check.expected
-            ),
-            check.extra.clone(),
-        );
-    }
-    for f in &report.foreign_plans {
-        warn(&format!(
-            "{} ran from another plan: its shard.plan is {}, the manifest's is different",
-            f.source, f.fingerprint
-        ));
-    }
-    if let Some(v) = &report.verification {
-        list(
-            "planned tests were not reported",
-            v.missing
-                .iter()
-                .map(|m| format!("{} (planned on node {})", m.id, m.planned))
-                .collect(),
-        );
-        list(
-            "planned tests were reported more than once",
-            v.duplicated
-                .iter()
-                .map(|(id, nodes)| format!("{id} (by {})", nodes.join(", ")))
-                .collect(),
-        );
-        list(
-            "reported tests were not planned",
-            v.unplanned
-                .iter()
-                .map(|u| format!("{} (by {})", u.id, u.node))
-                .collect(),
-        );
-        list(
-            "tests ran on a node other than the planned one",
-            v.misplaced
-                .iter()
-                .map(|m| format!("{} (planned on {}, ran on {})", m.id, m.planned, m.reported))
-                .collect(),
-        );
-    }
-    report.verified()
-}
-
-fn summary(report: &Report) {
-    let mut nodes = Table::new();
-    nodes.load_preset(UTF8_FULL_CONDENSED);
-    nodes.set_header([
-        "node", "tests", "failed", "errors", "skipped", "flaky", "time (s)",
-    ]);
-    let row = |label: &str, t: &Totals| {
-        let mut cells = vec![Cell::new(label)];
-        for n in [t.tests, t.failures, t.errors, t.skipped, t.flaky] {
-            cells.push(Cell::new(n).set_alignment(CellAlignment::Right));
-        }
-        cells.push(Cell::new(format!("{:.1}", t.time)).set_alignment(CellAlignment::Right));
-        cells
-    };
-    for node in &report.nodes {
-        nodes.add_row(row(&node.label, &node.totals));
-    }
-    nodes.add_row(row("all", &report.totals));
-    say_raw(&nodes.to_string());
-
-    if !report.slowest.is_empty() {
-        let mut slow = Table::new();
-        slow.load_preset(UTF8_FULL_CONDENSED);
-        slow.set_header(["time (s)", "node", "test"]);
-        for s in &report.slowest {
-            let test = match &s.classname {
-                Some(c) if !c.is_empty() => format!("{c}::{}", s.name),
-                _ => s.name.clone(),
-            };
-            slow.add_row([
-                Cell::new(format!("{:.3}", s.time)).set_alignment(CellAlignment::Right),
-                Cell::new(&s.node),
-                Cell::new(test),
-            ]);
-        }
-        say_raw(&slow.to_string());
-    }
-    let times: Vec<f64> = report.nodes.iter().map(|n| n.totals.time).collect();
-    if !times.is_empty() {
-        let max = times.iter().copied().fold(0.0, f64::max);
-        let mean = times.iter().sum::<f64>() / times.len() as f64;
-        let ratio = if mean > 0.0 { max / mean } else { 1.0 };
-        say_raw(&format!(
-            "node time: max {max:.1} s, mean {mean:.1} s, max/mean {ratio:.3}"
-        ));
-    }
 }
