@@ -2,7 +2,7 @@
 // checks what they would see.
 //
 // usage: node check.mjs --page FILE --via http|file --screenshot PNG
-//          [--bands N] [--bars N] [--text STRING]...
+//          [--bands N] [--bars N] [--text STRING]... [--whole yes|no] [--modules DIR]
 //
 // --via http serves the page from a local HTTP server that sends Jenkins' default
 // Content-Security-Policy (no script, no inline style, no style attribute); --via file opens it
@@ -11,7 +11,8 @@
 // text, and, served with the policy, that the policy did refuse the page's <style>: the page is
 // read without it. Prints one JSON line of what it found; exit 0 when everything held, 1 when
 // not, 2 on bad usage. Needs playwright-core (npm) and Chromium (/usr/bin/chromium, or
-// $CHROMIUM).
+// $CHROMIUM). --whole no takes the screenshot of the first screenful only (1280 x 900) instead of
+// the whole page; --modules is the node_modules folder playwright-core is in.
 import { createServer } from "node:http";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -26,7 +27,7 @@ function usage(message) {
 }
 
 function parse(argv) {
-  const args = { texts: [] };
+  const args = { texts: [], whole: true };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (value === undefined) usage(`${flag} needs a value`);
@@ -38,6 +39,7 @@ function parse(argv) {
       case "--bars": args.bars = Number(value); break;
       case "--text": args.texts.push(value); break;
       case "--modules": args.modules = value; break;
+      case "--whole": args.whole = value !== "no"; break;
       default: usage(`unknown flag ${flag}`);
     }
   }
@@ -113,7 +115,7 @@ async function main() {
     found.styled = await page.evaluate(() => getComputedStyle(document.body).fontFamily.includes("system-ui"));
     found.refused = refused.length;
     found.fetched = requests.filter((r) => r !== url);
-    await page.screenshot({ path: args.screenshot, fullPage: true });
+    await page.screenshot({ path: args.screenshot, fullPage: args.whole });
   } finally {
     await browser.close();
     if (server) server.close();

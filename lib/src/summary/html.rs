@@ -23,7 +23,7 @@ const LABELS: f64 = 140.0;
 const LANE: f64 = 16.0;
 const GAP: f64 = 10.0;
 /// Items shown per verification problem.
-const PROBLEM_ITEMS: usize = 1000;
+const PROBLEM_ITEMS: usize = 500;
 
 /// The colour of a bar in `state`.
 pub fn colour(state: BarState) -> &'static str {
@@ -82,6 +82,15 @@ pub fn page(summary: &RunSummary, checks: &Checks) -> String {
     super::html_lists::not_run(&mut out, summary);
     out.push_str("</body>\n</html>\n");
     out
+}
+
+/// A node's label as words: a bare number is a node's number, `node 3`.
+pub fn node_name(label: &str) -> String {
+    if !label.is_empty() && label.bytes().all(|b| b.is_ascii_digit()) {
+        format!("node {label}")
+    } else {
+        label.to_string()
+    }
 }
 
 /// `1,234 tests on 3 nodes: 2 failed, 1 flaky, 5 not run`.
@@ -156,12 +165,7 @@ fn band(out: &mut String, band: &Band, y: f64, scale: f64) -> f64 {
         "<g class=\"band\" data-node=\"{}\">",
         escape(&band.label)
     );
-    // A bare number is a node's number: said so.
-    let shown = if !band.label.is_empty() && band.label.bytes().all(|b| b.is_ascii_digit()) {
-        format!("node {}", band.label)
-    } else {
-        band.label.clone()
-    };
+    let shown = node_name(&band.label);
     let _ = writeln!(
         out,
         "<text x=\"0\" y=\"{:.1}\" fill=\"#222\">{}</text>",
