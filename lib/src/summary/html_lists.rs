@@ -48,7 +48,7 @@ pub(super) fn failures(out: &mut String, summary: &RunSummary) {
             out,
             "<details><summary><strong>{}</strong> on {} ({}{retried}): {}</summary>",
             escape(&f.id),
-            escape(&super::html::node_name(&f.node)),
+            escape(super::html::node_name(&f.node)),
             f.outcome.as_str(),
             escape(one_line(message)),
         );
