@@ -172,6 +172,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
     if pictures.audit_to_stdout() && output.is_none() {
         bail!("--audit - and the merged report cannot both go to stdout: give -o FILE");
     }
+    pictures.check_paths(output)?;
     let merged = merge::scan(reports, &options)?;
     let report = merged.report();
     tell::warnings(report);

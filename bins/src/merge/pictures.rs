@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use shardkit::merge::Merge;
-use shardkit::output::{PendingFile, write_atomically};
+use shardkit::output::PendingFile;
 use shardkit::summary::audit::{AuditFormat, AuditWriter};
 use shardkit::summary::checks::Checks;
 use shardkit::summary::timeline::{self, Layout};
@@ -35,10 +35,42 @@ impl Pictures<'_> {
     pub(super) fn audit_to_stdout(&self) -> bool {
         self.audit.is_some_and(|p| p == Path::new("-"))
     }
+
+    /// No two outputs may be the same file: the last one put in place would replace the other.
+    pub(super) fn check_paths(&self, output: Option<&Path>) -> Result<()> {
+        let named = [
+            ("-o", output),
+            ("--html", self.html),
+            ("--markdown", self.markdown),
+            ("--audit", self.audit.filter(|_| !self.audit_to_stdout())),
+        ];
+        // A file that is not there yet is named by its folder, resolved, and its name.
+        let resolved = |p: &Path| {
+            let folder = match p.parent() {
+                Some(f) if !f.as_os_str().is_empty() => f,
+                _ => Path::new("."),
+            };
+            match (folder.canonicalize(), p.file_name()) {
+                (Ok(folder), Some(name)) => folder.join(name),
+                _ => p.to_path_buf(),
+            }
+        };
+        let same = |a: &Path, b: &Path| a == b || resolved(a) == resolved(b);
+        for (i, (flag, path)) in named.iter().enumerate() {
+            for (other, then) in &named[i + 1..] {
+                if let (Some(a), Some(b)) = (path, then)
+                    && same(a, b)
+                {
+                    anyhow::bail!("{flag} and {other} name the same file, {}", a.display());
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Writes the merged report to `output` (atomically), else to stdout, and the pictures;
-/// returns the text timeline's lines.
+/// returns the text timeline's lines. Every file is put in place only when all were written.
 pub(super) fn write_with(
     merged: &Merge,
     output: Option<&Path>,
@@ -53,7 +85,7 @@ pub(super) fn write_with(
             let mut file = PendingFile::create(path)?;
             merged.write_file(file.file()?)?;
             file.finish()?;
-            let lines = match read_back(file.file()?) {
+            let drawn = match read_back(file.file()?) {
                 Some(mut again) => draw(&mut again, merged, pictures)?,
                 None => {
                     // A device or a FIFO cannot be read back: write the report again aside.
@@ -62,18 +94,33 @@ pub(super) fn write_with(
                 }
             };
             file.commit()?;
-            Ok(lines)
+            drawn.commit()
         }
         None => {
             let mut spool = spooled(merged)?;
-            let lines = draw(&mut spool, merged, pictures)?;
+            let drawn = draw(&mut spool, merged, pictures)?;
             spool.seek(SeekFrom::Start(0))?;
             let stdout = io::stdout();
             let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
             io::copy(&mut spool, &mut out).context("cannot write to stdout")?;
             out.flush().context("cannot write to stdout")?;
-            Ok(lines)
+            drawn.commit()
         }
+    }
+}
+
+/// The pictures written and not yet in place, and the text timeline.
+struct Drawn {
+    files: Vec<PendingFile>,
+    timeline: Vec<String>,
+}
+
+impl Drawn {
+    fn commit(self) -> Result<Vec<String>> {
+        for file in self.files {
+            file.commit()?;
+        }
+        Ok(self.timeline)
     }
 }
 
@@ -95,9 +142,11 @@ fn read_back(file: &File) -> Option<File> {
     Some(again)
 }
 
-/// Reads the merged report from `report` and writes every picture asked for.
-fn draw(report: &mut File, merged: &Merge, pictures: &Pictures<'_>) -> Result<Vec<String>> {
+/// Reads the merged report from `report` and writes every picture asked for, each to its
+/// temporary file.
+fn draw(report: &mut File, merged: &Merge, pictures: &Pictures<'_>) -> Result<Drawn> {
     let input = io::BufReader::with_capacity(1 << 16, report);
+    let mut files = Vec::new();
     let summary = match pictures.audit {
         Some(path) if path == Path::new("-") => {
             let stdout = io::stdout();
@@ -110,38 +159,42 @@ fn draw(report: &mut File, merged: &Merge, pictures: &Pictures<'_>) -> Result<Ve
         }
         Some(path) => {
             let mut file = PendingFile::create(path)?;
-            let summary = {
-                let mut audit = AuditWriter::new(file.writer(), pictures.format)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                let summary = read(input, pictures, |case| audit.case(case))?;
-                audit
-                    .finish()
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                summary
-            };
-            file.commit()?;
+            let cannot = || format!("cannot write {}", path.display());
+            let mut audit =
+                AuditWriter::new(file.writer(), pictures.format).with_context(cannot)?;
+            let summary = read(input, pictures, |case| audit.case(case))?;
+            audit.finish().with_context(cannot)?;
+            file.finish()?;
+            files.push(file);
             summary
         }
         None => read(input, pictures, |_| Ok(()))?,
     };
     let checks = Checks::of(merged.report());
-    if let Some(path) = pictures.html {
-        let page = summary::html::page(&summary, &checks);
-        write_atomically(path, |out| out.write_all(page.as_bytes()))?;
-    }
-    if let Some(path) = pictures.markdown {
-        let text = summary::markdown::summary(&summary, &checks);
-        write_atomically(path, |out| out.write_all(text.as_bytes()))?;
-    }
-    if !pictures.timeline {
-        return Ok(Vec::new());
+    let pages = [
+        (
+            pictures.html,
+            summary::html::page as fn(&RunSummary, &Checks) -> String,
+        ),
+        (pictures.markdown, summary::markdown::summary),
+    ];
+    for (path, render) in pages {
+        if let Some(path) = path {
+            let mut file = PendingFile::create(path)?;
+            file.writer()
+                .write_all(render(&summary, &checks).as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            file.finish()?;
+            files.push(file);
+        }
     }
     let layout = Layout::of(&summary.nodes, summary.origin(), summary.finish());
-    Ok(if layout.extent > 0.0 {
+    let timeline = if pictures.timeline && layout.extent > 0.0 {
         timeline::text(&layout)
     } else {
         Vec::new()
-    })
+    };
+    Ok(Drawn { files, timeline })
 }
 
 fn read(

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 
 use shardkit::junit::cases::{Status, read_cases};
 
-use crate::support::{Run, finish, path_str, testdata};
+use crate::support::{Run, check_junit, finish, path_str, testdata};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -164,6 +164,7 @@ fn a_run_with_failures_flaky_not_run_and_a_late_node_shows_them_all() {
         ],
     );
     assert_eq!(one.code, 1, "{}", one.stderr);
+    where_and_when_each_case_ran(&node1, 2);
     // Node 2 starts when node 1 has ended: late. It stops at its first failure.
     let two = exec(
         w,
@@ -228,6 +229,56 @@ fn a_run_with_failures_flaky_not_run_and_a_late_node_shows_them_all() {
         "{md}"
     );
     the_audit_is_the_merged_report(&audit, &merged, 10);
+    check_junit(&[&node1, &node2, &merged]);
+}
+
+/// Every case of the node report `report` says which of `slots` slots and which process it ran
+/// in, within the node's start and end; a retried case's earlier attempt names its own process.
+fn where_and_when_each_case_ran(report: &Path, slots: usize) {
+    let text = fs::read_to_string(report).unwrap();
+    let value_of = |name: &str| {
+        let marker = format!("name=\"{name}\" value=\"");
+        let at = text
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {name} in {text}"));
+        text[at + marker.len()..]
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let (start, end) = (value_of("shard.start"), value_of("shard.end"));
+    // RFC 3339 in UTC with milliseconds: ordered as text.
+    assert!(
+        start.len() == 24 && start.ends_with('Z') && start <= end,
+        "{start} {end}"
+    );
+    for case in read_cases(fs::File::open(report).unwrap()).unwrap() {
+        let p = |name| {
+            case.property(name)
+                .unwrap_or_else(|| panic!("no {name}: {case:?}"))
+        };
+        let slot: usize = p("shard.slot").parse().unwrap();
+        assert!((1..=slots).contains(&slot), "{case:?}");
+        let _: u64 = p("shard.process").parse().unwrap();
+        let (from, to) = (p("shard.process.start"), p("shard.process.end"));
+        assert!(
+            start.as_str() <= from && from <= to && to <= end.as_str(),
+            "{case:?}"
+        );
+    }
+    let flaky = text.split("value=\"flaky\"").nth(1).unwrap();
+    let last = flaky
+        .split("name=\"shard.process\" value=\"")
+        .nth(1)
+        .unwrap();
+    let earlier = flaky.split("<flakyFailure").nth(1).unwrap();
+    let earlier = earlier.split(" process=\"").nth(1).unwrap();
+    assert_ne!(
+        last.split('"').next(),
+        earlier.split('"').next(),
+        "the retry ran in a process of its own: {flaky}"
+    );
 }
 
 /// Each line of the audit is the merged report's case at the same place.

@@ -1,13 +1,15 @@
 //! shard-merge, driven as CI drives it.
 //!
 //! By topic: every dialect merges to its golden report, which Jenkins' parser reads
-//! (`golden`); the merge verifies a run against its plan (`verify`); and bad, odd, broken,
-//! many or huge inputs (`inputs`). The helpers here run shard-merge and check how it ended.
+//! (`golden`); the merge verifies a run against its plan (`verify`); bad, odd, broken, many
+//! or huge inputs (`inputs`); the pictures of a run at their edges (`pictures`). The helpers
+//! here run shard-merge and check how it ended.
 
 mod catalogue;
 mod golden;
 mod inputs;
 mod memory;
+mod pictures;
 mod verify;
 
 use std::path::{Path, PathBuf};
