@@ -335,3 +335,32 @@ fn on_200000_cases_the_markdown_stays_under_a_mebibyte_and_the_page_under_2_mb()
     let md = markdown::summary(&summary, &no_checks());
     assert!(md.len() < 1 << 20, "{} bytes", md.len());
 }
+
+#[test]
+fn a_hostile_id_of_100_kb_is_shown_cut_and_an_empty_run_says_so() {
+    let xml = big_report(
+        160,
+        |k| k % 2 == 0,
+        |k| format!("{k}{}", "é&lt;&amp;&gt;".repeat(25_000)),
+    );
+    let (summary, _) = read(&xml);
+    let page = html::page(&summary, &no_checks());
+    assert!(page.len() < 1_000_000, "{} bytes", page.len());
+    // 1,000 characters: "0", 249 times "é<&>", then "é<&".
+    let cut = format!("0{}é&lt;&amp; …", "é&lt;&amp;&gt;".repeat(249));
+    assert!(page.contains(&cut));
+    let md = markdown::summary(&summary, &no_checks());
+    assert!(md.len() < 200_000, "{} bytes", md.len());
+
+    let (empty, audit) = read("<testsuites/>");
+    assert_eq!(
+        audit,
+        "node\tid\toutcome\ttime\tattempts\tslot\tprocess\tstart\n"
+    );
+    let page = html::page(&empty, &no_checks());
+    assert!(
+        page.contains("<h1>0 tests on 0 nodes: no tests</h1>"),
+        "{page}"
+    );
+    assert!(page.contains("id=\"no-timeline\""), "{page}");
+}

@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use quick_xml::escape::escape;
 
 use super::checks::Checks;
+use super::html_lists::shown;
 use super::record::{BarState, Counts};
 use super::timeline::{Band, Layout};
 use super::{RunSummary, Stamp};
@@ -107,7 +108,9 @@ pub fn headline(t: &Counts, nodes: usize) -> String {
             parts.push(format!("{n} {what}"));
         }
     }
-    let rest = if parts.is_empty() {
+    let rest = if t.tests == 0 {
+        "no tests".to_string()
+    } else if parts.is_empty() {
         "all passed".to_string()
     } else {
         parts.join(", ")
@@ -163,14 +166,14 @@ fn band(out: &mut String, band: &Band, y: f64, scale: f64) -> f64 {
     let _ = writeln!(
         out,
         "<g class=\"band\" data-node=\"{}\">",
-        escape(&band.label)
+        shown(&band.label)
     );
-    let shown = node_name(&band.label);
+    let label = node_name(&band.label);
     let _ = writeln!(
         out,
         "<text x=\"0\" y=\"{:.1}\" fill=\"#222\">{}</text>",
         y + height / 2.0 + 4.0,
-        escape(&shown)
+        shown(&label)
     );
     // The node's span from its start to its end: what is not covered by a bar is idle.
     if let (Some(start), Some(end)) = (band.start, band.end) {
@@ -209,7 +212,7 @@ fn band(out: &mut String, band: &Band, y: f64, scale: f64) -> f64 {
                 i + 1,
                 d.tests,
                 if d.tests == 1 { "" } else { "s" },
-                escape(&first),
+                shown(&first),
                 d.to - d.from,
                 d.state.as_str(),
             );
@@ -294,7 +297,7 @@ fn verification(out: &mut String, checks: &Checks) {
             escape(&problem.what)
         );
         for item in problem.items.iter().take(PROBLEM_ITEMS) {
-            let _ = writeln!(out, "<li>{}</li>", escape(item));
+            let _ = writeln!(out, "<li>{}</li>", shown(item));
         }
         if problem.items.len() > PROBLEM_ITEMS {
             let _ = writeln!(
@@ -331,7 +334,7 @@ fn nodes(out: &mut String, summary: &RunSummary) {
             "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
              <td class=\"n\">{}</td><td class=\"n\">{:.1}</td><td class=\"n\">{:.1}</td>\
              <td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"n\">{wall}</td></tr>",
-            escape(&node.label),
+            shown(&node.label),
             c.tests,
             c.failed + c.errors,
             c.flaky,

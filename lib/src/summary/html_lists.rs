@@ -18,6 +18,16 @@ pub(super) fn one_line(message: &str) -> String {
     cut
 }
 
+/// At most 1,000 characters of `text` (an id, a label), escaped: a hostile id of megabytes
+/// must not make the page as large.
+pub(super) fn shown(text: &str) -> String {
+    const MAX: usize = 1000;
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{} …", escape(&text[..cut])),
+        None => escape(text).into_owned(),
+    }
+}
+
 fn left_out<T>(out: &mut String, list: &Listed<T>, shown: usize) {
     let more = list.total - shown as u64;
     if more > 0 {
@@ -47,7 +57,7 @@ pub(super) fn failures(out: &mut String, summary: &RunSummary) {
         let _ = writeln!(
             out,
             "<details><summary><strong>{}</strong> on {} ({}{retried}): {}</summary>",
-            escape(&f.id),
+            shown(&f.id),
             escape(super::html::node_name(&f.node)),
             f.outcome.as_str(),
             escape(one_line(message)),
@@ -66,8 +76,8 @@ pub(super) fn failures(out: &mut String, summary: &RunSummary) {
             let _ = writeln!(
                 out,
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&f.id),
-                escape(&f.node),
+                shown(&f.id),
+                shown(&f.node),
                 f.outcome.as_str()
             );
         }
@@ -91,8 +101,8 @@ pub(super) fn slowest(out: &mut String, summary: &RunSummary) {
             out,
             "<tr><td class=\"n\">{:.3}</td><td>{}</td><td>{}</td></tr>",
             s.time,
-            escape(&s.node),
-            escape(&s.id)
+            shown(&s.node),
+            shown(&s.id)
         );
     }
     out.push_str("</table>\n");
@@ -124,8 +134,8 @@ pub(super) fn flaky(out: &mut String, summary: &RunSummary) {
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&f.id),
-            escape(&f.node),
+            shown(&f.id),
+            shown(&f.node),
             escape(attempts.join("; "))
         );
     }
@@ -148,8 +158,8 @@ pub(super) fn not_run(out: &mut String, summary: &RunSummary) {
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&n.id),
-            escape(&n.node),
+            shown(&n.id),
+            shown(&n.node),
             escape(one_line(&n.why))
         );
     }
