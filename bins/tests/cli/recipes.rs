@@ -2,7 +2,7 @@
 //! under gitlab-ci-local (pinned, installed by scripts/test) on testdata/example-suite, twice in
 //! a row: `parallel:` nodes, artifacts, caches, the merge job. The second pipeline must plan
 //! with the first one's durations although the first had a failing test, and both merges must
-//! verify (their exit status 1 says only that a test failed).
+//! verify (their exit status 1 says only that a test failed) and publish the run's page.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -80,6 +80,27 @@ fn gitlab_ci_local(dir: &Path) -> Run {
     finish(cmd.output().unwrap())
 }
 
+/// The flag that only the GitHub workflow's merge has: the summary on the run's page.
+const STEP_SUMMARY: &str = " --markdown \"$GITHUB_STEP_SUMMARY\"";
+
+/// Asserts that `page` is the run's page, with its timeline and a band per node.
+fn assert_run_page(page: &Path, nodes: usize, context: &str) {
+    let html = fs::read_to_string(page)
+        .unwrap_or_else(|e| panic!("{context}: no run page {}: {e}", page.display()));
+    assert_eq!(
+        html.matches("<svg id=\"timeline\"").count(),
+        1,
+        "{context}: {} has no timeline",
+        page.display()
+    );
+    assert_eq!(
+        html.matches("<g class=\"band\"").count(),
+        nodes,
+        "{context}: {} has not a band per node",
+        page.display()
+    );
+}
+
 /// The lines a job printed: gitlab-ci-local starts each with the job's name.
 fn job_lines<'a>(log: &'a str, job: &str) -> Vec<&'a str> {
     log.lines()
@@ -101,7 +122,11 @@ fn the_gitlab_recipe_runs_twice_under_gitlab_ci_local() {
     git(&project, &["add", "-A"]);
     git(&project, &["commit", "-q", "-m", "the example suite"]);
 
+    // Where gitlab-ci-local keeps the merge job's artifacts, as GitLab would upload them.
+    let artifacts = project.join(".gitlab-ci-local/artifacts/merge/timings");
     for pipeline in 1..=2 {
+        // Each pipeline's page is its own, not the one before it.
+        let _ = fs::remove_dir_all(&artifacts);
         let run = gitlab_ci_local(&project);
         let log = format!("{}{}", run.stdout, run.stderr);
         // The pipeline fails (the example suite has a genuine failure) ...
@@ -139,6 +164,18 @@ fn the_gitlab_recipe_runs_twice_under_gitlab_ci_local() {
                 "pipeline {pipeline}: node {node} did not run:\n{log}"
             );
         }
+        // The merged report and the run's page (exposed as "test run") are the job's artifacts,
+        // also when its tests failed.
+        assert!(
+            artifacts.join("junit.xml").is_file(),
+            "pipeline {pipeline}: no merged report in {}:\n{log}",
+            artifacts.display()
+        );
+        assert_run_page(
+            &artifacts.join("run.html"),
+            3,
+            &format!("pipeline {pipeline}"),
+        );
         let plan = job_lines(&log, "plan").join("\n");
         if pipeline == 1 {
             assert!(
@@ -215,8 +252,20 @@ fn shardkit_commands(file: &str) -> Vec<String> {
 #[test]
 fn the_github_workflow_runs_the_commands_the_gitlab_run_executes() {
     let gitlab = shardkit_commands("gitlab-ci.yml");
-    let github = shardkit_commands("github-actions.yml");
+    let mut github = shardkit_commands("github-actions.yml");
     assert_eq!(gitlab.len(), 3, "plan, exec, merge: {gitlab:?}");
+    assert_eq!(github.len(), 3, "plan, exec, merge: {github:?}");
+    // GitHub's merge also writes the summary on the run's page, once; nothing else differs.
+    let counts: Vec<usize> = github
+        .iter()
+        .map(|c| c.matches(STEP_SUMMARY).count())
+        .collect();
+    assert_eq!(
+        counts,
+        [0, 0, 1],
+        "only the merge writes the step summary: {github:?}"
+    );
+    github[2] = github[2].replacen(STEP_SUMMARY, "", 1);
     assert_eq!(github, gitlab);
     // And the same install line, which leaves binaries already on PATH alone.
     let install = "command -v shard-plan > /dev/null || cargo install --locked --git \"$SHARDKIT_GIT\" shardkit-cli";
@@ -281,14 +330,15 @@ fn the_buildkite_and_circleci_recipes_are_valid_against_their_schemas() {
 }
 
 /// Every recipe plans once, for 3 nodes, with the previous merged report's durations, runs each
-/// node from the manifest and merges with `--plan` and `--expect-nodes`: the same three command
-/// lines as the GitLab recipe that the tests run (Buildkite writes `$` as `$$`).
+/// node from the manifest and merges with `--plan` and `--expect-nodes`, writing the run's page
+/// beside the merged report: the same three command lines as the GitLab recipe that the tests
+/// run (Buildkite writes `$` as `$$`; GitHub's merge alone adds the step summary).
 #[test]
 fn every_recipe_plans_once_and_verifies_the_merge_with_the_same_commands() {
     let commands = [
         "shard-plan --collect pytest --nodes 3 --timings timings/junit.xml --manifest plan.tsv --summary",
         "shard-exec --runner pytest --manifest plan.tsv --retries 1 --timeout 10m --junit ",
-        "shard-merge --plan plan.tsv --expect-nodes 3 --summary -o timings/junit.xml reports/",
+        "shard-merge --plan plan.tsv --expect-nodes 3 --summary -o timings/junit.xml --html timings/run.html reports/",
     ];
     for file in [
         "gitlab-ci.yml",
@@ -297,9 +347,14 @@ fn every_recipe_plans_once_and_verifies_the_merge_with_the_same_commands() {
         "circleci.yml",
         "Jenkinsfile",
     ] {
-        let text = fs::read_to_string(repo().join("ci").join(file))
+        let mut text = fs::read_to_string(repo().join("ci").join(file))
             .unwrap()
             .replace("$$", "$");
+        if file == "github-actions.yml" {
+            assert_eq!(text.matches(STEP_SUMMARY).count(), 1, "{file}");
+            text = text.replacen(STEP_SUMMARY, "", 1);
+        }
+        assert!(!text.contains("--markdown"), "{file}: no step summary here");
         for command in commands {
             assert_eq!(text.matches(command).count(), 1, "{file}: `{command}` once");
         }
@@ -307,6 +362,61 @@ fn every_recipe_plans_once_and_verifies_the_merge_with_the_same_commands() {
         // tests failed.
         assert!(text.contains("timings/junit.xml"), "{file}");
     }
+}
+
+/// Every recipe publishes the run's page where its engine keeps a job's files, beside the merged
+/// report and also when tests failed: GitLab's artifacts (exposed on the merge request, where
+/// GitLab refuses a glob), GitHub's uploaded artifact, Buildkite's `artifact_paths`, CircleCI's
+/// `store_artifacts`, Jenkins' archive and HTML Publisher.
+#[test]
+fn every_recipe_publishes_the_run_page_beside_the_merged_report() {
+    use serde_json::json;
+    let ci = repo().join("ci");
+    let both = json!(["timings/junit.xml", "timings/run.html"]);
+
+    let gitlab = &yaml_documents(&ci.join("gitlab-ci.yml"))[0]["merge"]["artifacts"];
+    assert_eq!(gitlab["when"], "always");
+    assert_eq!(gitlab["expose_as"], "test run");
+    assert_eq!(gitlab["paths"], both);
+
+    let github = &yaml_documents(&ci.join("github-actions.yml"))[0]["jobs"]["merge"]["steps"];
+    let upload = github
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["uses"] == "actions/upload-artifact@v4")
+        .expect("the merge uploads");
+    assert_eq!(upload["if"], "always()");
+    assert_eq!(
+        upload["with"]["path"],
+        "timings/junit.xml\ntimings/run.html\n"
+    );
+
+    let buildkite = &yaml_documents(&ci.join("buildkite.yml"))[0]["steps"];
+    let merge = buildkite
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["label"] == ":junit: merge")
+        .expect("the merge step");
+    assert_eq!(merge["artifact_paths"], both);
+
+    let circleci = &yaml_documents(&ci.join("circleci.yml"))[0]["jobs"]["merge"]["steps"];
+    let steps = circleci.as_array().unwrap();
+    // The merged report only reaches the test view; the page is an artifact.
+    assert!(steps.contains(&json!({"store_test_results": {"path": "timings/junit.xml"}})));
+    assert!(steps.contains(&json!({"store_artifacts": {"path": "timings/run.html"}})));
+
+    let jenkins = fs::read_to_string(ci.join("Jenkinsfile")).unwrap();
+    let always = jenkins.split("always {").nth(1).expect("post { always }");
+    assert!(
+        always.contains("archiveArtifacts artifacts: 'timings/junit.xml, timings/run.html',"),
+        "{always}"
+    );
+    assert!(
+        always.contains("publishHTML(target: [reportDir: 'timings', reportFiles: 'run.html',"),
+        "{always}"
+    );
 }
 
 /// The documents of a YAML file, read by the ruamel.yaml that check-jsonschema brings into
@@ -421,6 +531,17 @@ fn the_kubernetes_recipe_indexes_its_pods_and_its_commands_run() {
     assert!(
         reports.join("previous/junit.xml").exists(),
         "the next run's durations"
+    );
+    // The run's page, beside the merged report.
+    let page = reports.join("run.html");
+    assert!(
+        merge.contains(&format!("--html {} ", page.display())),
+        "{merge}"
+    );
+    assert_run_page(
+        &page,
+        usize::try_from(completions).unwrap(),
+        "the merge Job",
     );
 }
 
