@@ -181,6 +181,12 @@ impl TimingArgs {
                     ""
                 }
             ));
+            if let Some(startup) = timings.startup {
+                crate::say(&format!(
+                    "a process took {startup:.2} s to start (the median of {} in the reports: its wall time less its tests' times)",
+                    timings.processes
+                ));
+            }
         }
         Ok(Some(timings))
     }

@@ -8,12 +8,19 @@
 //! durations quantized to steps of about 5% (integer arithmetic, the same on every machine),
 //! so that the ordinary noise of measured times moves no test; ids with no recorded duration
 //! weigh the median known duration.
+//!
+//! Reports written by shard-exec also say where and when each case ran (its process and the
+//! process's start and end): a process's wall time less its cases' times is what starting it
+//! cost (the runner's start-up, imports, collection). Their median is the start-up cost that
+//! shard-exec weighs against balance when it sizes batches.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
+use crate::exec::report::{PROCESS_END_PROPERTY, PROCESS_PROPERTY, PROCESS_START_PROPERTY};
 use crate::junit::cases::for_each_case;
 use crate::junit::matching::{ID_PROPERTY, Matcher};
 use crate::junit::reader::{Decoded, locate};
@@ -33,6 +40,10 @@ pub struct Timings {
     pub matched: usize,
     /// Reports that could not be read, and why: their times are not used.
     pub problems: Vec<Error>,
+    /// The median start-up cost of a process, in seconds, when the reports record processes.
+    pub startup: Option<f64>,
+    /// How many processes that median is of.
+    pub processes: usize,
 }
 
 impl Timings {
@@ -44,6 +55,7 @@ impl Timings {
         let matcher = Matcher::new(ids.iter().copied());
         let mut samples: Vec<Vec<f64>> = vec![Vec::new(); ids.len()];
         let mut timings = Timings::default();
+        let mut startups = Vec::new();
         for path in paths {
             let files = match find_reports(std::slice::from_ref(path), None) {
                 Ok(files) => files,
@@ -54,18 +66,21 @@ impl Timings {
             };
             for file in files {
                 match read_one(&file, &matcher) {
-                    Ok(found) => {
+                    Ok((found, processes)) => {
                         timings.files += 1;
                         timings.matched += found.len();
                         for (i, seconds) in found {
                             samples[i].push(seconds);
                         }
+                        startups.extend(processes.startups());
                     }
                     Err(e) => timings.problems.push(e),
                 }
             }
         }
         timings.durations = samples.into_iter().map(median).collect();
+        timings.processes = startups.len();
+        timings.startup = median(startups);
         timings
     }
 
@@ -89,8 +104,44 @@ impl Timings {
     }
 }
 
-/// The `(id index, seconds)` of every case of one report that names an id.
-fn read_one(path: &PathBuf, matcher: &Matcher<'_>) -> Result<Vec<(usize, f64)>> {
+/// The processes of one report: per node and process number, its start and end (ms since
+/// 1970) and the sum of its cases' times.
+#[derive(Debug, Default)]
+struct Processes(HashMap<(String, String), (i64, i64, f64)>);
+
+impl Processes {
+    fn add(&mut self, case: &crate::junit::cases::Case, seconds: f64) {
+        let property = |name| case.property(name);
+        let stamp = |name| {
+            let at = humantime::parse_rfc3339_weak(property(name)?).ok()?;
+            let ms = at.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis();
+            i64::try_from(ms).ok()
+        };
+        let (Some(node), Some(process), Some(start), Some(end)) = (
+            property(crate::verify::NODE_PROPERTY),
+            property(PROCESS_PROPERTY),
+            stamp(PROCESS_START_PROPERTY),
+            stamp(PROCESS_END_PROPERTY),
+        ) else {
+            return;
+        };
+        let entry = self
+            .0
+            .entry((node.to_string(), process.to_string()))
+            .or_insert((start, end, 0.0));
+        entry.2 += seconds;
+    }
+
+    /// What starting each process cost: its wall time less its cases' times, in seconds.
+    fn startups(&self) -> impl Iterator<Item = f64> + '_ {
+        self.0
+            .values()
+            .map(|&(start, end, cases)| ((end - start) as f64 / 1000.0 - cases).max(0.0))
+    }
+}
+
+/// The `(id index, seconds)` of every case of one report that names an id, and its processes.
+fn read_one(path: &PathBuf, matcher: &Matcher<'_>) -> Result<(Vec<(usize, f64)>, Processes)> {
     let name = path.display().to_string();
     let open = || {
         File::open(path).map_err(|source| Error::Read {
@@ -99,10 +150,12 @@ fn read_one(path: &PathBuf, matcher: &Matcher<'_>) -> Result<Vec<(usize, f64)>> 
         })
     };
     let mut found = Vec::new();
+    let mut processes = Processes::default();
     let read = for_each_case(BufReader::new(open()?), |case| {
         let Some(seconds) = case.time.filter(|t| t.is_finite() && *t >= 0.0) else {
             return;
         };
+        processes.add(&case, seconds);
         if let Some(i) = matcher.find(
             case.property(ID_PROPERTY),
             case.classname.as_deref(),
@@ -112,7 +165,7 @@ fn read_one(path: &PathBuf, matcher: &Matcher<'_>) -> Result<Vec<(usize, f64)>> 
         }
     });
     match read {
-        Ok(()) => Ok(found),
+        Ok(()) => Ok((found, processes)),
         Err(e) => {
             let (line, column) = locate(Decoded::new(open()?), e.offset).unwrap_or((0, 0));
             Err(Error::Report {
@@ -202,6 +255,42 @@ mod tests {
         let path = dir.join(name);
         std::fs::write(&path, xml).unwrap();
         path
+    }
+
+    #[test]
+    fn the_start_up_cost_is_the_median_of_each_processs_wall_time_less_its_cases() {
+        let dir = tempfile::tempdir().unwrap();
+        let case = |name: &str, time: &str, node: &str, process: &str, span: (&str, &str)| {
+            format!(
+                r#"<testcase name="{name}" time="{time}"><properties><property name="shard.node" value="{node}"/><property name="shard.process" value="{process}"/><property name="shard.process.start" value="2024-05-01T12:00:{}Z"/><property name="shard.process.end" value="2024-05-01T12:00:{}Z"/></properties></testcase>"#,
+                span.0, span.1
+            )
+        };
+        let xml = [
+            "<testsuite>".to_string(),
+            // Node 1, process 1: 2 s for 1.2 s of cases; process 2: 1 s for 0.4 s.
+            case("a", "0.5", "1", "1", ("00.000", "02.000")),
+            case("b", "0.7", "1", "1", ("00.000", "02.000")),
+            case("c", "0.4", "1", "2", ("02.000", "03.000")),
+            // Node 2's process 1 is another process: 1.5 s for 0.5 s.
+            case("d", "0.5", "2", "1", ("00.000", "01.500")),
+            // A case without its process says nothing of start-up.
+            r#"<testcase name="e" time="3"/>"#.to_string(),
+            "</testsuite>".to_string(),
+        ]
+        .concat();
+        let report = write(dir.path(), "r.xml", &xml);
+        let timings = Timings::read(["a", "b", "c", "d", "e"], &[report]);
+        assert_eq!(timings.processes, 3);
+        let startup = timings.startup.unwrap();
+        assert!((startup - 0.8).abs() < 1e-9, "{startup}");
+        let plain = write(
+            dir.path(),
+            "plain.xml",
+            r#"<testsuite><testcase name="a" time="1"/></testsuite>"#,
+        );
+        let timings = Timings::read(["a"], &[plain]);
+        assert_eq!((timings.startup, timings.processes), (None, 0));
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! (nose's `_multiprocess_can_split_`), and small groups are packed together, up to the batch
 //! size, so that a suite of many small classes does not pay one start-up per class.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 
 use crate::error::{Error, Result};
 use crate::ids::Grouping;
@@ -51,9 +52,11 @@ pub struct Packing {
     /// The most ids in one batch, unless one group alone has more.
     pub batch_size: usize,
     /// Per id, its weight from earlier durations ([`crate::timings`]), when known. Then units
-    /// run longest first (LPT), and a batch also closes at a time budget: the total over twice
-    /// the jobs, so that each job gets about two batches of equal time.
+    /// run longest first (LPT), and batches are cut by time (see [`pack`]).
     pub weights: Option<Vec<u64>>,
+    /// What starting one process costs, in the weights' unit (microseconds), as earlier
+    /// reports measured it; with weights, it sets how many batches are worth their start-up.
+    pub startup: Option<u64>,
     /// Processes at once (for the time budget).
     pub jobs: usize,
     /// A batch holds one group only (`go test` runs one package a process).
@@ -75,6 +78,13 @@ pub fn auto_batch_size(ids: usize, jobs: usize) -> usize {
 pub const MAX_BATCH: usize = 1000;
 
 /// Gathers `ids` into units: in the order the ids came, or with weights longest first.
+///
+/// Without weights, groups are packed in their order up to the batch size. With weights,
+/// groups stay in their order too (a module's classes side by side, so that a batch imports
+/// few modules) and are cut into batches of about equal time; how many is what makes the
+/// node's run shortest: each count from one batch per job up to eight per job is laid out
+/// longest first on the jobs, each batch costing its start-up too, and the shortest estimate
+/// wins, the fewest batches among equals. Without a measured start-up, two batches per job.
 pub fn pack(ids: &[String], packing: &Packing) -> Vec<Unit> {
     let weight_of = |group: &[usize]| -> u64 {
         packing
@@ -82,50 +92,38 @@ pub fn pack(ids: &[String], packing: &Packing) -> Vec<Unit> {
             .as_ref()
             .map_or(0, |w| group.iter().map(|&i| w[i]).sum())
     };
-    let mut units: Vec<Unit> = if packing.mode == Mode::PerId {
-        (0..ids.len())
-            .map(|i| Unit {
-                ids: vec![i],
-                weight: weight_of(&[i]),
+    let mut units: Vec<Unit> = if packing.mode == Mode::PerId || packing.one_group_per_batch {
+        let each: Vec<Vec<usize>> = if packing.mode == Mode::PerId {
+            (0..ids.len()).map(|i| vec![i]).collect()
+        } else {
+            gather(ids, packing)
+        };
+        each.into_iter()
+            .map(|ids| Unit {
+                weight: weight_of(&ids),
+                ids,
             })
             .collect()
     } else {
-        let mut groups = gather(ids, packing);
-        let budget = packing.weights.as_ref().map(|w| {
-            let total: u64 = w.iter().sum();
-            total.div_ceil(2 * packing.jobs.max(1) as u64).max(1)
-        });
-        if budget.is_some() {
-            // Heaviest groups first (stable: equal weights keep their order), so that batches
-            // fill up to the budget and come out longest first.
-            groups.sort_by_key(|g| std::cmp::Reverse(weight_of(g)));
-        }
-        let size = packing.batch_size.max(1);
-        let mut units = Vec::new();
-        let mut batch: Vec<usize> = Vec::new();
-        let (mut bytes, mut weight) = (0, 0);
-        let bytes_of = |group: &[usize]| group.iter().map(|&i| ids[i].len() + 1).sum::<usize>();
-        for group in groups {
-            let (group_bytes, group_weight) = (bytes_of(&group), weight_of(&group));
-            let full = packing.one_group_per_batch
-                || batch.len() + group.len() > size
-                || bytes + group_bytes > BATCH_BYTES
-                || budget.is_some_and(|b| weight + group_weight > b);
-            if !batch.is_empty() && full {
-                units.push(Unit {
-                    ids: std::mem::take(&mut batch),
-                    weight,
-                });
-                (bytes, weight) = (0, 0);
+        let groups = gather(ids, packing);
+        let weights: Vec<u64> = groups.iter().map(|g| weight_of(g)).collect();
+        let cut = |target: Option<u64>| cut(ids, &groups, &weights, packing.batch_size, target);
+        match &packing.weights {
+            None => cut(None),
+            Some(_) => {
+                let jobs = packing.jobs.max(1);
+                let total: u64 = weights.iter().sum();
+                let counts = match packing.startup {
+                    Some(_) => jobs..=(8 * jobs).min(groups.len().max(jobs)),
+                    None => 2 * jobs..=2 * jobs,
+                };
+                let startup = packing.startup.unwrap_or(0);
+                counts
+                    .map(|count| cut(Some(total.div_ceil(count as u64).max(1))))
+                    .min_by_key(|units| (makespan(units, jobs, startup), units.len()))
+                    .unwrap_or_default()
             }
-            batch.extend(group);
-            bytes += group_bytes;
-            weight += group_weight;
         }
-        if !batch.is_empty() {
-            units.push(Unit { ids: batch, weight });
-        }
-        units
     };
     if packing.weights.is_some() {
         // Longest processing time first: the lower bound max(longest, total / jobs) is nearly
@@ -133,6 +131,62 @@ pub fn pack(ids: &[String], packing: &Packing) -> Vec<Unit> {
         units.sort_by_key(|u| std::cmp::Reverse(u.weight));
     }
     units
+}
+
+/// `groups` (with their `weights`) in their order, cut into batches: a batch closes at `size`
+/// ids, at [`BATCH_BYTES`], and, given a `target` time, where adding the next group would
+/// overshoot the target by more than stopping short of it.
+fn cut(
+    ids: &[String],
+    groups: &[Vec<usize>],
+    weights: &[u64],
+    size: usize,
+    target: Option<u64>,
+) -> Vec<Unit> {
+    let size = size.max(1);
+    let mut units = Vec::new();
+    let mut batch: Vec<usize> = Vec::new();
+    let (mut bytes, mut weight) = (0, 0);
+    for (group, &group_weight) in groups.iter().zip(weights) {
+        let group_bytes: usize = group.iter().map(|&i| ids[i].len() + 1).sum();
+        let full = batch.len() + group.len() > size
+            || bytes + group_bytes > BATCH_BYTES
+            || target.is_some_and(|t| {
+                weight + group_weight > t && weight + group_weight - t > t - weight.min(t)
+            });
+        if !batch.is_empty() && full {
+            units.push(Unit {
+                ids: std::mem::take(&mut batch),
+                weight,
+            });
+            (bytes, weight) = (0, 0);
+        }
+        batch.extend(group);
+        bytes += group_bytes;
+        weight += group_weight;
+    }
+    if !batch.is_empty() {
+        units.push(Unit { ids: batch, weight });
+    }
+    units
+}
+
+/// When the last of `units` would end, run longest first on `jobs` slots, each costing
+/// `startup` more.
+pub fn makespan(units: &[Unit], jobs: usize, startup: u64) -> u64 {
+    let mut weights: Vec<u64> = units.iter().map(|u| u.weight + startup).collect();
+    weights.sort_unstable_by(|a, b| b.cmp(a));
+    let mut slots: BinaryHeap<Reverse<u64>> = (0..jobs.max(1)).map(|_| Reverse(0)).collect();
+    for w in weights {
+        if let Some(Reverse(load)) = slots.pop() {
+            slots.push(Reverse(load + w));
+        }
+    }
+    slots
+        .into_iter()
+        .map(|Reverse(load)| load)
+        .max()
+        .unwrap_or(0)
 }
 
 /// The groups of `ids`, in the order of their first id; a split group gives one per id.
@@ -175,6 +229,7 @@ mod tests {
                 .collect(),
             batch_size,
             weights: None,
+            startup: None,
             jobs: 2,
             one_group_per_batch: false,
         }
@@ -235,18 +290,81 @@ mod tests {
         let mut p = packing(GroupBy::Class, &[], 100);
         p.weights = Some(vec![5, 1, 5, 10, 10, 10, 50]);
         p.jobs = 1;
-        // Budget: 91 / 2 = 46: g alone, then B, A and f (41).
+        // No start-up measured: two batches per job, of about 91 / 2 = 46 each, the groups
+        // in their order: A, f and B (41), then g alone; g runs first.
         let units = pack(&ids(SUITE), &p);
         assert_eq!(
             units
                 .iter()
                 .map(|u| (u.ids.clone(), u.weight))
                 .collect::<Vec<_>>(),
-            vec![(vec![6], 50), (vec![3, 4, 5, 0, 2, 1], 41)]
+            vec![(vec![6], 50), (vec![0, 2, 1, 3, 4, 5], 41)]
         );
         p.mode = Mode::PerId;
         let order: Vec<usize> = pack(&ids(SUITE), &p).iter().map(|u| u.ids[0]).collect();
         assert_eq!(order, vec![6, 3, 4, 5, 0, 2, 1]);
+    }
+
+    /// Six ids of these weights, each its own group, on two jobs with a start-up of `startup`.
+    fn sized(startup: u64) -> Vec<(Vec<usize>, u64)> {
+        let six = ids(&["a", "b", "c", "d", "e", "f"]);
+        let mut p = packing(GroupBy::None, &[], 1000);
+        p.weights = Some(vec![100, 100, 450, 100, 100, 150]);
+        p.startup = Some(startup);
+        pack(&six, &p)
+            .into_iter()
+            .map(|u| (u.ids, u.weight))
+            .collect()
+    }
+
+    #[test]
+    fn the_measured_start_up_sets_how_many_batches_are_worth_it() {
+        // Free to start: three batches (450; 100 + 100 + 150 = 350; 100 + 100) end at 550, where
+        // two (650, 350) end at 650. Ids stay in their order within a batch; longest first.
+        assert_eq!(
+            sized(0),
+            [(vec![2], 450), (vec![3, 4, 5], 350), (vec![0, 1], 200)]
+        );
+        // At 200 a process, the third batch costs more than it balances: 650 + 200 = 850 beats
+        // 350 + 200 + 200 + 200 = 950.
+        assert_eq!(sized(200), [(vec![0, 1, 2], 650), (vec![3, 4, 5], 350)]);
+        // The estimate itself: longest first, each with its start-up.
+        let unit = |weight| Unit {
+            ids: vec![],
+            weight,
+        };
+        let units = [unit(450), unit(350), unit(200)];
+        assert_eq!(makespan(&units, 2, 0), 550);
+        assert_eq!(makespan(&units, 2, 200), 950);
+        assert_eq!(makespan(&units, 3, 10), 460);
+        assert_eq!(makespan(&[], 2, 10), 0);
+    }
+
+    #[test]
+    fn with_durations_a_modules_classes_stay_side_by_side() {
+        // Three modules of four classes each, the weights uneven: every batch is a run of
+        // classes in their order, so a batch imports few modules.
+        let list: Vec<String> = (0..3)
+            .flat_map(|m| (0..4).map(move |c| format!("t/m{m}.py::C{c}::t")))
+            .collect();
+        let mut p = packing(GroupBy::Class, &[], 1000);
+        p.weights = Some(vec![9, 1, 5, 3, 2, 8, 2, 6, 4, 4, 7, 1]);
+        p.startup = Some(2);
+        for jobs in 1..=4 {
+            p.jobs = jobs;
+            let units = pack(&list, &p);
+            let mut seen: Vec<usize> = Vec::new();
+            for unit in &units {
+                assert!(
+                    unit.ids.windows(2).all(|w| w[1] == w[0] + 1),
+                    "not a run: {units:?}"
+                );
+                seen.extend(&unit.ids);
+            }
+            seen.sort();
+            assert_eq!(seen, (0..12).collect::<Vec<_>>());
+            assert!(units.windows(2).all(|w| w[0].weight >= w[1].weight));
+        }
     }
 
     #[test]

@@ -145,6 +145,8 @@ pub struct ConfigBuilder {
     split: Vec<SplitPattern>,
     batch_size: Option<usize>,
     weights: Option<Vec<u64>>,
+    /// The measured start-up cost of a process, in microseconds.
+    startup: Option<u64>,
     jobs: Option<usize>,
     timeout: Option<Duration>,
     grace: Duration,
@@ -173,6 +175,7 @@ impl ConfigBuilder {
             split: Vec::new(),
             batch_size: None,
             weights: None,
+            startup: None,
             jobs: None,
             timeout: None,
             grace: DEFAULT_GRACE,
@@ -211,7 +214,11 @@ impl ConfigBuilder {
     /// Durations from earlier runs, read for the share's ids: with at least one known, they
     /// weigh the ids and make the batches; with none known they are not used.
     pub fn timings(mut self, timings: Option<&Timings>) -> Self {
-        self.weights = timings.filter(|t| t.known() > 0).map(Timings::weights);
+        let timings = timings.filter(|t| t.known() > 0);
+        self.weights = timings.map(Timings::weights);
+        self.startup = timings
+            .and_then(|t| t.startup)
+            .map(|s| (s * 1e6).round() as u64);
         self
     }
 
@@ -324,6 +331,7 @@ impl ConfigBuilder {
                 split: self.split,
                 batch_size,
                 weights: self.weights,
+                startup: self.startup,
                 jobs,
                 one_group_per_batch: self.one_group_per_batch,
             },
