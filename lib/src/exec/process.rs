@@ -7,15 +7,21 @@
 //! its last signal and calls [`Child::reap`]. A signal to the group can then never reach a
 //! group that reused the number.
 //!
-//! On Linux each process dies with shard-exec, however shard-exec ends: its parent-death
-//! signal is SIGKILL. That signal comes when the *thread* that started the process ends, so
-//! [`spawn`] must be called from a thread that lives as long as the run (the scheduler's).
-//! What a process starts in its group is the [`guardian`](super::guardian)'s to kill.
+//! Each process and what it starts die with shard-exec, however shard-exec ends: the
+//! [`guardian`](super::guardian) kills every group registered with it. Without a guardian, on
+//! Linux, each process at least dies with shard-exec by its parent-death signal, SIGKILL. That
+//! signal comes when the *thread* that started the process ends, so [`spawn`] must be called
+//! from a thread that lives as long as the run (the scheduler's). Setting it takes code run
+//! between fork and exec, which makes the start of a process a full fork (its parent's page
+//! tables copied) where otherwise it is a vfork-like `posix_spawn`: with a guardian, processes
+//! start that cheaper way (one process per id costs as much as `xargs` then). The one moment
+//! left uncovered is between a start and its registration, a few microseconds.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::{self, Read};
 use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
@@ -108,7 +114,11 @@ pub fn spawn(
     notes: &Sender<Note>,
     guard: Option<&Arc<Link>>,
 ) -> io::Result<Child> {
-    let mut command = Command::new(&argv[0]);
+    let mut command = Command::new(
+        found_on_path(&argv[0])
+            .as_deref()
+            .unwrap_or(argv[0].as_ref()),
+    );
     command.args(&argv[1..]).stdin(Stdio::null());
     let limit = match output {
         Output::Capture(limit) => {
@@ -128,7 +138,9 @@ pub fn spawn(
         command.env(name, value);
     }
     #[cfg(target_os = "linux")]
-    die_with_parent(&mut command);
+    if guard.is_none() {
+        die_with_parent(&mut command);
+    }
     let mut child = command.spawn()?;
     let pgid = child.id() as i32;
     if let Some(guard) = guard {
@@ -169,6 +181,28 @@ pub fn spawn(
         stderr,
         abandon,
         guard: guard.cloned(),
+    })
+}
+
+/// Where `program` is on PATH, as the child's exec would find it (the first executable
+/// regular file), so that the child execs it at once instead of trying each folder in turn;
+/// `None` for a path with a `/` or a program not found (the exec then says why).
+fn found_on_path(program: &OsStr) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::PermissionsExt;
+    if program.as_bytes().contains(&b'/') || program.is_empty() {
+        return None;
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).find_map(|dir| {
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        let candidate = dir.join(program);
+        let meta = std::fs::metadata(&candidate).ok()?;
+        (meta.is_file() && meta.permissions().mode() & 0o111 != 0).then_some(candidate)
     })
 }
 
