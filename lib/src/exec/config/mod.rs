@@ -320,7 +320,9 @@ impl ConfigBuilder {
         let batch_size = match (self.batch_size, &self.weights) {
             (Some(0), _) => return Err(at_least_one("batch size", 0)),
             (Some(size), _) => size,
-            // With durations, the time budget makes the batches; the count only caps them.
+            // With durations, time and the measured start-up make the batches (and the bytes
+            // of a command line cap them); without a measured start-up, the count caps them too.
+            (None, Some(_)) if self.startup.is_some() => usize::MAX,
             (None, Some(_)) => MAX_BATCH,
             (None, None) => auto_batch_size(self.ids, jobs),
         };
