@@ -182,9 +182,14 @@ impl TimingArgs {
                 }
             ));
             if let Some(startup) = timings.startup {
+                let per_case = if startup.per_case > 0.0 {
+                    format!(" and {:.2} ms more per test", startup.per_case * 1e3)
+                } else {
+                    String::new()
+                };
                 crate::say(&format!(
-                    "a process took {startup:.2} s to start (the median of {} in the reports: its wall time less its tests' times)",
-                    timings.processes
+                    "a process took {:.2} s to start{per_case} (fitted to {} processes in the reports: each one's wall time less its tests' times)",
+                    startup.base, timings.processes
                 ));
             }
         }

@@ -284,7 +284,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         grouping: request.grouping.clone(),
     };
     let plan = match &timings {
-        Some(t) => Plan::new(&ids, t.weights(), params)?,
+        Some(t) => Plan::new(&ids, t.plan_weights(), params)?,
         None => Plan::by_count(&ids, params)?,
     };
 

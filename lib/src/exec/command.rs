@@ -126,6 +126,16 @@ impl Template {
         self.mode
     }
 
+    /// Whether the batch's ids are joined into one argument (`{filterset}`, `{go-run}`).
+    pub fn joins_ids(&self) -> bool {
+        self.args.iter().any(|arg| match arg {
+            Arg::Pieces(pieces) => pieces
+                .iter()
+                .any(|p| matches!(p, Piece::Filterset | Piece::GoRun)),
+            Arg::Ids => false,
+        })
+    }
+
     /// Whether the command writes its own report to `{junit}`.
     pub fn uses_junit(&self) -> bool {
         self.junit

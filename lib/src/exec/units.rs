@@ -57,15 +57,47 @@ pub struct Packing {
     /// What starting one process costs, in the weights' unit (microseconds), as earlier
     /// reports measured it; with weights, it sets how many batches are worth their start-up.
     pub startup: Option<u64>,
+    /// What each id costs its process besides its own time (collecting it, reporting it), in
+    /// microseconds, as earlier reports measured it: added to every id's weight.
+    pub per_id: u64,
     /// Processes at once (for the time budget).
     pub jobs: usize,
     /// A batch holds one group only (`go test` runs one package a process).
     pub one_group_per_batch: bool,
+    /// The most bytes of ids in one batch, counted by [`id_bytes`] (a group alone may have
+    /// more): see [`command_line_budget`].
+    pub command_bytes: usize,
 }
 
-/// The most bytes of ids in one batch (a group alone may have more): far below the kernel's
-/// limit on a command line.
-pub const BATCH_BYTES: usize = 256 * 1024;
+/// The bytes one id takes on a command line: its own, its NUL and its pointer in argv, or
+/// the `test(=…) | ` around it when the ids are joined into one argument.
+pub fn id_bytes(id: &str) -> usize {
+    id.len() + 16
+}
+
+/// The most bytes of ids for one command line on this system: half of what a new program's
+/// arguments and environment may take (`ARG_MAX`, 2 MiB on Linux with the usual 8 MiB
+/// stack), less this process's environment; and when the ids are joined into one argument
+/// (`{filterset}`, `{go-run}`), below Linux's limit on one argument (128 KiB).
+pub fn command_line_budget(joined: bool) -> usize {
+    let arg_max = nix::unistd::sysconf(nix::unistd::SysconfVar::ARG_MAX)
+        .ok()
+        .flatten()
+        .and_then(|v| usize::try_from(v).ok());
+    let environment = std::env::vars_os()
+        .map(|(k, v)| k.len() + v.len() + 2 + 8)
+        .sum();
+    budget(arg_max, environment, joined)
+}
+
+/// [`command_line_budget`] given `ARG_MAX` (none: no limit) and the environment's bytes.
+fn budget(arg_max: Option<usize>, environment: usize, joined: bool) -> usize {
+    const FLOOR: usize = 16 * 1024;
+    const ONE_ARGUMENT: usize = 96 * 1024;
+    let whole = arg_max.unwrap_or(4 * 1024 * 1024);
+    let half = (whole.saturating_sub(environment) / 2).max(FLOOR);
+    if joined { half.min(ONE_ARGUMENT) } else { half }
+}
 
 /// A batch size that gives every job about two batches: start-up (~0.4 s for pytest) is paid
 /// twice per job, and a job that drew slow tests leaves the other jobs one batch each to
@@ -90,7 +122,7 @@ pub fn pack(ids: &[String], packing: &Packing) -> Vec<Unit> {
         packing
             .weights
             .as_ref()
-            .map_or(0, |w| group.iter().map(|&i| w[i]).sum())
+            .map_or(0, |w| group.iter().map(|&i| w[i] + packing.per_id).sum())
     };
     let mut units: Vec<Unit> = if packing.mode == Mode::PerId || packing.one_group_per_batch {
         let each: Vec<Vec<usize>> = if packing.mode == Mode::PerId {
@@ -107,7 +139,7 @@ pub fn pack(ids: &[String], packing: &Packing) -> Vec<Unit> {
     } else {
         let groups = gather(ids, packing);
         let weights: Vec<u64> = groups.iter().map(|g| weight_of(g)).collect();
-        let cut = |target: Option<u64>| cut(ids, &groups, &weights, packing.batch_size, target);
+        let cut = |target: Option<u64>| cut(ids, &groups, &weights, packing, target);
         match &packing.weights {
             None => cut(None),
             Some(_) => {
@@ -133,24 +165,24 @@ pub fn pack(ids: &[String], packing: &Packing) -> Vec<Unit> {
     units
 }
 
-/// `groups` (with their `weights`) in their order, cut into batches: a batch closes at `size`
-/// ids, at [`BATCH_BYTES`], and, given a `target` time, where adding the next group would
-/// overshoot the target by more than stopping short of it.
+/// `groups` (with their `weights`) in their order, cut into batches: a batch closes at the
+/// batch size, at the command line's bytes, and, given a `target` time, where adding the next
+/// group would overshoot the target by more than stopping short of it.
 fn cut(
     ids: &[String],
     groups: &[Vec<usize>],
     weights: &[u64],
-    size: usize,
+    packing: &Packing,
     target: Option<u64>,
 ) -> Vec<Unit> {
-    let size = size.max(1);
+    let size = packing.batch_size.max(1);
     let mut units = Vec::new();
     let mut batch: Vec<usize> = Vec::new();
     let (mut bytes, mut weight) = (0, 0);
     for (group, &group_weight) in groups.iter().zip(weights) {
-        let group_bytes: usize = group.iter().map(|&i| ids[i].len() + 1).sum();
+        let group_bytes: usize = group.iter().map(|&i| id_bytes(&ids[i])).sum();
         let full = batch.len() + group.len() > size
-            || bytes + group_bytes > BATCH_BYTES
+            || bytes + group_bytes > packing.command_bytes
             || target.is_some_and(|t| {
                 weight + group_weight > t && weight + group_weight - t > t - weight.min(t)
             });
@@ -230,8 +262,10 @@ mod tests {
             batch_size,
             weights: None,
             startup: None,
+            per_id: 0,
             jobs: 2,
             one_group_per_batch: false,
+            command_bytes: 256 * 1024,
         }
     }
 
@@ -341,6 +375,28 @@ mod tests {
     }
 
     #[test]
+    fn what_each_id_costs_its_process_weighs_in_the_cut() {
+        // One slow test (600) and ten quick ones (10 each), on two jobs, 300 a process.
+        let mut names = vec!["slow".to_string()];
+        names.extend((0..10).map(|i| format!("q{i}")));
+        let mut p = packing(GroupBy::None, &[], 1000);
+        p.weights = Some([600].into_iter().chain([10; 10]).collect());
+        p.startup = Some(300);
+        let cut = |p: &Packing| -> Vec<(Vec<usize>, u64)> {
+            pack(&names, p)
+                .into_iter()
+                .map(|u| (u.ids, u.weight))
+                .collect()
+        };
+        // By their own times, the slow test alone and the quick ones together.
+        assert_eq!(cut(&p), [(vec![0], 600), ((1..=10).collect(), 100)]);
+        // At 100 more per test, the ten quick ones weigh 1,100: the cut moves two of them
+        // beside the slow one (920 and 880).
+        p.per_id = 100;
+        assert_eq!(cut(&p), [(vec![0, 1, 2], 920), ((3..=10).collect(), 880)]);
+    }
+
+    #[test]
     fn with_durations_a_modules_classes_stay_side_by_side() {
         // Three modules of four classes each, the weights uneven: every batch is a run of
         // classes in their order, so a batch imports few modules.
@@ -388,13 +444,31 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_stays_far_below_the_command_line_limit() {
+    fn a_batch_stays_within_the_command_line_budget() {
         let long: Vec<String> = (0..100).map(|i| format!("{i:0>10000}")).collect();
-        let units = pack(&long, &packing(GroupBy::None, &[], 1000));
-        assert!(units.len() >= 4, "{}", units.len());
+        let mut p = packing(GroupBy::None, &[], 1000);
+        p.command_bytes = 100_000;
+        let units = pack(&long, &p);
+        // 9 ids of 10,016 bytes fit in 100,000.
+        assert_eq!(units.len(), 12);
         for unit in &units {
-            let bytes: usize = unit.ids.iter().map(|&i| long[i].len() + 1).sum();
-            assert!(bytes <= BATCH_BYTES, "{bytes}");
+            let bytes: usize = unit.ids.iter().map(|&i| id_bytes(&long[i])).sum();
+            assert!(bytes <= p.command_bytes, "{bytes}");
         }
+    }
+
+    #[test]
+    fn the_command_line_budget_is_half_of_what_the_system_allows() {
+        // Linux with an 8 MiB stack, 10 KiB of environment: about 1 MiB of ids.
+        assert_eq!(
+            budget(Some(2 << 20), 10 << 10, false),
+            ((2 << 20) - (10 << 10)) >> 1
+        );
+        // Joined into one argument: below 128 KiB.
+        assert_eq!(budget(Some(2 << 20), 10 << 10, true), 96 << 10);
+        // An environment larger than the limit leaves the floor; no limit, 2 MiB.
+        assert_eq!(budget(Some(64 << 10), 1 << 20, false), 16 << 10);
+        assert_eq!(budget(None, 0, false), 2 << 20);
+        assert!(command_line_budget(false) >= command_line_budget(true));
     }
 }

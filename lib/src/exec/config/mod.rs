@@ -19,7 +19,7 @@ use crate::presets::{RunSetup, Runner};
 use crate::timings::Timings;
 
 use super::command::{Mode, Template};
-use super::units::{MAX_BATCH, Packing, SplitPattern, auto_batch_size};
+use super::units::{MAX_BATCH, Packing, SplitPattern, auto_batch_size, command_line_budget};
 use super::{ReportFormat, Share};
 
 mod max_fail;
@@ -147,6 +147,8 @@ pub struct ConfigBuilder {
     weights: Option<Vec<u64>>,
     /// The measured start-up cost of a process, in microseconds.
     startup: Option<u64>,
+    /// The measured cost of each id to its process, in microseconds.
+    per_id: u64,
     jobs: Option<usize>,
     timeout: Option<Duration>,
     grace: Duration,
@@ -176,6 +178,7 @@ impl ConfigBuilder {
             batch_size: None,
             weights: None,
             startup: None,
+            per_id: 0,
             jobs: None,
             timeout: None,
             grace: DEFAULT_GRACE,
@@ -216,9 +219,9 @@ impl ConfigBuilder {
     pub fn timings(mut self, timings: Option<&Timings>) -> Self {
         let timings = timings.filter(|t| t.known() > 0);
         self.weights = timings.map(Timings::weights);
-        self.startup = timings
-            .and_then(|t| t.startup)
-            .map(|s| (s * 1e6).round() as u64);
+        let startup = timings.and_then(|t| t.startup);
+        self.startup = startup.map(|s| (s.base * 1e6).round() as u64);
+        self.per_id = startup.map_or(0, |s| (s.per_case * 1e6).round() as u64);
         self
     }
 
@@ -334,8 +337,10 @@ impl ConfigBuilder {
                 batch_size,
                 weights: self.weights,
                 startup: self.startup,
+                per_id: self.per_id,
                 jobs,
                 one_group_per_batch: self.one_group_per_batch,
+                command_bytes: command_line_budget(self.template.joins_ids()),
             },
             template: self.template,
             jobs,

@@ -11,8 +11,14 @@
 //!
 //! Reports written by shard-exec also say where and when each case ran (its process and the
 //! process's start and end): a process's wall time less its cases' times is what starting it
-//! cost (the runner's start-up, imports, collection). Their median is the start-up cost that
-//! shard-exec weighs against balance when it sizes batches.
+//! cost (the runner's start-up, imports, collection). Fitted over the processes, as a cost
+//! per process and a cost per test ([`Startup`]), it is what shard-exec weighs against balance
+//! when it sizes batches, and what shard-plan adds to each id's weight.
+
+mod startup;
+
+pub use startup::Startup;
+use startup::median;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -40,9 +46,9 @@ pub struct Timings {
     pub matched: usize,
     /// Reports that could not be read, and why: their times are not used.
     pub problems: Vec<Error>,
-    /// The median start-up cost of a process, in seconds, when the reports record processes.
-    pub startup: Option<f64>,
-    /// How many processes that median is of.
+    /// What starting a process costs, when the reports record processes.
+    pub startup: Option<Startup>,
+    /// How many processes that is fitted to.
     pub processes: usize,
 }
 
@@ -80,7 +86,7 @@ impl Timings {
         }
         timings.durations = samples.into_iter().map(median).collect();
         timings.processes = startups.len();
-        timings.startup = median(startups);
+        timings.startup = Startup::fit(&startups);
         timings
     }
 
@@ -104,10 +110,37 @@ impl Timings {
     }
 }
 
+impl Timings {
+    /// The weights a plan balances: [`weights`](Self::weights), and when the reports measured
+    /// what each test costs its process beyond its own time (collecting it, reporting it),
+    /// that too, so that a node of many quick tests is not taken for a light one. The cost is
+    /// kept to two significant digits, so that its noise between runs moves no test.
+    pub fn plan_weights(&self) -> Vec<u64> {
+        let mut weights = self.weights();
+        let per_case = match self.startup {
+            Some(s) if self.known() > 0 => two_digits((s.per_case * 1e6).round() as u64),
+            _ => 0,
+        };
+        for w in &mut weights {
+            *w += per_case;
+        }
+        weights
+    }
+}
+
+/// `n` to two significant digits, rounding down: 2,437 is 2,400.
+fn two_digits(n: u64) -> u64 {
+    let mut scale = 1;
+    while n / scale >= 100 {
+        scale *= 10;
+    }
+    n / scale * scale
+}
+
 /// The processes of one report: per node and process number, its start and end (ms since
-/// 1970) and the sum of its cases' times.
+/// 1970), the sum of its cases' times and their count.
 #[derive(Debug, Default)]
-struct Processes(HashMap<(String, String), (i64, i64, f64)>);
+struct Processes(HashMap<(String, String), (i64, i64, f64, usize)>);
 
 impl Processes {
     fn add(&mut self, case: &crate::junit::cases::Case, seconds: f64) {
@@ -128,15 +161,17 @@ impl Processes {
         let entry = self
             .0
             .entry((node.to_string(), process.to_string()))
-            .or_insert((start, end, 0.0));
+            .or_insert((start, end, 0.0, 0));
         entry.2 += seconds;
+        entry.3 += 1;
     }
 
-    /// What starting each process cost: its wall time less its cases' times, in seconds.
-    fn startups(&self) -> impl Iterator<Item = f64> + '_ {
-        self.0
-            .values()
-            .map(|&(start, end, cases)| ((end - start) as f64 / 1000.0 - cases).max(0.0))
+    /// Each process's cases and what starting it cost: its wall time less its cases' times,
+    /// in seconds.
+    fn startups(&self) -> impl Iterator<Item = (usize, f64)> + '_ {
+        self.0.values().map(|&(start, end, seconds, cases)| {
+            (cases, ((end - start) as f64 / 1000.0 - seconds).max(0.0))
+        })
     }
 }
 
@@ -176,20 +211,6 @@ fn read_one(path: &PathBuf, matcher: &Matcher<'_>) -> Result<(Vec<(usize, f64)>,
             })
         }
     }
-}
-
-/// The median (the mean of the two middle values for an even count), `None` for no values.
-fn median(mut values: Vec<f64>) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    Some(if values.len() % 2 == 1 {
-        values[mid]
-    } else {
-        (values[mid - 1] + values[mid]) / 2.0
-    })
 }
 
 /// A duration as a weight: microseconds, rounded to the nearest of the steps
@@ -244,6 +265,28 @@ mod tests {
     }
 
     #[test]
+    fn a_plan_weighs_what_each_test_costs_its_process() {
+        assert_eq!(
+            (two_digits(2437), two_digits(87), two_digits(100_999)),
+            (2400, 87, 100_000)
+        );
+        let mut timings = Timings {
+            durations: vec![Some(0.5), None],
+            ..Timings::default()
+        };
+        let plain = timings.weights();
+        assert_eq!(timings.plan_weights(), plain);
+        timings.startup = Some(Startup {
+            base: 2.0,
+            per_case: 0.002437,
+        });
+        assert_eq!(
+            timings.plan_weights(),
+            plain.iter().map(|w| w + 2400).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
     fn medians() {
         assert_eq!(median(vec![]), None);
         assert_eq!(median(vec![3.0]), Some(3.0));
@@ -282,8 +325,10 @@ mod tests {
         let report = write(dir.path(), "r.xml", &xml);
         let timings = Timings::read(["a", "b", "c", "d", "e"], &[report]);
         assert_eq!(timings.processes, 3);
+        // Sizes 2, 1 and 1 give too few slopes: the median of 0.8, 0.6 and 1.0.
         let startup = timings.startup.unwrap();
-        assert!((startup - 0.8).abs() < 1e-9, "{startup}");
+        assert!((startup.base - 0.8).abs() < 1e-9, "{startup:?}");
+        assert_eq!(startup.per_case, 0.0);
         let plain = write(
             dir.path(),
             "plain.xml",
