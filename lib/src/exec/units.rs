@@ -139,19 +139,18 @@ pub fn pack(ids: &[String], packing: &Packing) -> Vec<Unit> {
     } else {
         let groups = gather(ids, packing);
         let weights: Vec<u64> = groups.iter().map(|g| weight_of(g)).collect();
-        let cut = |target: Option<u64>| cut(ids, &groups, &weights, packing, target);
+        let cut = |count: Option<usize>| cut(ids, &groups, &weights, packing, count);
         match &packing.weights {
             None => cut(None),
             Some(_) => {
                 let jobs = packing.jobs.max(1);
-                let total: u64 = weights.iter().sum();
                 let counts = match packing.startup {
                     Some(_) => jobs..=(8 * jobs).min(groups.len().max(jobs)),
                     None => 2 * jobs..=2 * jobs,
                 };
                 let startup = packing.startup.unwrap_or(0);
                 counts
-                    .map(|count| cut(Some(total.div_ceil(count as u64).max(1))))
+                    .map(|count| cut(Some(count)))
                     .min_by_key(|units| (makespan(units, jobs, startup), units.len()))
                     .unwrap_or_default()
             }
@@ -166,27 +165,36 @@ pub fn pack(ids: &[String], packing: &Packing) -> Vec<Unit> {
 }
 
 /// `groups` (with their `weights`) in their order, cut into batches: a batch closes at the
-/// batch size, at the command line's bytes, and, given a `target` time, where adding the next
-/// group would overshoot the target by more than stopping short of it.
+/// batch size and at the command line's bytes; given a `count` of batches, also where adding
+/// the next group would overshoot its share of the time left (what is left over the batches
+/// left) by more than stopping short of it, and never once the last batch is open: no small
+/// remainder is left to pay a process's start-up of its own.
 fn cut(
     ids: &[String],
     groups: &[Vec<usize>],
     weights: &[u64],
     packing: &Packing,
-    target: Option<u64>,
+    count: Option<usize>,
 ) -> Vec<Unit> {
     let size = packing.batch_size.max(1);
+    let mut left: u64 = weights.iter().sum();
     let mut units = Vec::new();
     let mut batch: Vec<usize> = Vec::new();
     let (mut bytes, mut weight) = (0, 0);
     for (group, &group_weight) in groups.iter().zip(weights) {
         let group_bytes: usize = group.iter().map(|&i| id_bytes(&ids[i])).sum();
+        let over_time = count.is_some_and(|count| {
+            let batches_left = count.saturating_sub(units.len()) as u64;
+            let share = (left / batches_left.max(1)).max(1);
+            batches_left > 1
+                && weight + group_weight > share
+                && weight + group_weight - share > share - weight.min(share)
+        });
         let full = batch.len() + group.len() > size
             || bytes + group_bytes > packing.command_bytes
-            || target.is_some_and(|t| {
-                weight + group_weight > t && weight + group_weight - t > t - weight.min(t)
-            });
+            || over_time;
         if !batch.is_empty() && full {
+            left -= weight;
             units.push(Unit {
                 ids: std::mem::take(&mut batch),
                 weight,
@@ -372,6 +380,22 @@ mod tests {
         assert_eq!(makespan(&units, 2, 200), 950);
         assert_eq!(makespan(&units, 3, 10), 460);
         assert_eq!(makespan(&[], 2, 10), 0);
+    }
+
+    #[test]
+    fn a_cut_into_two_batches_leaves_no_remainder_of_its_own() {
+        // 20, 30, 10 in two: the first batch stops short of half (20, not 50), and the second
+        // takes the rest (40) rather than closing at its own half and leaving the 10 a
+        // process of its own, whose start-up (100) would cost more than it balances.
+        let three = ids(&["a", "b", "c"]);
+        let mut p = packing(GroupBy::None, &[], 1000);
+        p.weights = Some(vec![20, 30, 10]);
+        p.startup = Some(100);
+        let units: Vec<(Vec<usize>, u64)> = pack(&three, &p)
+            .into_iter()
+            .map(|u| (u.ids, u.weight))
+            .collect();
+        assert_eq!(units, [(vec![1, 2], 40), (vec![0], 20)]);
     }
 
     #[test]
