@@ -84,7 +84,8 @@ pub struct Cli {
     pub separator: String,
 
     /// Pack small groups into one process up to N ids (a group is never split) [default: about
-    /// two batches per job, at most 1000; with --timings, batches of about equal time].
+    /// two batches per job, at most 1000; with --timings, as many batches of about equal time
+    /// as the start-up measured in the reports makes worth it].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Units")]
     pub batch_size: Option<u32>,
 

@@ -6,7 +6,9 @@
 //! `base + per_case × cases`, fitted by Theil–Sen (the median of the slopes between pairs of
 //! processes), which a few disturbed processes do not move. Only pairs whose sizes differ by
 //! a quarter or more give a slope: between processes of about the same size the difference
-//! is noise. When too few pairs differ (every batch of one size, one id per process), the
+//! is noise; and the sizes must spread: three processes (half of them, when fewer than six)
+//! a quarter or more smaller than three others, so that no lone process of another size sets
+//! the slope. When they do not (every batch of one size but the last, one id per process), the
 //! per-case cost is 0 and the base is the median overhead, which then holds both.
 //!
 //! Everything here is medians of sorted values, so the same reports give the same model on
@@ -27,6 +29,9 @@ const DISTINCT: f64 = 1.25;
 /// The most processes fitted: beyond, an even spread of them (by size), so that the pairs
 /// stay under half a million.
 const MOST: usize = 1000;
+
+/// Processes needed at each end of the sizes (a quarter apart) for a per-case cost.
+const SPREAD: usize = 3;
 
 /// Slopes needed for a per-case cost.
 const SLOPES: usize = 3;
@@ -61,7 +66,10 @@ impl Startup {
                 }
             }
         }
-        if slopes.len() < SLOPES {
+        let ends = (samples.len() / 2).clamp(1, SPREAD);
+        let spread = samples.len() >= 2
+            && samples[samples.len() - ends].0 as f64 >= samples[ends - 1].0 as f64 * DISTINCT;
+        if slopes.len() < SLOPES || !spread {
             return Some(plain);
         }
         let per_case = median(slopes)?;
@@ -164,6 +172,33 @@ mod tests {
             }
         );
         assert_eq!(Startup::fit(&[]), None);
+    }
+
+    #[test]
+    fn a_lone_process_of_another_size_sets_no_slope() {
+        // Batches of about 1,000 and the last of 636 (a real run's): the five slopes to the
+        // last one are all of one process's noise.
+        let samples = [
+            (988, 4.15),
+            (1000, 3.96),
+            (991, 2.75),
+            (1000, 3.59),
+            (993, 3.82),
+            (636, 2.60),
+        ];
+        let fit = Startup::fit(&samples).unwrap();
+        assert_eq!(fit.per_case, 0.0);
+        assert!(close(fit.base, 3.705), "{fit:?}");
+        // Three of each size do give one.
+        let samples: Vec<(usize, f64)> = [600, 600, 600, 990, 1000, 1000, 1000]
+            .iter()
+            .map(|&n| (n, 1.0 + 0.002 * n as f64))
+            .collect();
+        let fit = Startup::fit(&samples).unwrap();
+        assert!(
+            close(fit.base, 1.0) && close(fit.per_case, 0.002),
+            "{fit:?}"
+        );
     }
 
     #[test]
