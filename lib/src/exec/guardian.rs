@@ -10,28 +10,53 @@
 //! may hand out again is never in the registry. When the pipe reaches its end, because
 //! shard-exec closed it at the end of the run or because shard-exec died (however), the
 //! guardian sends SIGKILL to every group still registered and exits.
+//!
+//! The guardian reads its pipe at most every [`PAUSE`]: a write to a pipe wakes a reader
+//! waiting on it, and a run of quick tests would wake the guardian twice a test, on a machine
+//! whose cores the tests keep busy. What is written meanwhile waits in the pipe, in order, so
+//! nothing is lost: a group unregistered before shard-exec died is never killed, and the end
+//! of the pipe is seen at most a pause late.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 
 use super::process::kill_group;
 use super::{Config, Observer};
 
+/// How long the guardian lets its pipe fill before it reads again.
+pub const PAUSE: Duration = Duration::from_millis(50);
+
 /// The guardian's whole life: signals that stop a run (SIGINT, SIGTERM, SIGHUP) blocked, so
-/// that only the end of `input` ends it; then [`serve`]. Call it only in the guardian's own
-/// process (the blocked signals stay blocked in the caller).
-pub fn main(input: impl BufRead) -> io::Result<()> {
+/// that only the end of `input` ends it; then [`serve`], reading `input` at most every
+/// [`PAUSE`]. Call it only in the guardian's own process (the blocked signals stay blocked in
+/// the caller).
+pub fn main(input: impl Read) -> io::Result<()> {
     let mut signals = SigSet::empty();
     for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
         signals.add(signal);
     }
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&signals), None)?;
-    serve(input).map(drop)
+    serve(BufReader::with_capacity(64 * 1024, Paced(input, PAUSE))).map(drop)
+}
+
+/// A reader that pauses after each read that brought something, so that what is written
+/// meanwhile comes in one read, without waking the reader for each write.
+struct Paced<R>(R, Duration);
+
+impl<R: Read> Read for Paced<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.0.read(buf)?;
+        if n > 0 {
+            std::thread::sleep(self.1);
+        }
+        Ok(n)
+    }
 }
 
 /// Reads `+PGID` and `-PGID` lines until the end of `input`, then sends SIGKILL to every
@@ -189,6 +214,35 @@ mod tests {
         command.arg("300");
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         command.spawn().unwrap()
+    }
+
+    /// A reader that says the size of each read it gives.
+    struct Told<R>(R, std::sync::mpsc::Sender<usize>);
+
+    impl<R: Read> Read for Told<R> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.read(buf)?;
+            let _ = self.1.send(n);
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn what_is_written_while_the_guardian_pauses_comes_in_one_read() {
+        let (reader, mut writer) = io::pipe().unwrap();
+        let (told, reads) = std::sync::mpsc::channel();
+        // A long pause, so that the ten writes below surely fall within it.
+        let paced = Paced(Told(reader, told), Duration::from_secs(2));
+        let serving = std::thread::spawn(move || serve(BufReader::new(paced)));
+        writer.write_all(b"-7\n").unwrap();
+        assert_eq!(reads.recv().unwrap(), 3);
+        for _ in 0..10 {
+            writer.write_all(b"-7\n").unwrap();
+        }
+        drop(writer);
+        assert_eq!(reads.recv().unwrap(), 30);
+        assert_eq!(reads.recv().unwrap(), 0);
+        assert_eq!(serving.join().unwrap().unwrap(), Vec::<i32>::new());
     }
 
     #[test]
