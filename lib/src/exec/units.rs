@@ -113,7 +113,8 @@ pub const MAX_BATCH: usize = 1000;
 ///
 /// Without weights, groups are packed in their order up to the batch size. With weights,
 /// groups stay in their order too (a module's classes side by side, so that a batch imports
-/// few modules) and are cut into batches of about equal time; how many is what makes the
+/// few modules) and are cut into batches of about equal time (the longest as short as a cut in
+/// order allows); how many is what makes the
 /// node's run shortest: each count from one batch per job up to eight per job is laid out
 /// longest first on the jobs, each batch costing its start-up too, and the shortest estimate
 /// wins, the fewest batches among equals. Without a measured start-up, two batches per job.
@@ -165,10 +166,10 @@ pub fn pack(ids: &[String], packing: &Packing) -> Vec<Unit> {
 }
 
 /// `groups` (with their `weights`) in their order, cut into batches: a batch closes at the
-/// batch size and at the command line's bytes; given a `count` of batches, also where adding
-/// the next group would overshoot its share of the time left (what is left over the batches
-/// left) by more than stopping short of it, and never once the last batch is open: no small
-/// remainder is left to pay a process's start-up of its own.
+/// batch size and at the command line's bytes; given a `count` of batches, also at the
+/// least time that lets `count` batches hold them all (found by bisection: the fewest batches
+/// under a time is a greedy cut), so that the longest batch is as short as a cut in order
+/// allows.
 fn cut(
     ids: &[String],
     groups: &[Vec<usize>],
@@ -176,25 +177,50 @@ fn cut(
     packing: &Packing,
     count: Option<usize>,
 ) -> Vec<Unit> {
+    let Some(count) = count else {
+        return cut_under(ids, groups, weights, packing, u64::MAX);
+    };
+    let (mut low, mut high) = (
+        weights.iter().copied().max().unwrap_or(0),
+        weights.iter().sum::<u64>(),
+    );
+    let mut best = cut_under(ids, groups, weights, packing, high);
+    if best.len() > count {
+        // The size and the bytes alone need more batches: time changes nothing.
+        return best;
+    }
+    while low < high {
+        let mid = low + (high - low) / 2;
+        let units = cut_under(ids, groups, weights, packing, mid);
+        if units.len() <= count {
+            high = mid;
+            best = units;
+        } else {
+            low = mid + 1;
+        }
+    }
+    best
+}
+
+/// The greedy cut of `groups` in their order: a batch closes where the next group would take
+/// it over `most` time, the batch size or the command line's bytes.
+fn cut_under(
+    ids: &[String],
+    groups: &[Vec<usize>],
+    weights: &[u64],
+    packing: &Packing,
+    most: u64,
+) -> Vec<Unit> {
     let size = packing.batch_size.max(1);
-    let mut left: u64 = weights.iter().sum();
     let mut units = Vec::new();
     let mut batch: Vec<usize> = Vec::new();
-    let (mut bytes, mut weight) = (0, 0);
+    let (mut bytes, mut weight) = (0, 0u64);
     for (group, &group_weight) in groups.iter().zip(weights) {
         let group_bytes: usize = group.iter().map(|&i| id_bytes(&ids[i])).sum();
-        let over_time = count.is_some_and(|count| {
-            let batches_left = count.saturating_sub(units.len()) as u64;
-            let share = (left / batches_left.max(1)).max(1);
-            batches_left > 1
-                && weight + group_weight > share
-                && weight + group_weight - share > share - weight.min(share)
-        });
         let full = batch.len() + group.len() > size
             || bytes + group_bytes > packing.command_bytes
-            || over_time;
+            || weight.saturating_add(group_weight) > most;
         if !batch.is_empty() && full {
-            left -= weight;
             units.push(Unit {
                 ids: std::mem::take(&mut batch),
                 weight,
@@ -396,6 +422,23 @@ mod tests {
             .map(|u| (u.ids, u.weight))
             .collect();
         assert_eq!(units, [(vec![1, 2], 40), (vec![0], 20)]);
+    }
+
+    #[test]
+    fn a_cut_in_order_makes_its_longest_batch_as_short_as_it_can() {
+        // 10, 40, 10, 30 in three batches on three jobs: the longest can be 40 (10; 40;
+        // 10 + 30), where closing each batch near a third of what is left gives 50 (10 + 40;
+        // 10; 30).
+        let four = ids(&["a", "b", "c", "d"]);
+        let mut p = packing(GroupBy::None, &[], 1000);
+        p.weights = Some(vec![10, 40, 10, 30]);
+        p.startup = Some(100);
+        p.jobs = 3;
+        let units: Vec<(Vec<usize>, u64)> = pack(&four, &p)
+            .into_iter()
+            .map(|u| (u.ids, u.weight))
+            .collect();
+        assert_eq!(units, [(vec![1], 40), (vec![2, 3], 40), (vec![0], 10)]);
     }
 
     #[test]
