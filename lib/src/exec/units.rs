@@ -177,21 +177,26 @@ fn cut(
     packing: &Packing,
     count: Option<usize>,
 ) -> Vec<Unit> {
+    let bytes: Vec<usize> = groups
+        .iter()
+        .map(|g| g.iter().map(|&i| id_bytes(&ids[i])).sum())
+        .collect();
+    let cut_under = |most| cut_under(groups, weights, &bytes, packing, most);
     let Some(count) = count else {
-        return cut_under(ids, groups, weights, packing, u64::MAX);
+        return cut_under(u64::MAX);
     };
     let (mut low, mut high) = (
         weights.iter().copied().max().unwrap_or(0),
         weights.iter().sum::<u64>(),
     );
-    let mut best = cut_under(ids, groups, weights, packing, high);
+    let mut best = cut_under(high);
     if best.len() > count {
         // The size and the bytes alone need more batches: time changes nothing.
         return best;
     }
     while low < high {
         let mid = low + (high - low) / 2;
-        let units = cut_under(ids, groups, weights, packing, mid);
+        let units = cut_under(mid);
         if units.len() <= count {
             high = mid;
             best = units;
@@ -202,12 +207,13 @@ fn cut(
     best
 }
 
-/// The greedy cut of `groups` in their order: a batch closes where the next group would take
-/// it over `most` time, the batch size or the command line's bytes.
+/// The greedy cut of `groups` (their `weights`, their ids' `bytes`) in their order: a batch
+/// closes where the next group would take it over `most` time, the batch size or the command
+/// line's bytes.
 fn cut_under(
-    ids: &[String],
     groups: &[Vec<usize>],
     weights: &[u64],
+    bytes_of: &[usize],
     packing: &Packing,
     most: u64,
 ) -> Vec<Unit> {
@@ -215,8 +221,7 @@ fn cut_under(
     let mut units = Vec::new();
     let mut batch: Vec<usize> = Vec::new();
     let (mut bytes, mut weight) = (0, 0u64);
-    for (group, &group_weight) in groups.iter().zip(weights) {
-        let group_bytes: usize = group.iter().map(|&i| id_bytes(&ids[i])).sum();
+    for ((group, &group_weight), &group_bytes) in groups.iter().zip(weights).zip(bytes_of) {
         let full = batch.len() + group.len() > size
             || bytes + group_bytes > packing.command_bytes
             || weight.saturating_add(group_weight) > most;
