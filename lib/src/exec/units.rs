@@ -181,65 +181,71 @@ fn cut(
         .iter()
         .map(|g| g.iter().map(|&i| id_bytes(&ids[i])).sum())
         .collect();
-    let cut_under = |most| cut_under(groups, weights, &bytes, packing, most);
+    let starts = |most| starts_under(groups, weights, &bytes, packing, most);
     let Some(count) = count else {
-        return cut_under(u64::MAX);
+        return batches(groups, weights, &starts(u64::MAX));
     };
     let (mut low, mut high) = (
         weights.iter().copied().max().unwrap_or(0),
         weights.iter().sum::<u64>(),
     );
-    let mut best = cut_under(high);
+    let mut best = starts(high);
     if best.len() > count {
         // The size and the bytes alone need more batches: time changes nothing.
-        return best;
+        return batches(groups, weights, &best);
     }
     while low < high {
         let mid = low + (high - low) / 2;
-        let units = cut_under(mid);
-        if units.len() <= count {
+        let cut = starts(mid);
+        if cut.len() <= count {
             high = mid;
-            best = units;
+            best = cut;
         } else {
             low = mid + 1;
         }
     }
-    best
+    batches(groups, weights, &best)
 }
 
-/// The greedy cut of `groups` (their `weights`, their ids' `bytes`) in their order: a batch
-/// closes where the next group would take it over `most` time, the batch size or the command
-/// line's bytes.
-fn cut_under(
+/// Where each batch of the greedy cut of `groups` (their `weights`, their ids' `bytes`) in
+/// their order starts: a batch closes where the next group would take it over `most` time,
+/// the batch size or the command line's bytes.
+fn starts_under(
     groups: &[Vec<usize>],
     weights: &[u64],
     bytes_of: &[usize],
     packing: &Packing,
     most: u64,
-) -> Vec<Unit> {
+) -> Vec<usize> {
     let size = packing.batch_size.max(1);
-    let mut units = Vec::new();
-    let mut batch: Vec<usize> = Vec::new();
-    let (mut bytes, mut weight) = (0, 0u64);
-    for ((group, &group_weight), &group_bytes) in groups.iter().zip(weights).zip(bytes_of) {
-        let full = batch.len() + group.len() > size
-            || bytes + group_bytes > packing.command_bytes
-            || weight.saturating_add(group_weight) > most;
-        if !batch.is_empty() && full {
-            units.push(Unit {
-                ids: std::mem::take(&mut batch),
-                weight,
-            });
-            (bytes, weight) = (0, 0);
+    let mut starts = Vec::new();
+    let (mut len, mut bytes, mut weight) = (0, 0, 0u64);
+    for (g, group) in groups.iter().enumerate() {
+        let full = len + group.len() > size
+            || bytes + bytes_of[g] > packing.command_bytes
+            || weight.saturating_add(weights[g]) > most;
+        if starts.is_empty() || (len > 0 && full) {
+            starts.push(g);
+            (len, bytes, weight) = (0, 0, 0);
         }
-        batch.extend(group);
-        bytes += group_bytes;
-        weight += group_weight;
+        len += group.len();
+        bytes += bytes_of[g];
+        weight += weights[g];
     }
-    if !batch.is_empty() {
-        units.push(Unit { ids: batch, weight });
-    }
-    units
+    starts
+}
+
+/// The batches of `groups` that start where `starts` says.
+fn batches(groups: &[Vec<usize>], weights: &[u64], starts: &[usize]) -> Vec<Unit> {
+    let ends = starts.iter().skip(1).copied().chain([groups.len()]);
+    starts
+        .iter()
+        .zip(ends)
+        .map(|(&from, to)| Unit {
+            ids: groups[from..to].concat(),
+            weight: weights[from..to].iter().sum(),
+        })
+        .collect()
 }
 
 /// When the last of `units` would end, run longest first on `jobs` slots, each costing
