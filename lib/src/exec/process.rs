@@ -184,17 +184,36 @@ pub fn spawn(
     })
 }
 
+/// The last program found on PATH, with the PATH it was found on: a run starts one program
+/// again and again, and each look-up costs a `stat` per folder of PATH.
+static LAST_FOUND: Mutex<Option<(OsString, OsString, PathBuf)>> = Mutex::new(None);
+
 /// Where `program` is on PATH, as the child's exec would find it (the first executable
 /// regular file), so that the child execs it at once instead of trying each folder in turn;
-/// `None` for a path with a `/` or a program not found (the exec then says why).
+/// `None` for a path with a `/` or a program not found (the exec then says why). The last
+/// program found is remembered for as long as PATH stays the same.
 fn found_on_path(program: &OsStr) -> Option<PathBuf> {
     use std::os::unix::ffi::OsStrExt;
-    use std::os::unix::fs::PermissionsExt;
     if program.as_bytes().contains(&b'/') || program.is_empty() {
         return None;
     }
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).find_map(|dir| {
+    let mut last = LAST_FOUND.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((name, on, found)) = last.as_ref()
+        && name == program
+        && *on == path
+    {
+        return Some(found.clone());
+    }
+    let found = look_up(program, &path)?;
+    *last = Some((program.to_owned(), path, found.clone()));
+    Some(found)
+}
+
+/// The first executable regular file named `program` in the folders of `path`.
+fn look_up(program: &OsStr, path: &OsStr) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::split_paths(path).find_map(|dir| {
         let dir = if dir.as_os_str().is_empty() {
             PathBuf::from(".")
         } else {
@@ -345,5 +364,35 @@ pub fn describe(status: &ExitStatus) -> String {
             Err(_) => format!("killed by signal {sig}"),
         },
         None => "ended in an unknown way".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_program_is_the_first_executable_file_of_its_name_on_path() {
+        let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+        // Not executable, a folder, then the program.
+        std::fs::write(dirs[0].path().join("prog"), "").unwrap();
+        std::fs::create_dir(dirs[1].path().join("prog")).unwrap();
+        let prog = dirs[2].path().join("prog");
+        std::fs::write(&prog, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = std::env::join_paths(dirs.iter().map(|d| d.path())).unwrap();
+        assert_eq!(look_up(OsStr::new("prog"), &path), Some(prog));
+        assert_eq!(look_up(OsStr::new("other"), &path), None);
+    }
+
+    #[test]
+    fn a_program_found_once_is_found_again_where_it_was() {
+        let first = found_on_path(OsStr::new("sh"));
+        assert!(first.is_some());
+        assert_eq!(found_on_path(OsStr::new("sh")), first);
+        // A path, or nothing, is not looked up.
+        assert_eq!(found_on_path(OsStr::new("/bin/sh")), None);
+        assert_eq!(found_on_path(OsStr::new("")), None);
     }
 }
