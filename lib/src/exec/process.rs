@@ -1,6 +1,7 @@
 //! Child processes: each in a process group of its own, stdin from /dev/null, stdout and
-//! stderr captured within a bound by one helper thread per process, everything reported to
-//! one channel so that the scheduler waits on one thing only.
+//! stderr captured within a bound by a helper thread (one at a time per process, kept for the
+//! next: see [`Helpers`]), everything reported to one channel so that the scheduler waits on
+//! one thing only.
 //!
 //! The helper learns that a process ended without reaping it (`waitid` with `WNOWAIT`): the
 //! zombie keeps its pid, and so its process group id, reserved until the scheduler has sent
@@ -24,7 +25,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
@@ -113,6 +114,7 @@ pub fn spawn(
     output: Output,
     notes: &Sender<Note>,
     guard: Option<&Arc<Link>>,
+    helpers: &Helpers,
 ) -> io::Result<Child> {
     let mut command = Command::new(
         found_on_path(&argv[0])
@@ -159,12 +161,13 @@ pub fn spawn(
             .map(|p| (Box::new(p) as Box<dyn ReadFd>, Arc::clone(&stderr))),
     ];
     let abandon = Arc::new(AtomicBool::new(false));
-    let helper_abandon = Arc::clone(&abandon);
-    let notes = notes.clone();
-    let started = thread::Builder::new()
-        .name(format!("job-{job}"))
-        .stack_size(HELPER_STACK)
-        .spawn(move || watch(job, pgid, pipes, &helper_abandon, &notes));
+    let started = helpers.hand(Watch {
+        job,
+        pid: pgid,
+        pipes,
+        abandon: Arc::clone(&abandon),
+        notes: notes.clone(),
+    });
     if let Err(e) = started {
         // The child cannot be watched: stop it, and reap it.
         kill_group(pgid, Signal::SIGKILL);
@@ -187,6 +190,71 @@ pub fn spawn(
 /// The last program found on PATH, with the PATH it was found on: a run starts one program
 /// again and again, and each look-up costs a `stat` per folder of PATH.
 static LAST_FOUND: Mutex<Option<(OsString, OsString, PathBuf)>> = Mutex::new(None);
+
+/// Helper threads that wait for the next process to watch: handing a waiting thread its work
+/// costs less than starting a thread a process. A helper still busy with a process whose pipes
+/// something else holds is not waited for: another one starts. When the pool goes, the waiting
+/// helpers end, and the busy ones when they are done.
+#[derive(Debug, Default)]
+pub struct Helpers(Arc<Mutex<Vec<Sender<Task>>>>);
+
+/// One process for a helper to watch (see [`watch`]).
+struct Watch {
+    job: u64,
+    pid: i32,
+    pipes: [Option<Pipe>; 2],
+    abandon: Arc<AtomicBool>,
+    notes: Sender<Note>,
+}
+
+/// A helper's work, and how it goes back among the waiting once done.
+pub struct Task {
+    watch: Watch,
+    back: Sender<Task>,
+}
+
+impl std::fmt::Debug for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Task(job {})", self.watch.job)
+    }
+}
+
+impl Helpers {
+    /// Hands `first` to a waiting helper, or to a new one.
+    fn hand(&self, first: Watch) -> io::Result<()> {
+        let waiting = self.0.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let first = match waiting {
+            Some(helper) => match helper.send(Task {
+                watch: first,
+                back: helper.clone(),
+            }) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::SendError(task)) => task.watch,
+            },
+            None => first,
+        };
+        let (back, work) = mpsc::channel::<Task>();
+        let job = first.job;
+        let pool = Arc::downgrade(&self.0);
+        // The first task is sent before the thread starts: the channel holds it.
+        let _ = back.clone().send(Task { watch: first, back });
+        thread::Builder::new()
+            .name(format!("helper-{job}"))
+            .stack_size(HELPER_STACK)
+            .spawn(move || {
+                while let Ok(Task { watch: w, back }) = work.recv() {
+                    watch(w.job, w.pid, w.pipes, &w.abandon, &w.notes);
+                    drop(w.notes);
+                    match pool.upgrade() {
+                        Some(pool) => pool.lock().unwrap_or_else(|p| p.into_inner()).push(back),
+                        // The pool is gone: dropping `back` ends the loop.
+                        None => return,
+                    }
+                }
+            })
+            .map(drop)
+    }
+}
 
 /// Where `program` is on PATH, as the child's exec would find it (the first executable
 /// regular file), so that the child execs it at once instead of trying each folder in turn;
@@ -384,6 +452,43 @@ mod tests {
         let path = std::env::join_paths(dirs.iter().map(|d| d.path())).unwrap();
         assert_eq!(look_up(OsStr::new("prog"), &path), Some(prog));
         assert_eq!(look_up(OsStr::new("other"), &path), None);
+    }
+
+    #[test]
+    fn a_helper_done_with_one_process_watches_the_next() {
+        let helpers = Helpers::default();
+        let (notes, inbox) = mpsc::channel();
+        let waiting = || helpers.0.lock().unwrap().len();
+        for job in 1..=3 {
+            let argv = [OsString::from("true")];
+            let child = spawn(
+                job,
+                &argv,
+                &[],
+                Output::Capture(1024),
+                &notes,
+                None,
+                &helpers,
+            );
+            let child = child.unwrap();
+            // The one helper was handed this process: none waits.
+            assert_eq!(waiting(), 0);
+            match inbox.recv().unwrap() {
+                Note::Done { job: done, status } => {
+                    assert_eq!(done, job);
+                    assert!(status.unwrap().success());
+                }
+                other => panic!("{other:?}"),
+            }
+            child.reap();
+            // Back among the waiting once it has told (a moment after the note).
+            let mut tries = 0;
+            while waiting() == 0 && tries < 1000 {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                tries += 1;
+            }
+            assert_eq!(waiting(), 1);
+        }
     }
 
     #[test]

@@ -66,6 +66,7 @@ impl State<'_> {
             process::Output::Stderr,
             inbox.sender(),
             self.guard.as_ref(),
+            &self.helpers,
         )
         .map_err(|e| format!("cannot start `{shown}`: {e}"))?;
         let deadlines = Deadlines::new(Instant::now(), config.timeout);

@@ -148,6 +148,8 @@ struct State<'a> {
     junit_dir: Option<tempfile::TempDir>,
     /// The guardian's pipe, when there is one: every process's group is registered there.
     guard: Option<Arc<Link>>,
+    /// The threads that watch the processes.
+    helpers: process::Helpers,
 }
 
 /// The work of a drive: what waits, what runs, and which slots are busy.
@@ -203,6 +205,7 @@ impl<'a> State<'a> {
             second_signal: false,
             junit_dir: None,
             guard: None,
+            helpers: process::Helpers::default(),
         }
     }
 }
@@ -346,8 +349,15 @@ impl State<'_> {
             ("SHARD_NODES", config.nodes.to_string()),
         ];
         let output = process::Output::Capture(config.capture_limit);
-        let child = match process::spawn(id.tag(), &argv, &env, output, sender, self.guard.as_ref())
-        {
+        let child = match process::spawn(
+            id.tag(),
+            &argv,
+            &env,
+            output,
+            sender,
+            self.guard.as_ref(),
+            &self.helpers,
+        ) {
             Ok(child) => child,
             Err(e) => {
                 let why = format!("cannot start `{}`: {e}", argv[0].to_string_lossy());
