@@ -111,6 +111,23 @@ impl Timings {
 }
 
 impl Timings {
+    /// The weights one node's run balances its batches by: each id's duration in microseconds
+    /// as measured, the median for an id with none, 1 for every id when none is known. Not
+    /// rounded to steps, nor raised to a millisecond, as a plan's are: a node's own batches
+    /// need no other machine to agree, and a suite of many tests of a tenth of a millisecond
+    /// would weigh ten times what they take.
+    pub fn run_weights(&self) -> Vec<u64> {
+        let micros = |d: f64| (d * 1e6).round().clamp(0.0, u64::MAX as f64 / 2.0) as u64;
+        let known: Vec<f64> = self.durations.iter().flatten().copied().collect();
+        let Some(fallback) = median(known) else {
+            return vec![1; self.durations.len()];
+        };
+        self.durations
+            .iter()
+            .map(|d| micros(d.unwrap_or(fallback)))
+            .collect()
+    }
+
     /// The weights a plan balances: [`weights`](Self::weights), and when the reports measured
     /// what each test costs its process beyond its own time (collecting it, reporting it),
     /// that too, so that a node of many quick tests is not taken for a light one. The cost is
@@ -284,6 +301,22 @@ mod tests {
             timings.plan_weights(),
             plain.iter().map(|w| w + 2400).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn a_nodes_run_weighs_each_test_as_measured() {
+        let timings = Timings {
+            durations: vec![Some(0.0001), Some(0.5), None, Some(0.0)],
+            ..Timings::default()
+        };
+        // A plan's: a millisecond at least, in steps; the run's: what was measured.
+        assert_eq!(timings.weights()[0], 1000);
+        assert_eq!(timings.run_weights(), [100, 500_000, 100, 0]);
+        let none = Timings {
+            durations: vec![None, None],
+            ..Timings::default()
+        };
+        assert_eq!(none.run_weights(), [1, 1]);
     }
 
     #[test]

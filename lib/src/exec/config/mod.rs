@@ -218,7 +218,7 @@ impl ConfigBuilder {
     /// weigh the ids and make the batches; with none known they are not used.
     pub fn timings(mut self, timings: Option<&Timings>) -> Self {
         let timings = timings.filter(|t| t.known() > 0);
-        self.weights = timings.map(Timings::weights);
+        self.weights = timings.map(Timings::run_weights);
         let startup = timings.and_then(|t| t.startup);
         self.startup = startup.map(|s| (s.base * 1e6).round() as u64);
         self.per_id = startup.map_or(0, |s| (s.per_case * 1e6).round() as u64);
