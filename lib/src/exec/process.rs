@@ -187,10 +187,6 @@ pub fn spawn(
     })
 }
 
-/// The last program found on PATH, with the PATH it was found on: a run starts one program
-/// again and again, and each look-up costs a `stat` per folder of PATH.
-static LAST_FOUND: Mutex<Option<(OsString, OsString, PathBuf)>> = Mutex::new(None);
-
 /// Helper threads that wait for the next process to watch: handing a waiting thread its work
 /// costs less than starting a thread a process. A helper still busy with a process whose pipes
 /// something else holds is not waited for: another one starts. When the pool goes, the waiting
@@ -208,7 +204,7 @@ struct Watch {
 }
 
 /// A helper's work, and how it goes back among the waiting once done.
-pub struct Task {
+struct Task {
     watch: Watch,
     back: Sender<Task>,
 }
@@ -220,31 +216,34 @@ impl std::fmt::Debug for Task {
 }
 
 impl Helpers {
-    /// Hands `first` to a waiting helper, or to a new one.
-    fn hand(&self, first: Watch) -> io::Result<()> {
+    /// Hands `process` to a waiting helper, or to a new one.
+    fn hand(&self, process: Watch) -> io::Result<()> {
         let waiting = self.0.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let first = match waiting {
+        let process = match waiting {
             Some(helper) => match helper.send(Task {
-                watch: first,
+                watch: process,
                 back: helper.clone(),
             }) {
                 Ok(()) => return Ok(()),
+                // That helper is gone: a new one takes the process.
                 Err(mpsc::SendError(task)) => task.watch,
             },
-            None => first,
+            None => process,
         };
         let (back, work) = mpsc::channel::<Task>();
-        let job = first.job;
+        let job = process.job;
         let pool = Arc::downgrade(&self.0);
         // The first task is sent before the thread starts: the channel holds it.
-        let _ = back.clone().send(Task { watch: first, back });
+        let _ = back.clone().send(Task {
+            watch: process,
+            back,
+        });
         thread::Builder::new()
             .name(format!("helper-{job}"))
             .stack_size(HELPER_STACK)
             .spawn(move || {
                 while let Ok(Task { watch: w, back }) = work.recv() {
                     watch(w.job, w.pid, w.pipes, &w.abandon, &w.notes);
-                    drop(w.notes);
                     match pool.upgrade() {
                         Some(pool) => pool.lock().unwrap_or_else(|p| p.into_inner()).push(back),
                         // The pool is gone: dropping `back` ends the loop.
@@ -255,6 +254,10 @@ impl Helpers {
             .map(drop)
     }
 }
+
+/// The last program found on PATH, with the PATH it was found on: a run starts one program
+/// again and again, and each look-up costs a `stat` per folder of PATH.
+static LAST_FOUND: Mutex<Option<(OsString, OsString, PathBuf)>> = Mutex::new(None);
 
 /// Where `program` is on PATH, as the child's exec would find it (the first executable
 /// regular file), so that the child execs it at once instead of trying each folder in turn;
