@@ -83,9 +83,9 @@ pub struct Cli {
     #[arg(long, value_name = "SEP", default_value = "::", help_heading = "Units")]
     pub separator: String,
 
-    /// Pack small groups into one process up to N ids (a group is never split) [default: about
-    /// two batches per job, at most 1000; with --timings, as many batches of about equal time
-    /// as the start-up measured in the reports makes worth it].
+    /// Pack small groups into one process up to N ids (a group is never split) [default: two
+    /// rounds of one batch per job, the second's half as long, at most 2000 ids a batch; with
+    /// --timings, as many batches of about equal time as the measured start-up makes worth it].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Units")]
     pub batch_size: Option<u32>,
 

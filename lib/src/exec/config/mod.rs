@@ -4,8 +4,9 @@
 //! that a [`Config`] is always one the scheduler can run.
 //!
 //! The rules: `--fail-fast` is a [`MaxFail`] of one; a capture limit is at least
-//! [`MIN_CAPTURE`] bytes; the batch size is the one asked for, else [`MAX_BATCH`] when
-//! durations make the batches, else [`auto_batch_size`]; the jobs are the available CPUs unless
+//! [`MIN_CAPTURE`] bytes; the batch size is the one asked for, else [`MAX_BATCH`] (or
+//! none, when durations and a measured start-up make the batches), and without one asked for
+//! nor durations the batches come in rounds ([`rounds`](super::units::rounds)); the jobs are the available CPUs unless
 //! asked; `--setup` and `--teardown` run with `sh -c`. [`MaxFail`] is the typed count of
 //! failures that stops a run.
 
@@ -19,7 +20,7 @@ use crate::presets::{RunSetup, Runner};
 use crate::timings::Timings;
 
 use super::command::{Mode, Template};
-use super::units::{MAX_BATCH, Packing, SplitPattern, auto_batch_size, command_line_budget};
+use super::units::{MAX_BATCH, Packing, SplitPattern, command_line_budget};
 use super::{ReportFormat, Share};
 
 mod max_fail;
@@ -158,7 +159,6 @@ pub struct ConfigBuilder {
     max_fail: Option<usize>,
     node: u32,
     nodes: u32,
-    ids: usize,
     capture_limit: usize,
     setup: Option<String>,
     teardown: Option<String>,
@@ -188,7 +188,6 @@ impl ConfigBuilder {
             max_fail: None,
             node: 1,
             nodes: 1,
-            ids: 0,
             capture_limit: DEFAULT_CAPTURE,
             setup: None,
             teardown: None,
@@ -231,11 +230,10 @@ impl ConfigBuilder {
         self
     }
 
-    /// The node whose share runs, and how many ids it has.
+    /// The node whose share runs.
     pub fn share(mut self, share: &Share) -> Self {
         self.node = share.node;
         self.nodes = share.nodes;
-        self.ids = share.ids.len();
         self
     }
 
@@ -326,15 +324,17 @@ impl ConfigBuilder {
             // With durations, time and the measured start-up make the batches (and the bytes
             // of a command line cap them); without a measured start-up, the count caps them too.
             (None, Some(_)) if self.startup.is_some() => usize::MAX,
-            (None, Some(_)) => MAX_BATCH,
-            (None, None) => auto_batch_size(self.ids, jobs),
+            // Without durations, rounds of batches (see `rounds`), none larger than this.
+            (None, _) => MAX_BATCH,
         };
+        let in_rounds = self.batch_size.is_none() && self.weights.is_none();
         Ok(Config {
             packing: Packing {
                 mode: self.template.mode(),
                 grouping: self.grouping,
                 split: self.split,
                 batch_size,
+                in_rounds,
                 weights: self.weights,
                 startup: self.startup,
                 per_id: self.per_id,

@@ -75,14 +75,15 @@ fn the_capture_limit_has_a_floor() {
 }
 
 #[test]
-fn the_default_batch_size_gives_each_job_about_two_batches() {
+fn without_durations_nor_a_batch_size_the_batches_come_in_rounds() {
     let config = builder()
         .jobs(Some(4))
         .share(&share_of(80))
         .build()
         .unwrap();
-    assert_eq!(config.packing().batch_size, 10);
-    assert_eq!(config.packing().batch_size, auto_batch_size(80, 4));
+    assert_eq!(config.packing().batch_size, MAX_BATCH);
+    assert!(config.packing().in_rounds);
+    assert!(config.packing().weights.is_none());
 }
 
 #[test]
@@ -96,6 +97,7 @@ fn durations_make_the_batches_and_the_count_only_caps_them() {
         .unwrap();
     assert_eq!(config.packing().batch_size, MAX_BATCH);
     assert!(config.packing().weights.is_some());
+    assert!(!config.packing().in_rounds);
 }
 
 #[test]
@@ -108,7 +110,7 @@ fn durations_with_none_known_are_not_used() {
         .build()
         .unwrap();
     assert!(config.packing().weights.is_none());
-    assert_eq!(config.packing().batch_size, 1);
+    assert!(config.packing().in_rounds);
 }
 
 #[test]
@@ -120,6 +122,9 @@ fn a_batch_size_asked_for_wins() {
         .build()
         .unwrap();
     assert_eq!(config.packing().batch_size, 7);
+    let config = builder().batch_size(Some(7)).build().unwrap();
+    assert_eq!(config.packing().batch_size, 7);
+    assert!(!config.packing().in_rounds);
 }
 
 #[test]

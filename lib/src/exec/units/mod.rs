@@ -14,6 +14,12 @@ use crate::ids::Grouping;
 
 use super::command::Mode;
 
+mod budget;
+mod cut;
+
+pub use budget::{command_line_budget, id_bytes};
+use cut::{cut, in_rounds};
+
 /// The ids one process runs, as indices into the node's ids, in their order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unit {
@@ -51,6 +57,10 @@ pub struct Packing {
     pub split: Vec<SplitPattern>,
     /// The most ids in one batch, unless one group alone has more.
     pub batch_size: usize,
+    /// Without weights, and without a batch size asked for: the ids are cut by count into
+    /// rounds of one batch per job, the last round's batches half the size of the others (see
+    /// [`rounds`]). Otherwise, without weights, batches fill up to the batch size.
+    pub in_rounds: bool,
     /// Per id, its weight from earlier durations ([`crate::timings`]), when known. Then units
     /// run longest first (LPT), and batches are cut by time (see [`pack`]).
     pub weights: Option<Vec<u64>>,
@@ -69,49 +79,33 @@ pub struct Packing {
     pub command_bytes: usize,
 }
 
-/// The bytes one id takes on a command line: its own, its NUL and its pointer in argv, or
-/// the `test(=…) | ` around it when the ids are joined into one argument.
-pub fn id_bytes(id: &str) -> usize {
-    id.len() + 16
-}
-
-/// The most bytes of ids for one command line on this system: half of what a new program's
-/// arguments and environment may take (`ARG_MAX`, 2 MiB on Linux with the usual 8 MiB
-/// stack), less this process's environment; and when the ids are joined into one argument
-/// (`{filterset}`, `{go-run}`), below Linux's limit on one argument (128 KiB).
-pub fn command_line_budget(joined: bool) -> usize {
-    let arg_max = nix::unistd::sysconf(nix::unistd::SysconfVar::ARG_MAX)
-        .ok()
-        .flatten()
-        .and_then(|v| usize::try_from(v).ok());
-    let environment = std::env::vars_os()
-        .map(|(k, v)| k.len() + v.len() + 2 + 8)
-        .sum();
-    budget(arg_max, environment, joined)
-}
-
-/// [`command_line_budget`] given `ARG_MAX` (none: no limit) and the environment's bytes.
-fn budget(arg_max: Option<usize>, environment: usize, joined: bool) -> usize {
-    const FLOOR: usize = 16 * 1024;
-    const ONE_ARGUMENT: usize = 96 * 1024;
-    let whole = arg_max.unwrap_or(4 * 1024 * 1024);
-    let half = (whole.saturating_sub(environment) / 2).max(FLOOR);
-    if joined { half.min(ONE_ARGUMENT) } else { half }
-}
-
-/// A batch size that gives every job about two batches: start-up (~0.4 s for pytest) is paid
-/// twice per job, and a job that drew slow tests leaves the other jobs one batch each to
-/// take over. Durations from earlier runs (a time budget) balance better.
-pub fn auto_batch_size(ids: usize, jobs: usize) -> usize {
-    ids.div_ceil(jobs.max(1) * 2).clamp(1, MAX_BATCH)
+/// How many rounds of batches (one batch per job a round) `ids` ids take without durations:
+/// two, the first of long batches and the last of batches half as long, unless a batch would
+/// then hold more than `most` ids; then as many more full rounds as keep it under.
+///
+/// Nothing says which tests are slow, so a job that drew slow ones in the first round ends it
+/// late, and the short batches of the last round go to the jobs that ended theirs first; as
+/// many start-ups as two equal rounds. And the next run, with this run's report for
+/// durations, sees processes of two sizes, from which the cost of each test to its process
+/// (collecting it, reporting it) can be told from the cost of starting one.
+pub fn rounds(ids: usize, jobs: usize, most: usize) -> usize {
+    let (jobs, most) = (jobs.max(1), most.max(1));
+    // (rounds - 1) full batches a job and a half one: 2 x ids / ((2 x rounds - 1) x jobs) ids
+    // in a full batch.
+    let mut rounds = 2;
+    while (2 * ids).div_ceil((2 * rounds - 1) * jobs) > most {
+        rounds += 1;
+    }
+    rounds
 }
 
 /// The most ids in a batch unless `--batch-size` says otherwise.
-pub const MAX_BATCH: usize = 1000;
+pub const MAX_BATCH: usize = 2000;
 
 /// Gathers `ids` into units: in the order the ids came, or with weights longest first.
 ///
-/// Without weights, groups are packed in their order up to the batch size. With weights,
+/// Without weights, groups are packed in their order: in [`rounds`], or up to a batch size
+/// asked for. With weights,
 /// groups stay in their order too (a module's classes side by side, so that a batch imports
 /// few modules) and are cut into batches of about equal time (the longest as short as a cut in
 /// order allows); how many is what makes the
@@ -142,6 +136,7 @@ pub fn pack(ids: &[String], packing: &Packing) -> Vec<Unit> {
         let weights: Vec<u64> = groups.iter().map(|g| weight_of(g)).collect();
         let cut = |count: Option<usize>| cut(ids, &groups, &weights, packing, count);
         match &packing.weights {
+            None if packing.in_rounds => in_rounds(ids, &groups, packing),
             None => cut(None),
             Some(_) => {
                 let jobs = packing.jobs.max(1);
@@ -163,89 +158,6 @@ pub fn pack(ids: &[String], packing: &Packing) -> Vec<Unit> {
         units.sort_by_key(|u| std::cmp::Reverse(u.weight));
     }
     units
-}
-
-/// `groups` (with their `weights`) in their order, cut into batches: a batch closes at the
-/// batch size and at the command line's bytes; given a `count` of batches, also at the
-/// least time that lets `count` batches hold them all (found by bisection: the fewest batches
-/// under a time is a greedy cut), so that the longest batch is as short as a cut in order
-/// allows.
-fn cut(
-    ids: &[String],
-    groups: &[Vec<usize>],
-    weights: &[u64],
-    packing: &Packing,
-    count: Option<usize>,
-) -> Vec<Unit> {
-    let bytes: Vec<usize> = groups
-        .iter()
-        .map(|g| g.iter().map(|&i| id_bytes(&ids[i])).sum())
-        .collect();
-    let starts = |most| starts_under(groups, weights, &bytes, packing, most);
-    let Some(count) = count else {
-        return batches(groups, weights, &starts(u64::MAX));
-    };
-    let (mut low, mut high) = (
-        weights.iter().copied().max().unwrap_or(0),
-        weights.iter().sum::<u64>(),
-    );
-    let mut best = starts(high);
-    if best.len() > count {
-        // The size and the bytes alone need more batches: time changes nothing.
-        return batches(groups, weights, &best);
-    }
-    while low < high {
-        let mid = low + (high - low) / 2;
-        let cut = starts(mid);
-        if cut.len() <= count {
-            high = mid;
-            best = cut;
-        } else {
-            low = mid + 1;
-        }
-    }
-    batches(groups, weights, &best)
-}
-
-/// Where each batch of the greedy cut of `groups` (their `weights`, their ids' `bytes`) in
-/// their order starts: a batch closes where the next group would take it over `most` time,
-/// the batch size or the command line's bytes.
-fn starts_under(
-    groups: &[Vec<usize>],
-    weights: &[u64],
-    bytes_of: &[usize],
-    packing: &Packing,
-    most: u64,
-) -> Vec<usize> {
-    let size = packing.batch_size.max(1);
-    let mut starts = Vec::new();
-    let (mut len, mut bytes, mut weight) = (0, 0, 0u64);
-    for (g, group) in groups.iter().enumerate() {
-        let full = len + group.len() > size
-            || bytes + bytes_of[g] > packing.command_bytes
-            || weight.saturating_add(weights[g]) > most;
-        if starts.is_empty() || (len > 0 && full) {
-            starts.push(g);
-            (len, bytes, weight) = (0, 0, 0);
-        }
-        len += group.len();
-        bytes += bytes_of[g];
-        weight += weights[g];
-    }
-    starts
-}
-
-/// The batches of `groups` that start where `starts` says.
-fn batches(groups: &[Vec<usize>], weights: &[u64], starts: &[usize]) -> Vec<Unit> {
-    let ends = starts.iter().skip(1).copied().chain([groups.len()]);
-    starts
-        .iter()
-        .zip(ends)
-        .map(|(&from, to)| Unit {
-            ids: groups[from..to].concat(),
-            weight: weights[from..to].iter().sum(),
-        })
-        .collect()
 }
 
 /// When the last of `units` would end, run longest first on `jobs` slots, each costing
@@ -305,6 +217,7 @@ mod tests {
                 .map(|p| SplitPattern::new(p).unwrap())
                 .collect(),
             batch_size,
+            in_rounds: false,
             weights: None,
             startup: None,
             per_id: 0,
@@ -513,12 +426,56 @@ mod tests {
     }
 
     #[test]
-    fn the_automatic_batch_size_gives_each_job_about_two_batches() {
-        assert_eq!(auto_batch_size(0, 2), 1);
-        assert_eq!(auto_batch_size(3, 2), 1);
-        assert_eq!(auto_batch_size(664, 2), 166);
-        assert_eq!(auto_batch_size(1_000_000, 2), 1000);
+    fn without_durations_two_rounds_unless_a_batch_would_grow_past_the_most() {
+        assert_eq!(rounds(0, 2, MAX_BATCH), 2);
+        assert_eq!(rounds(5608, 2, 2000), 2);
+        // 5,608 ids on two jobs, at most 1,000 a batch: 1,870 a full batch in two rounds,
+        // 1,122 in three, 802 in four.
+        assert_eq!(rounds(5608, 2, 1000), 4);
+        assert_eq!(rounds(1_000_000, 2, 2000), 251);
+        assert_eq!(rounds(10, 0, 0), 11);
         assert!(SplitPattern::new("[").is_err());
+    }
+
+    /// The ids of each unit of `list` packed in rounds on `jobs` jobs.
+    fn in_rounds_of(list: &[String], by: GroupBy, jobs: usize) -> Vec<Vec<usize>> {
+        let mut p = packing(by, &[], MAX_BATCH);
+        p.in_rounds = true;
+        p.jobs = jobs;
+        pack(list, &p).into_iter().map(|u| u.ids).collect()
+    }
+
+    #[test]
+    fn without_durations_the_last_round_has_batches_half_as_long() {
+        // 12 ids on two jobs: two batches of 4, then two of 2.
+        let twelve: Vec<String> = (0..12).map(|i| format!("t{i}")).collect();
+        assert_eq!(
+            in_rounds_of(&twelve, GroupBy::None, 2),
+            [vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9], vec![10, 11]]
+        );
+        // Classes stay whole: A (x, y), f, B (x, y, z), g on one job: the full round ends at
+        // the group boundary nearest 2/3 of the ids (4.67: after f, at 3, is 1.67 away; after
+        // B, at 6, 1.33).
+        assert_eq!(
+            in_rounds_of(&ids(SUITE), GroupBy::Class, 1),
+            [vec![0, 2, 1, 3, 4, 5], vec![6]]
+        );
+        // Fewer ids than batches: one id a batch, none empty.
+        assert_eq!(
+            in_rounds_of(&twelve[..3], GroupBy::None, 2),
+            [vec![0], vec![1], vec![2]]
+        );
+        assert!(in_rounds_of(&[], GroupBy::None, 2).is_empty());
+        for jobs in 1..=5 {
+            for n in 0..=12 {
+                let mut seen: Vec<usize> = in_rounds_of(&twelve[..n], GroupBy::None, jobs)
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                seen.sort();
+                assert_eq!(seen, (0..n).collect::<Vec<_>>(), "{n} ids on {jobs} jobs");
+            }
+        }
     }
 
     #[test]
@@ -533,20 +490,5 @@ mod tests {
             let bytes: usize = unit.ids.iter().map(|&i| id_bytes(&long[i])).sum();
             assert!(bytes <= p.command_bytes, "{bytes}");
         }
-    }
-
-    #[test]
-    fn the_command_line_budget_is_half_of_what_the_system_allows() {
-        // Linux with an 8 MiB stack, 10 KiB of environment: about 1 MiB of ids.
-        assert_eq!(
-            budget(Some(2 << 20), 10 << 10, false),
-            ((2 << 20) - (10 << 10)) >> 1
-        );
-        // Joined into one argument: below 128 KiB.
-        assert_eq!(budget(Some(2 << 20), 10 << 10, true), 96 << 10);
-        // An environment larger than the limit leaves the floor; no limit, 2 MiB.
-        assert_eq!(budget(Some(64 << 10), 1 << 20, false), 16 << 10);
-        assert_eq!(budget(None, 0, false), 2 << 20);
-        assert!(command_line_budget(false) >= command_line_budget(true));
     }
 }
