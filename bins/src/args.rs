@@ -147,6 +147,7 @@ impl TimingArgs {
     pub fn read<'a>(
         &self,
         ids: impl IntoIterator<Item = &'a str>,
+        separator: &str,
         env: &dyn Fn(&str) -> Option<String>,
         quiet: bool,
     ) -> Result<Option<Timings>> {
@@ -154,7 +155,7 @@ impl TimingArgs {
         if paths.is_empty() {
             return Ok(None);
         }
-        let timings = Timings::read(ids, &paths);
+        let timings = Timings::read(ids, &paths, separator);
         if let Some(first) = timings.problems.first() {
             if self.timings_strict {
                 bail!("timings: {} (--timings-strict)", with_causes(first));
@@ -182,10 +183,18 @@ impl TimingArgs {
                 }
             ));
             if let Some(startup) = timings.startup {
-                let per_case = if startup.per_case > 0.0 {
-                    format!(" and {:.2} ms more per test", startup.per_case * 1e3)
+                let per_module = if startup.per_module > 0.0 {
+                    format!(", {:.0} ms more per module", startup.per_module * 1e3)
                 } else {
                     String::new()
+                };
+                let per_case = if startup.per_case > 0.0 {
+                    format!(
+                        "{per_module} and {:.2} ms more per test",
+                        startup.per_case * 1e3
+                    )
+                } else {
+                    per_module.replacen(", ", " and ", 1)
                 };
                 crate::say(&format!(
                     "a process took {:.2} s to start{per_case} (fitted to {} processes in the reports: each one's wall time less its tests' times)",

@@ -271,7 +271,12 @@ pub fn run(cli: Cli) -> Result<Exit> {
         }
         None => args::read_ids(&request.files, args::Empty::Error)?,
     };
-    let timings = request.timing.read(ids.iter(), &env, request.quiet)?;
+    let timings = request.timing.read(
+        ids.iter(),
+        request.grouping.separator(),
+        &env,
+        request.quiet,
+    )?;
     let default_factor = if timings.as_ref().is_some_and(|t| t.known() > 0) {
         LoadFactor::WITH_DURATIONS
     } else {

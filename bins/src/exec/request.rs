@@ -62,9 +62,12 @@ impl Request {
         for warning in builder.warnings() {
             warn(&warning);
         }
-        let timings = cli
-            .timing
-            .read(share.ids.iter().map(String::as_str), env, cli.quiet)?;
+        let timings = cli.timing.read(
+            share.ids.iter().map(String::as_str),
+            &cli.separator,
+            env,
+            cli.quiet,
+        )?;
         let config = builder
             .timings(timings.as_ref())
             .share(&share)

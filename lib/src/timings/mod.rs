@@ -17,16 +17,17 @@
 
 mod startup;
 
-pub use startup::Startup;
 use startup::median;
+pub use startup::{Sample, Startup};
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::BufReader;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::exec::report::{PROCESS_END_PROPERTY, PROCESS_PROPERTY, PROCESS_START_PROPERTY};
+use crate::ids::{GroupBy, Grouping};
 use crate::junit::cases::for_each_case;
 use crate::junit::matching::{ID_PROPERTY, Matcher};
 use crate::junit::reader::{Decoded, locate};
@@ -53,12 +54,22 @@ pub struct Timings {
 }
 
 impl Timings {
-    /// Reads the reports under `paths` (files, or directories walked for `*.xml`) for `ids`.
-    /// A report that cannot be read whole is left out and named in `problems`; a path that
-    /// does not exist too.
-    pub fn read<'a>(ids: impl IntoIterator<Item = &'a str>, paths: &[PathBuf]) -> Self {
+    /// Reads the reports under `paths` (files, or directories walked for `*.xml`) for `ids`,
+    /// whose segments `separator` divides (the first is a test's module, for what a process
+    /// costs). A report that cannot be read whole is left out and named in `problems`; a path
+    /// that does not exist too.
+    pub fn read<'a>(
+        ids: impl IntoIterator<Item = &'a str>,
+        paths: &[PathBuf],
+        separator: &str,
+    ) -> Self {
         let ids: Vec<&str> = ids.into_iter().collect();
         let matcher = Matcher::new(ids.iter().copied());
+        let files = Grouping::new(GroupBy::File, separator).unwrap_or_default();
+        let module = |id: &str| -> String {
+            let key = files.key(id);
+            if files.by() == GroupBy::File { key } else { id }.to_string()
+        };
         let mut samples: Vec<Vec<f64>> = vec![Vec::new(); ids.len()];
         let mut timings = Timings::default();
         let mut startups = Vec::new();
@@ -71,7 +82,7 @@ impl Timings {
                 }
             };
             for file in files {
-                match read_one(&file, &matcher) {
+                match read_one(&file, &matcher, &ids, &module) {
                     Ok((found, processes)) => {
                         timings.files += 1;
                         timings.matched += found.len();
@@ -155,12 +166,21 @@ fn two_digits(n: u64) -> u64 {
 }
 
 /// The processes of one report: per node and process number, its start and end (ms since
-/// 1970), the sum of its cases' times and their count.
+/// 1970), the sum of its cases' times, their count and their modules.
 #[derive(Debug, Default)]
-struct Processes(HashMap<(String, String), (i64, i64, f64, usize)>);
+struct Processes(HashMap<(String, String), Process>);
+
+#[derive(Debug)]
+struct Process {
+    start: i64,
+    end: i64,
+    seconds: f64,
+    cases: usize,
+    modules: HashSet<String>,
+}
 
 impl Processes {
-    fn add(&mut self, case: &crate::junit::cases::Case, seconds: f64) {
+    fn add(&mut self, case: &crate::junit::cases::Case, seconds: f64, module: Option<String>) {
         let property = |name| case.property(name);
         let stamp = |name| {
             let at = humantime::parse_rfc3339_weak(property(name)?).ok()?;
@@ -178,22 +198,36 @@ impl Processes {
         let entry = self
             .0
             .entry((node.to_string(), process.to_string()))
-            .or_insert((start, end, 0.0, 0));
-        entry.2 += seconds;
-        entry.3 += 1;
+            .or_insert(Process {
+                start,
+                end,
+                seconds: 0.0,
+                cases: 0,
+                modules: HashSet::new(),
+            });
+        entry.seconds += seconds;
+        entry.cases += 1;
+        entry.modules.extend(module);
     }
 
-    /// Each process's cases and what starting it cost: its wall time less its cases' times,
-    /// in seconds.
-    fn startups(&self) -> impl Iterator<Item = (usize, f64)> + '_ {
-        self.0.values().map(|&(start, end, seconds, cases)| {
-            (cases, ((end - start) as f64 / 1000.0 - seconds).max(0.0))
+    /// Each process's cases, their modules and what starting it cost: its wall time less its
+    /// cases' times, in seconds.
+    fn startups(&self) -> impl Iterator<Item = Sample> + '_ {
+        self.0.values().map(|p| Sample {
+            cases: p.cases,
+            modules: p.modules.len().max(1),
+            overhead: ((p.end - p.start) as f64 / 1000.0 - p.seconds).max(0.0),
         })
     }
 }
 
 /// The `(id index, seconds)` of every case of one report that names an id, and its processes.
-fn read_one(path: &PathBuf, matcher: &Matcher<'_>) -> Result<(Vec<(usize, f64)>, Processes)> {
+fn read_one(
+    path: &PathBuf,
+    matcher: &Matcher<'_>,
+    ids: &[&str],
+    module: &dyn Fn(&str) -> String,
+) -> Result<(Vec<(usize, f64)>, Processes)> {
     let name = path.display().to_string();
     let open = || {
         File::open(path).map_err(|source| Error::Read {
@@ -207,12 +241,11 @@ fn read_one(path: &PathBuf, matcher: &Matcher<'_>) -> Result<(Vec<(usize, f64)>,
         let Some(seconds) = case.time.filter(|t| t.is_finite() && *t >= 0.0) else {
             return;
         };
-        processes.add(&case, seconds);
-        if let Some(i) = matcher.find(
-            case.property(ID_PROPERTY),
-            case.classname.as_deref(),
-            &case.name,
-        ) {
+        let id = case.property(ID_PROPERTY);
+        let found_id = matcher.find(id, case.classname.as_deref(), &case.name);
+        let named = found_id.map(|i| ids[i]).or(id);
+        processes.add(&case, seconds, named.map(module));
+        if let Some(i) = found_id {
             found.push((i, seconds));
         }
     });
@@ -295,6 +328,7 @@ mod tests {
         assert_eq!(timings.plan_weights(), plain);
         timings.startup = Some(Startup {
             base: 2.0,
+            per_module: 0.05,
             per_case: 0.002437,
         });
         assert_eq!(
@@ -356,7 +390,7 @@ mod tests {
         ]
         .concat();
         let report = write(dir.path(), "r.xml", &xml);
-        let timings = Timings::read(["a", "b", "c", "d", "e"], &[report]);
+        let timings = Timings::read(["a", "b", "c", "d", "e"], &[report], "::");
         assert_eq!(timings.processes, 3);
         // Sizes 2, 1 and 1 give too few slopes: the median of 0.8, 0.6 and 1.0.
         let startup = timings.startup.unwrap();
@@ -367,7 +401,7 @@ mod tests {
             "plain.xml",
             r#"<testsuite><testcase name="a" time="1"/></testsuite>"#,
         );
-        let timings = Timings::read(["a"], &[plain]);
+        let timings = Timings::read(["a"], &[plain], "::");
         assert_eq!((timings.startup, timings.processes), (None, 0));
     }
 
@@ -402,6 +436,7 @@ mod tests {
                 broken,
                 dir.path().join("missing"),
             ],
+            "::",
         );
         assert_eq!(
             timings.durations,
@@ -430,10 +465,10 @@ mod tests {
             ]
         );
         // A directory is walked for *.xml.
-        let walked = Timings::read(ids, &[dir.path().to_path_buf()]);
+        let walked = Timings::read(ids, &[dir.path().to_path_buf()], "::");
         assert_eq!(walked.files, 2);
         // Nothing known: a plan by count.
-        let none = Timings::read(["x"], &[]);
+        let none = Timings::read(["x"], &[], "::");
         assert_eq!(none.weights(), [1]);
     }
 }

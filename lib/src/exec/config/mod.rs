@@ -150,6 +150,7 @@ pub struct ConfigBuilder {
     startup: Option<u64>,
     /// The measured cost of each id to its process, in microseconds.
     per_id: u64,
+    per_module: u64,
     jobs: Option<usize>,
     timeout: Option<Duration>,
     grace: Duration,
@@ -179,6 +180,7 @@ impl ConfigBuilder {
             weights: None,
             startup: None,
             per_id: 0,
+            per_module: 0,
             jobs: None,
             timeout: None,
             grace: DEFAULT_GRACE,
@@ -221,6 +223,7 @@ impl ConfigBuilder {
         let startup = timings.and_then(|t| t.startup);
         self.startup = startup.map(|s| (s.base * 1e6).round() as u64);
         self.per_id = startup.map_or(0, |s| (s.per_case * 1e6).round() as u64);
+        self.per_module = startup.map_or(0, |s| (s.per_module * 1e6).round() as u64);
         self
     }
 
@@ -338,6 +341,7 @@ impl ConfigBuilder {
                 weights: self.weights,
                 startup: self.startup,
                 per_id: self.per_id,
+                per_module: self.per_module,
                 jobs,
                 one_group_per_batch: self.one_group_per_batch,
                 command_bytes: command_line_budget(self.template.joins_ids()),

@@ -10,7 +10,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
 use crate::error::{Error, Result};
-use crate::ids::Grouping;
+use crate::ids::{GroupBy, Grouping};
 
 use super::command::Mode;
 
@@ -18,7 +18,7 @@ mod budget;
 mod cut;
 
 pub use budget::{command_line_budget, id_bytes};
-use cut::{cut, in_rounds};
+use cut::{Run, cut, in_rounds};
 
 /// The ids one process runs, as indices into the node's ids, in their order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +70,10 @@ pub struct Packing {
     /// What each id costs its process besides its own time (collecting it, reporting it), in
     /// microseconds, as earlier reports measured it: added to every id's weight.
     pub per_id: u64,
+    /// What each module (file) of its ids costs a process (importing and collecting it), in
+    /// microseconds, as earlier reports measured it: with weights, added to a batch's time
+    /// once for each module its ids come from.
+    pub per_module: u64,
     /// Processes at once (for the time budget).
     pub jobs: usize,
     /// A batch holds one group only (`go test` runs one package a process).
@@ -134,9 +138,16 @@ pub fn pack(ids: &[String], packing: &Packing) -> Vec<Unit> {
     } else {
         let groups = gather(ids, packing);
         let weights: Vec<u64> = groups.iter().map(|g| weight_of(g)).collect();
-        let cut = |count: Option<usize>| cut(ids, &groups, &weights, packing, count);
+        let new_module = new_modules(ids, &groups, packing);
+        let run = Run {
+            groups: &groups,
+            weights: &weights,
+            new_module: &new_module,
+            per_module: packing.weights.as_ref().map_or(0, |_| packing.per_module),
+        };
+        let cut = |count: Option<usize>| cut(ids, run, packing, count);
         match &packing.weights {
-            None if packing.in_rounds => in_rounds(ids, &groups, packing),
+            None if packing.in_rounds => in_rounds(ids, run, packing),
             None => cut(None),
             Some(_) => {
                 let jobs = packing.jobs.max(1);
@@ -176,6 +187,23 @@ pub fn makespan(units: &[Unit], jobs: usize, startup: u64) -> u64 {
         .map(|Reverse(load)| load)
         .max()
         .unwrap_or(0)
+}
+
+/// Per group of `ids`, whether its module (the file its first id names) is another than the
+/// group before it's.
+fn new_modules(ids: &[String], groups: &[Vec<usize>], packing: &Packing) -> Vec<bool> {
+    let files = Grouping::new(GroupBy::File, packing.grouping.separator()).unwrap_or_default();
+    let module = |g: &Vec<usize>| g.first().map(|&i| files.key(&ids[i]));
+    let mut before = None;
+    groups
+        .iter()
+        .map(|g| {
+            let this = module(g);
+            let new = this != before;
+            before = this;
+            new
+        })
+        .collect()
 }
 
 /// The groups of `ids`, in the order of their first id; a split group gives one per id.
@@ -221,6 +249,7 @@ mod tests {
             weights: None,
             startup: None,
             per_id: 0,
+            per_module: 0,
             jobs: 2,
             one_group_per_batch: false,
             command_bytes: 256 * 1024,
@@ -385,6 +414,30 @@ mod tests {
         // beside the slow one (920 and 880).
         p.per_id = 100;
         assert_eq!(cut(&p), [(vec![0, 1, 2], 920), ((3..=10).collect(), 880)]);
+    }
+
+    #[test]
+    fn a_batch_pays_for_each_module_its_ids_come_from() {
+        // Four tests of a.py, then one each of b.py, c.py and d.py, all 10; two jobs, each
+        // process 1,000 to start, so two batches.
+        let list = ids(&[
+            "a.py::t0", "a.py::t1", "a.py::t2", "a.py::t3", "b.py::t", "c.py::t", "d.py::t",
+        ]);
+        let mut p = packing(GroupBy::None, &[], 1000);
+        p.weights = Some(vec![10; 7]);
+        p.startup = Some(1000);
+        let cut = |p: &Packing| -> Vec<(Vec<usize>, u64)> {
+            pack(&list, p)
+                .into_iter()
+                .map(|u| (u.ids, u.weight))
+                .collect()
+        };
+        // By the tests alone: a.py (40), then the other three (30).
+        assert_eq!(cut(&p), [(vec![0, 1, 2, 3], 40), (vec![4, 5, 6], 30)]);
+        // At 30 a module, three modules weigh more than one: a.py and b.py (50 + 2 x 30) and
+        // c.py and d.py (20 + 2 x 30), where a.py and the other three would be 70 and 120.
+        p.per_module = 30;
+        assert_eq!(cut(&p), [(vec![0, 1, 2, 3, 4], 110), (vec![5, 6], 80)]);
     }
 
     #[test]
