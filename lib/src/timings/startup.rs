@@ -239,6 +239,18 @@ mod tests {
         (a - b).abs() < 1e-9
     }
 
+    /// Processes of `(cases, modules, overhead)`.
+    fn mixed(points: &[(usize, usize, f64)]) -> Vec<Sample> {
+        points
+            .iter()
+            .map(|&(cases, modules, overhead)| Sample {
+                cases,
+                modules,
+                overhead,
+            })
+            .collect()
+    }
+
     /// Processes of `(cases, overhead)`, their tests all from one module.
     fn one_module(points: &[(usize, f64)]) -> Vec<Sample> {
         points
@@ -353,14 +365,7 @@ mod tests {
             (949, 5, 2.21),
             (920, 6, 2.58),
         ];
-        let samples: Vec<Sample> = four
-            .iter()
-            .map(|&(cases, modules, overhead)| Sample {
-                cases,
-                modules,
-                overhead,
-            })
-            .collect();
+        let samples = mixed(&four);
         let fit = Startup::fit(&samples).unwrap();
         assert!(
             fit.base > 0.3 && fit.per_module > 0.02 && fit.per_case > 0.001,
@@ -404,14 +409,7 @@ mod tests {
 
     #[test]
     fn modules_and_tests_are_told_apart_when_processes_mix_them_differently() {
-        let samples: Vec<Sample> = ROUNDS
-            .iter()
-            .map(|&(cases, modules, overhead)| Sample {
-                cases,
-                modules,
-                overhead,
-            })
-            .collect();
+        let samples = mixed(&ROUNDS);
         let fit = Startup::fit(&samples).unwrap();
         assert!(fit.per_module > 0.03 && fit.per_module < 0.08, "{fit:?}");
         assert!(fit.per_case > 0.0005 && fit.per_case < 0.002, "{fit:?}");
