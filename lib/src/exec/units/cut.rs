@@ -1,6 +1,8 @@
 //! Cutting groups in their order into batches: by count into rounds without durations, and by
 //! time (the longest batch as short as a cut in order allows) with them.
 
+use std::cmp::Reverse;
+
 use super::{Packing, Unit, id_bytes, rounds};
 
 /// Groups in their order, as a cut sees them.
@@ -127,7 +129,119 @@ pub(super) fn cut(
             low = mid + 1;
         }
     }
-    batches(run, &best)
+    let in_order = batches(run, &best);
+    match long_first(run, &bytes, packing, count, whole) {
+        Some(units) if longest(&units) < longest(&in_order) => units,
+        _ => in_order,
+    }
+}
+
+fn longest(units: &[Unit]) -> u64 {
+    units.iter().map(|u| u.weight).max().unwrap_or(0)
+}
+
+/// A cut in order can do no better than the group it has to keep whole where two batches
+/// meet: a 2 s test at the boundary leaves one batch up to 2 s longer than the other. So the
+/// long groups (over a quarter of a batch's mean time, and over four times a module's cost)
+/// are laid out first, the longest `count` of them one to a batch, each paying its module
+/// once more, and the others are cut in their order on top of them: each batch, least loaded
+/// first, takes the next groups up to the least time that lets `count` batches hold them all
+/// (bisection again). None when no group is long or the batch size or bytes do not allow it.
+fn long_first(
+    run: Run<'_>,
+    bytes: &[usize],
+    packing: &Packing,
+    count: usize,
+    whole: u64,
+) -> Option<Vec<Unit>> {
+    let mean = whole / count.max(1) as u64;
+    let long = |g: usize| {
+        let cost = run.cost(g, true);
+        cost > mean / 4 && cost > run.per_module.saturating_mul(4)
+    };
+    let mut firsts: Vec<usize> = (0..run.groups.len()).filter(|&g| long(g)).collect();
+    if firsts.is_empty() || count < 2 {
+        return None;
+    }
+    firsts.sort_by_key(|&g| (Reverse(run.weights[g]), g));
+    firsts.truncate(count);
+    let mut moved = vec![false; run.groups.len()];
+    for &g in &firsts {
+        moved[g] = true;
+    }
+    // Each batch's long group, its ids, its bytes and its time, the least loaded first (a
+    // batch may have none).
+    let mut bins: Vec<(Option<usize>, usize, usize, u64)> = firsts
+        .iter()
+        .map(|&g| (Some(g), run.groups[g].len(), bytes[g], run.cost(g, true)))
+        .chain(std::iter::repeat((None, 0, 0, 0)))
+        .take(count)
+        .collect();
+    bins.sort_by_key(|b| b.3);
+    let rest: Vec<usize> = (0..run.groups.len()).filter(|&g| !moved[g]).collect();
+    // What the k-th of `rest` adds to a batch after the (k - 1)-th, or first: a module
+    // changes between them when any group from the one to the other starts a module.
+    let cost = |k: usize, first: bool| {
+        let new = first || (rest[k - 1] + 1..=rest[k]).any(|g| run.new_module[g]);
+        let module = if new { run.per_module } else { 0 };
+        run.weights[rest[k]].saturating_add(module)
+    };
+    let size = packing.batch_size.max(1);
+    // Each batch's groups of `rest` (from, to) under `most`, or None when they do not fit.
+    let fill = |most: u64| -> Option<Vec<(usize, usize)>> {
+        let mut spans = Vec::with_capacity(count);
+        let mut next = 0;
+        for (_, mut len, mut used, mut time) in bins.iter().cloned() {
+            let from = next;
+            while let Some(&g) = rest.get(next) {
+                let cost = cost(next, next == from);
+                if len + run.groups[g].len() > size
+                    || used + bytes[g] > packing.command_bytes
+                    || time.saturating_add(cost) > most
+                {
+                    break;
+                }
+                (len, used, time) = (len + run.groups[g].len(), used + bytes[g], time + cost);
+                next += 1;
+            }
+            spans.push((from, next));
+        }
+        (next == rest.len()).then_some(spans)
+    };
+    let all = (0..run.groups.len())
+        .map(|g| run.cost(g, true))
+        .fold(0u64, u64::saturating_add);
+    let (mut low, mut high) = (bins.iter().map(|b| b.3).max().unwrap_or(0), all);
+    let mut best = fill(high)?;
+    while low < high {
+        let mid = low + (high - low) / 2;
+        match fill(mid) {
+            Some(spans) => {
+                high = mid;
+                best = spans;
+            }
+            None => low = mid + 1,
+        }
+    }
+    let units = bins
+        .iter()
+        .zip(best)
+        .map(|(bin, (from, to))| {
+            let light = &rest[from..to];
+            let weight = (from..to)
+                .map(|k| cost(k, k == from))
+                .fold(bin.3, u64::saturating_add);
+            let mut groups: Vec<usize> = light.iter().copied().chain(bin.0).collect();
+            groups.sort_unstable();
+            let ids = groups
+                .iter()
+                .flat_map(|&g| run.groups[g].iter().copied())
+                .collect();
+            Unit { ids, weight }
+        })
+        .filter(|u: &Unit| !u.ids.is_empty())
+        .collect();
+    Some(units)
 }
 
 /// Where each batch of the greedy cut of `run` (its ids' `bytes`) in its order starts: a batch

@@ -330,7 +330,7 @@ mod tests {
     fn sized(startup: u64) -> Vec<(Vec<usize>, u64)> {
         let six = ids(&["a", "b", "c", "d", "e", "f"]);
         let mut p = packing(GroupBy::None, &[], 1000);
-        p.weights = Some(vec![100, 100, 450, 100, 100, 150]);
+        p.weights = Some(vec![150, 50, 150, 50, 150, 50]);
         p.startup = Some(startup);
         pack(&six, &p)
             .into_iter()
@@ -340,15 +340,21 @@ mod tests {
 
     #[test]
     fn the_measured_start_up_sets_how_many_batches_are_worth_it() {
-        // Free to start: three batches (450; 100 + 100 + 150 = 350; 100 + 100) end at 550, where
-        // two (650, 350) end at 650. Ids stay in their order within a batch; longest first.
+        // Free to start: four batches (each 150 long) end at 300, where two of three 150s
+        // and three 50s cannot both end before 350. Ids stay in their order within a batch;
+        // longest first.
         assert_eq!(
             sized(0),
-            [(vec![2], 450), (vec![3, 4, 5], 350), (vec![0, 1], 200)]
+            [
+                (vec![1, 3, 5], 150),
+                (vec![0], 150),
+                (vec![2], 150),
+                (vec![4], 150)
+            ]
         );
-        // At 200 a process, the third batch costs more than it balances: 650 + 200 = 850 beats
-        // 350 + 200 + 200 + 200 = 950.
-        assert_eq!(sized(200), [(vec![0, 1, 2], 650), (vec![3, 4, 5], 350)]);
+        // At 200 a process, the two more cost more than they balance: 350 + 200 = 550 beats
+        // 2 x (150 + 200) = 700.
+        assert_eq!(sized(200), [(vec![0, 1, 2], 350), (vec![3, 4, 5], 250)]);
         // The estimate itself: longest first, each with its start-up.
         let unit = |weight| Unit {
             ids: vec![],
@@ -363,9 +369,10 @@ mod tests {
 
     #[test]
     fn a_cut_into_two_batches_leaves_no_remainder_of_its_own() {
-        // 20, 30, 10 in two: the first batch stops short of half (20, not 50), and the second
-        // takes the rest (40) rather than closing at its own half and leaving the 10 a
-        // process of its own, whose start-up (100) would cost more than it balances.
+        // 20, 30, 10 in two: the 30, long beside a batch of 30, goes first into a batch of its
+        // own, and the other takes the rest (20 + 10), rather than closing at its own half and
+        // leaving the 10 a process of its own, whose start-up (100) would cost more than it
+        // balances. In their order alone, the best cut would be 20 and 40.
         let three = ids(&["a", "b", "c"]);
         let mut p = packing(GroupBy::None, &[], 1000);
         p.weights = Some(vec![20, 30, 10]);
@@ -374,7 +381,7 @@ mod tests {
             .into_iter()
             .map(|u| (u.ids, u.weight))
             .collect();
-        assert_eq!(units, [(vec![1, 2], 40), (vec![0], 20)]);
+        assert_eq!(units, [(vec![0, 2], 30), (vec![1], 30)]);
     }
 
     #[test]
@@ -441,24 +448,55 @@ mod tests {
     }
 
     #[test]
+    fn a_long_test_where_two_batches_meet_is_laid_out_first() {
+        // Five modules of one test each, 90, 20, 90, 20, 90, at 10 a module; two jobs, a
+        // process 1,000 to start, so two batches. In their order, one batch holds two of the
+        // 90s: 90 + 20 + 90 + 3 x 10 = 230. Laid out first, two 90s go one to a batch, the
+        // rest in order on top: 90 + 20 + 20 + 30 = 160 and 90 + 90 + 20 = 200.
+        let list = ids(&["a.py::t", "b.py::t", "c.py::t", "d.py::t", "e.py::t"]);
+        let mut p = packing(GroupBy::None, &[], 1000);
+        p.weights = Some(vec![90, 20, 90, 20, 90]);
+        p.startup = Some(1000);
+        p.per_module = 10;
+        let cut = |p: &Packing| -> Vec<(Vec<usize>, u64)> {
+            pack(&list, p)
+                .into_iter()
+                .map(|u| (u.ids, u.weight))
+                .collect()
+        };
+        assert_eq!(cut(&p), [(vec![2, 4], 200), (vec![0, 1, 3], 160)]);
+        // At 40 a module, no test is over four times its module's cost: a cut in order.
+        p.per_module = 40;
+        assert_eq!(cut(&p), [(vec![0, 1, 2], 320), (vec![3, 4], 190)]);
+    }
+
+    #[test]
     fn with_durations_a_modules_classes_stay_side_by_side() {
         // Three modules of four classes each, the weights uneven: every batch is a run of
-        // classes in their order, so a batch imports few modules.
+        // classes in their order, so that a batch imports few modules, but for at most one
+        // long class laid out first (see `cut`), the batch's longest.
         let list: Vec<String> = (0..3)
             .flat_map(|m| (0..4).map(move |c| format!("t/m{m}.py::C{c}::t")))
             .collect();
+        let weights = vec![9, 1, 5, 3, 2, 8, 12, 6, 4, 10, 7, 11];
         let mut p = packing(GroupBy::Class, &[], 1000);
-        p.weights = Some(vec![9, 1, 5, 3, 2, 8, 2, 6, 4, 4, 7, 1]);
+        p.weights = Some(weights.clone());
         p.startup = Some(2);
         for jobs in 1..=4 {
             p.jobs = jobs;
             let units = pack(&list, &p);
             let mut seen: Vec<usize> = Vec::new();
             for unit in &units {
-                assert!(
-                    unit.ids.windows(2).all(|w| w[1] == w[0] + 1),
-                    "not a run: {units:?}"
-                );
+                let longest = unit.ids.iter().copied().max_by_key(|&i| weights[i]);
+                let rest: Vec<usize> = unit
+                    .ids
+                    .iter()
+                    .copied()
+                    .filter(|&i| Some(i) != longest)
+                    .collect();
+                let run = |ids: &[usize]| ids.windows(2).all(|w| w[1] == w[0] + 1);
+                assert!(run(&unit.ids) || run(&rest), "not a run: {units:?}");
+                assert!(unit.ids.windows(2).all(|w| w[0] < w[1]), "{units:?}");
                 seen.extend(&unit.ids);
             }
             seen.sort();
