@@ -1,5 +1,6 @@
 //! Cutting groups in their order into batches: by count into rounds without durations, and by
-//! time (the longest batch as short as a cut in order allows) with them.
+//! time (the longest batch as short as a cut in order allows, or shorter with the longest
+//! groups laid out first) with them.
 
 use std::cmp::Reverse;
 
@@ -87,7 +88,8 @@ pub(super) fn in_rounds(ids: &[String], run: Run<'_>, packing: &Packing) -> Vec<
 /// The groups of `run` in their order, cut into batches: a batch closes at the batch size and
 /// at the command line's bytes; given a `count` of batches, also at the least time that lets
 /// `count` batches hold them all (found by bisection: the fewest batches under a time is a
-/// greedy cut), so that the longest batch is as short as a cut in order allows. A batch's time
+/// greedy cut), so that the longest batch is as short as a cut in order allows, or, when that
+/// is shorter still, with the longest groups laid out first (see [`long_first`]). A batch's time
 /// is its groups' weights and the cost of each module they come from.
 pub(super) fn cut(
     ids: &[String],

@@ -112,7 +112,8 @@ pub const MAX_BATCH: usize = 2000;
 /// asked for. With weights,
 /// groups stay in their order too (a module's classes side by side, so that a batch imports
 /// few modules) and are cut into batches of about equal time (the longest as short as a cut in
-/// order allows); how many is what makes the
+/// order allows, but for a few long groups that may be laid out first); how many is what
+/// makes the
 /// node's run shortest: each count from one batch per job up to eight per job is laid out
 /// longest first on the jobs, each batch costing its start-up too, and the shortest estimate
 /// wins, the fewest batches among equals. Without a measured start-up, two batches per job.
