@@ -109,33 +109,40 @@ pub(super) fn cut(
     let whole = (0..run.groups.len())
         .map(|g| run.cost(g, g == 0))
         .sum::<u64>();
-    let (mut low, mut high) = (
-        (0..run.groups.len())
-            .map(|g| run.cost(g, true))
-            .max()
-            .unwrap_or(0),
-        whole,
-    );
-    let mut best = starts(high);
-    if best.len() > count {
+    let low = (0..run.groups.len())
+        .map(|g| run.cost(g, true))
+        .max()
+        .unwrap_or(0);
+    let loosest = starts(whole);
+    if loosest.len() > count {
         // The size and the bytes alone need more batches: time changes nothing.
-        return batches(run, &best);
+        return batches(run, &loosest);
     }
-    while low < high {
-        let mid = low + (high - low) / 2;
-        let cut = starts(mid);
-        if cut.len() <= count {
-            high = mid;
-            best = cut;
-        } else {
-            low = mid + 1;
-        }
-    }
+    let best = least(low, whole, loosest, |most| {
+        Some(starts(most)).filter(|cut| cut.len() <= count)
+    });
     let in_order = batches(run, &best);
     match long_first(run, &bytes, packing, count, whole) {
         Some(units) if longest(&units) < longest(&in_order) => units,
         _ => in_order,
     }
+}
+
+/// What `fits` gives at the least time from `low` to `high` where it gives anything, `best`
+/// being what it gives at `high`; by bisection, for what fits under a time fits under any
+/// longer one.
+fn least<T>(mut low: u64, mut high: u64, mut best: T, fits: impl Fn(u64) -> Option<T>) -> T {
+    while low < high {
+        let mid = low + (high - low) / 2;
+        match fits(mid) {
+            Some(found) => {
+                high = mid;
+                best = found;
+            }
+            None => low = mid + 1,
+        }
+    }
+    best
 }
 
 fn longest(units: &[Unit]) -> u64 {
@@ -213,18 +220,8 @@ fn long_first(
     let all = (0..run.groups.len())
         .map(|g| run.cost(g, true))
         .fold(0u64, u64::saturating_add);
-    let (mut low, mut high) = (bins.iter().map(|b| b.3).max().unwrap_or(0), all);
-    let mut best = fill(high)?;
-    while low < high {
-        let mid = low + (high - low) / 2;
-        match fill(mid) {
-            Some(spans) => {
-                high = mid;
-                best = spans;
-            }
-            None => low = mid + 1,
-        }
-    }
+    let low = bins.iter().map(|b| b.3).max().unwrap_or(0);
+    let best = least(low, all, fill(all)?, fill);
     let units = bins
         .iter()
         .zip(best)
