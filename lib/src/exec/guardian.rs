@@ -14,16 +14,20 @@
 //! The guardian reads its pipe at most every [`PAUSE`]: a write to a pipe wakes a reader
 //! waiting on it, and a run of quick tests would wake the guardian twice a test, on a machine
 //! whose cores the tests keep busy. What is written meanwhile waits in the pipe, in order, so
-//! nothing is lost: a group unregistered before shard-exec died is never killed, and the end
-//! of the pipe is seen at most a pause late.
+//! nothing is lost: a group unregistered before shard-exec died is never killed. The end of
+//! the pipe cuts a pause short (the pipe's hang-up wakes the paused guardian, where its data
+//! does not), so shard-exec, which waits for the guardian at the end of a run, does not wait
+//! a pause for it.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 
 use super::process::kill_group;
@@ -36,7 +40,7 @@ pub const PAUSE: Duration = Duration::from_millis(50);
 /// that only the end of `input` ends it; then [`serve`], reading `input` at most every
 /// [`PAUSE`]. Call it only in the guardian's own process (the blocked signals stay blocked in
 /// the caller).
-pub fn main(input: impl Read) -> io::Result<()> {
+pub fn main(input: impl Read + AsFd) -> io::Result<()> {
     let mut signals = SigSet::empty();
     for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
         signals.add(signal);
@@ -45,18 +49,27 @@ pub fn main(input: impl Read) -> io::Result<()> {
     serve(BufReader::with_capacity(64 * 1024, Paced(input, PAUSE))).map(drop)
 }
 
-/// A reader that pauses after each read that brought something, so that what is written
-/// meanwhile comes in one read, without waking the reader for each write.
+/// A reader of a pipe that pauses after each read that brought something, so that what is
+/// written meanwhile comes in one read, without waking the reader for each write; the pause
+/// ends early when the pipe's last writer closes it.
 struct Paced<R>(R, Duration);
 
-impl<R: Read> Read for Paced<R> {
+impl<R: Read + AsFd> Read for Paced<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.0.read(buf)?;
         if n > 0 {
-            std::thread::sleep(self.1);
+            pause(self.0.as_fd(), self.1);
         }
         Ok(n)
     }
+}
+
+/// Waits `pause`, or until every writer of the pipe `fd` has closed it: poll(2) asked for no
+/// event at all still reports a hang-up, and data alone does not wake it.
+fn pause(fd: BorrowedFd<'_>, pause: Duration) {
+    let timeout = PollTimeout::try_from(pause).unwrap_or(PollTimeout::MAX);
+    // An interrupted or failed poll only shortens the pause.
+    let _ = poll(&mut [PollFd::new(fd, PollFlags::empty())], timeout);
 }
 
 /// Reads `+PGID` and `-PGID` lines until the end of `input`, then sends SIGKILL to every
@@ -227,6 +240,12 @@ mod tests {
         }
     }
 
+    impl<R: AsFd> AsFd for Told<R> {
+        fn as_fd(&self) -> BorrowedFd<'_> {
+            self.0.as_fd()
+        }
+    }
+
     #[test]
     fn what_is_written_while_the_guardian_pauses_comes_in_one_read() {
         let (reader, mut writer) = io::pipe().unwrap();
@@ -243,6 +262,25 @@ mod tests {
         assert_eq!(reads.recv().unwrap(), 30);
         assert_eq!(reads.recv().unwrap(), 0);
         assert_eq!(serving.join().unwrap().unwrap(), Vec::<i32>::new());
+    }
+
+    #[test]
+    fn the_end_of_its_input_cuts_a_pause_short() {
+        let (reader, mut writer) = io::pipe().unwrap();
+        let (told, reads) = std::sync::mpsc::channel();
+        // A pause far longer than the wait below: only the end of the pipe can end it in time.
+        let paced = Paced(Told(reader, told), Duration::from_secs(3600));
+        let (done, ended) = std::sync::mpsc::channel();
+        std::thread::spawn(move || done.send(serve(BufReader::new(paced)).unwrap()));
+        writer.write_all(b"+7\n-7\n").unwrap();
+        assert_eq!(reads.recv().unwrap(), 6);
+        drop(writer);
+        let served = ended.recv_timeout(Duration::from_secs(60));
+        assert_eq!(
+            served,
+            Ok(Vec::<i32>::new()),
+            "the pause outlasted the pipe's end"
+        );
     }
 
     #[test]
