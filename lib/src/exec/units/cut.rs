@@ -149,13 +149,22 @@ fn longest(units: &[Unit]) -> u64 {
     units.iter().map(|u| u.weight).max().unwrap_or(0)
 }
 
+/// With a module's cost measured, a group over this fraction (a fiftieth) of a batch's mean
+/// time and over four times that cost is laid out first (see [`long_first`]): where two
+/// batches meet, nothing longer can leave them uneven, and what it costs to move is known.
+const LAY_OUT: u64 = 50;
+
+/// Without a module's cost (by count, or none measured), only a group over a quarter of a
+/// batch's mean is: moving more would scatter modules over batches at a cost unknown.
+const LAY_OUT_BLIND: u64 = 4;
+
 /// A cut in order can do no better than the group it has to keep whole where two batches
 /// meet: a 2 s test at the boundary leaves one batch up to 2 s longer than the other. So the
-/// long groups (over a quarter of a batch's mean time, and over four times a module's cost)
-/// are laid out first, the longest `count` of them one to a batch, each paying its module
-/// once more, and the others are cut in their order on top of them: each batch, least loaded
-/// first, takes the next groups up to the least time that lets `count` batches hold them all
-/// (bisection again). None when no group is long or the batch size or bytes do not allow it.
+/// long groups (see [`LAY_OUT`]) are laid out first, longest first, each on the least loaded
+/// batch, each paying its module once more; and the others are cut in their order on top of them: each batch, least
+/// loaded first, takes the next groups up to the least time that lets `count` batches hold
+/// them all (bisection again). None when no group is long or the batch size or bytes do not
+/// allow it.
 fn long_first(
     run: Run<'_>,
     bytes: &[usize],
@@ -164,28 +173,35 @@ fn long_first(
     whole: u64,
 ) -> Option<Vec<Unit>> {
     let mean = whole / count.max(1) as u64;
+    let share = if run.per_module > 0 {
+        LAY_OUT
+    } else {
+        LAY_OUT_BLIND
+    };
     let long = |g: usize| {
         let cost = run.cost(g, true);
-        cost > mean / 4 && cost > run.per_module.saturating_mul(4)
+        cost > mean / share && cost > run.per_module.saturating_mul(4)
     };
     let mut firsts: Vec<usize> = (0..run.groups.len()).filter(|&g| long(g)).collect();
     if firsts.is_empty() || count < 2 {
         return None;
     }
     firsts.sort_by_key(|&g| (Reverse(run.weights[g]), g));
-    firsts.truncate(count);
+    let size = packing.batch_size.max(1);
+    // Each batch's long groups, its ids, its bytes and its time.
+    let mut bins = vec![(Vec::new(), 0usize, 0usize, 0u64); count];
     let mut moved = vec![false; run.groups.len()];
     for &g in &firsts {
+        let (len, used) = (run.groups[g].len(), bytes[g]);
+        let bin = bins
+            .iter_mut()
+            .filter(|b| b.1 + len <= size && b.2 + used <= packing.command_bytes)
+            .min_by_key(|b| b.3)?;
+        bin.0.push(g);
+        (bin.1, bin.2, bin.3) = (bin.1 + len, bin.2 + used, bin.3 + run.cost(g, true));
         moved[g] = true;
     }
-    // Each batch's long group, its ids, its bytes and its time, the least loaded first (a
-    // batch may have none).
-    let mut bins: Vec<(Option<usize>, usize, usize, u64)> = firsts
-        .iter()
-        .map(|&g| (Some(g), run.groups[g].len(), bytes[g], run.cost(g, true)))
-        .chain(std::iter::repeat((None, 0, 0, 0)))
-        .take(count)
-        .collect();
+    // The least loaded first.
     bins.sort_by_key(|b| b.3);
     let rest: Vec<usize> = (0..run.groups.len()).filter(|&g| !moved[g]).collect();
     // What the k-th of `rest` adds to a batch after the (k - 1)-th, or first: a module
@@ -200,7 +216,7 @@ fn long_first(
     let fill = |most: u64| -> Option<Vec<(usize, usize)>> {
         let mut spans = Vec::with_capacity(count);
         let mut next = 0;
-        for (_, mut len, mut used, mut time) in bins.iter().cloned() {
+        for &(_, mut len, mut used, mut time) in &bins {
             let from = next;
             while let Some(&g) = rest.get(next) {
                 let cost = cost(next, next == from);
@@ -230,7 +246,7 @@ fn long_first(
             let weight = (from..to)
                 .map(|k| cost(k, k == from))
                 .fold(bin.3, u64::saturating_add);
-            let mut groups: Vec<usize> = light.iter().copied().chain(bin.0).collect();
+            let mut groups: Vec<usize> = light.iter().chain(&bin.0).copied().collect();
             groups.sort_unstable();
             let ids = groups
                 .iter()

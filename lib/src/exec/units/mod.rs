@@ -112,7 +112,7 @@ pub const MAX_BATCH: usize = 2000;
 /// asked for. With weights,
 /// groups stay in their order too (a module's classes side by side, so that a batch imports
 /// few modules) and are cut into batches of about equal time (the longest as short as a cut in
-/// order allows, but for a few long groups that may be laid out first); how many is what
+/// order allows, but for the long groups that may be laid out first); how many is what
 /// makes the
 /// node's run shortest: each count from one batch per job up to eight per job is laid out
 /// longest first on the jobs, each batch costing its start-up too, and the shortest estimate
@@ -327,11 +327,13 @@ mod tests {
         assert_eq!(order, vec![6, 3, 4, 5, 0, 2, 1]);
     }
 
-    /// Six ids of these weights, each its own group, on two jobs with a start-up of `startup`.
+    /// Six ids of these weights, each its own group and module (at 100 a module), on two jobs
+    /// with a start-up of `startup`.
     fn sized(startup: u64) -> Vec<(Vec<usize>, u64)> {
         let six = ids(&["a", "b", "c", "d", "e", "f"]);
         let mut p = packing(GroupBy::None, &[], 1000);
-        p.weights = Some(vec![150, 50, 150, 50, 150, 50]);
+        p.weights = Some(vec![300, 10, 300, 10, 300, 10]);
+        p.per_module = 100;
         p.startup = Some(startup);
         pack(&six, &p)
             .into_iter()
@@ -341,21 +343,24 @@ mod tests {
 
     #[test]
     fn the_measured_start_up_sets_how_many_batches_are_worth_it() {
-        // Free to start: four batches (each 150 long) end at 300, where two of three 150s
-        // and three 50s cannot both end before 350. Ids stay in their order within a batch;
-        // longest first.
+        // With its module, each id costs 400 or 110: none is over four times a module's cost,
+        // so none is laid out first. Free to start: six batches end at 800 (400 + 400 against
+        // 400 + 3 x 110), where two in their order cannot both end before 910 (400 + 110 +
+        // 400). Longest first.
         assert_eq!(
             sized(0),
             [
-                (vec![1, 3, 5], 150),
-                (vec![0], 150),
-                (vec![2], 150),
-                (vec![4], 150)
+                (vec![0], 400),
+                (vec![2], 400),
+                (vec![4], 400),
+                (vec![1], 110),
+                (vec![3], 110),
+                (vec![5], 110)
             ]
         );
-        // At 200 a process, the two more cost more than they balance: 350 + 200 = 550 beats
-        // 2 x (150 + 200) = 700.
-        assert_eq!(sized(200), [(vec![0, 1, 2], 350), (vec![3, 4, 5], 250)]);
+        // At 200 a process, the four more cost more than they balance: 910 + 200 = 1,110
+        // beats 2 x (400 + 200) = 1,200.
+        assert_eq!(sized(200), [(vec![0, 1, 2], 910), (vec![3, 4, 5], 620)]);
         // The estimate itself: longest first, each with its start-up.
         let unit = |weight| Unit {
             ids: vec![],
@@ -382,7 +387,7 @@ mod tests {
             .into_iter()
             .map(|u| (u.ids, u.weight))
             .collect();
-        assert_eq!(units, [(vec![0, 2], 30), (vec![1], 30)]);
+        assert_eq!(units, [(vec![1], 30), (vec![0, 2], 30)]);
     }
 
     #[test]
@@ -452,8 +457,9 @@ mod tests {
     fn a_long_test_where_two_batches_meet_is_laid_out_first() {
         // Five modules of one test each, 90, 20, 90, 20, 90, at 10 a module; two jobs, a
         // process 1,000 to start, so two batches. In their order, one batch holds two of the
-        // 90s: 90 + 20 + 90 + 3 x 10 = 230. Laid out first, two 90s go one to a batch, the
-        // rest in order on top: 90 + 20 + 20 + 30 = 160 and 90 + 90 + 20 = 200.
+        // 90s: 90 + 20 + 90 + 3 x 10 = 230. Laid out first, the 90s go longest first each on
+        // the least loaded batch (the first of equals): 100 + 100 = 200 and 100; the rest in
+        // order on top of the lighter: 100 + 30 + 30 = 160.
         let list = ids(&["a.py::t", "b.py::t", "c.py::t", "d.py::t", "e.py::t"]);
         let mut p = packing(GroupBy::None, &[], 1000);
         p.weights = Some(vec![90, 20, 90, 20, 90]);
@@ -465,17 +471,44 @@ mod tests {
                 .map(|u| (u.ids, u.weight))
                 .collect()
         };
-        assert_eq!(cut(&p), [(vec![2, 4], 200), (vec![0, 1, 3], 160)]);
+        assert_eq!(cut(&p), [(vec![0, 4], 200), (vec![1, 2, 3], 160)]);
         // At 40 a module, no test is over four times its module's cost: a cut in order.
         p.per_module = 40;
         assert_eq!(cut(&p), [(vec![0, 1, 2], 320), (vec![3, 4], 190)]);
     }
 
     #[test]
+    fn long_tests_under_a_quarter_of_a_batch_are_laid_out_too() {
+        // Ten classes of 5 in s.py, three tests of 15 in b.py, ten classes of 5 in t.py, at 3
+        // a module; two batches. In their order the 15s fall where the batches meet: 53 + 18
+        // + 15 = 86 against 18 + 53 = 71 at best. Each 15 is far under a quarter of a batch
+        // but over four times a module's cost, so the three are laid out first (18 + 18 and
+        // 18), and the classes in order on top, least loaded first: s.py and two classes of
+        // t.py with one 15 (18 + 53 + 8 + 5 = 84), the rest of t.py with two (36 + 43 = 79).
+        let list: Vec<String> = (0..10)
+            .map(|c| format!("s.py::C{c}::t"))
+            .chain((0..3).map(|t| format!("b.py::t{t}")))
+            .chain((0..10).map(|c| format!("t.py::C{c}::t")))
+            .collect();
+        let mut p = packing(GroupBy::Class, &[], 1000);
+        p.weights = Some([vec![5; 10], vec![15; 3], vec![5; 10]].concat());
+        p.per_module = 3;
+        p.startup = Some(1000);
+        let units: Vec<(Vec<usize>, u64)> = pack(&list, &p)
+            .into_iter()
+            .map(|u| (u.ids, u.weight))
+            .collect();
+        let first: Vec<usize> = (0..10).chain([11, 13, 14]).collect();
+        let second: Vec<usize> = [10, 12].into_iter().chain(15..23).collect();
+        assert_eq!(units, [(first, 84), (second, 79)]);
+    }
+
+    #[test]
     fn with_durations_a_modules_classes_stay_side_by_side() {
-        // Three modules of four classes each, the weights uneven: every batch is a run of
-        // classes in their order, so that a batch imports few modules, but for at most one
-        // long class laid out first (see `cut`), the batch's longest.
+        // Three modules of four classes each, the weights uneven, no module's cost measured:
+        // every batch is a run of classes in their order, so that a batch imports few
+        // modules, but for the classes over a quarter of a batch laid out first (see `cut`),
+        // here at most one a batch, its longest.
         let list: Vec<String> = (0..3)
             .flat_map(|m| (0..4).map(move |c| format!("t/m{m}.py::C{c}::t")))
             .collect();
