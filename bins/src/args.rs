@@ -183,7 +183,17 @@ impl TimingArgs {
                 }
             ));
             if let Some(startup) = timings.startup {
-                let per_module = if startup.per_module > 0.0 {
+                let folders = timings.per_folder.values();
+                let low = folders.clone().copied().fold(f64::INFINITY, f64::min);
+                let high = folders.copied().fold(0.0, f64::max);
+                let per_module = if !timings.per_folder.is_empty() {
+                    format!(
+                        ", {:.0} ms to {:.0} ms more per module by its folder ({} folders)",
+                        low * 1e3,
+                        high * 1e3,
+                        timings.per_folder.len()
+                    )
+                } else if startup.per_module > 0.0 {
                     format!(", {:.0} ms more per module", startup.per_module * 1e3)
                 } else {
                     String::new()

@@ -15,12 +15,13 @@
 //! per process and a cost per test ([`Startup`]), it is what shard-exec weighs against balance
 //! when it sizes batches, and what shard-plan adds to each id's weight.
 
+mod folders;
 mod startup;
 
 use startup::median;
 pub use startup::{Sample, Startup};
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::BufReader;
 use std::path::PathBuf;
@@ -49,6 +50,9 @@ pub struct Timings {
     pub problems: Vec<Error>,
     /// What starting a process costs, when the reports record processes.
     pub startup: Option<Startup>,
+    /// What a module costs by its folder (see [`folders`]), in seconds, when the reports'
+    /// processes tell folders apart; a folder not named costs `startup`'s `per_module`.
+    pub per_folder: BTreeMap<String, f64>,
     /// How many processes that is fitted to.
     pub processes: usize,
 }
@@ -95,7 +99,15 @@ impl Timings {
         }
         timings.durations = samples.into_iter().map(median).collect();
         timings.processes = startups.len();
-        timings.startup = Startup::fit(&startups);
+        let samples: Vec<Sample> = startups.iter().map(|p| p.sample).collect();
+        timings.startup = Startup::fit(&samples);
+        if let Some((startup, per_folder)) = timings
+            .startup
+            .and_then(|common| folders::fit(&startups, &common))
+        {
+            timings.startup = Some(startup);
+            timings.per_folder = per_folder;
+        }
         timings
     }
 
@@ -208,13 +220,16 @@ impl Processes {
         entry.modules.extend(module);
     }
 
-    /// Each process's cases, their modules and what starting it cost: its wall time less its
-    /// cases' times, in seconds.
-    fn startups(&self) -> impl Iterator<Item = Sample> + '_ {
-        self.0.values().map(|p| Sample {
-            cases: p.cases,
-            modules: p.modules.len().max(1),
-            overhead: ((p.end - p.start) as f64 / 1000.0 - p.seconds).max(0.0),
+    /// Each process's cases, their modules (and each one's folder) and what starting it cost:
+    /// its wall time less its cases' times, in seconds.
+    fn startups(&self) -> impl Iterator<Item = folders::Process> + '_ {
+        self.0.values().map(|p| folders::Process {
+            sample: Sample {
+                cases: p.cases,
+                modules: p.modules.len().max(1),
+                overhead: ((p.end - p.start) as f64 / 1000.0 - p.seconds).max(0.0),
+            },
+            folders: p.modules.iter().map(|m| folder(m).to_string()).collect(),
         })
     }
 }
@@ -259,6 +274,11 @@ fn read_one(
             })
         }
     }
+}
+
+/// The folder of a module (its path up to the last `/`; none without one).
+pub fn folder(module: &str) -> &str {
+    module.rsplit_once('/').map_or("", |(folder, _)| folder)
 }
 
 /// A duration as a weight: microseconds, rounded to the nearest of the steps

@@ -10,6 +10,7 @@
 //! asked; `--setup` and `--teardown` run with `sh -c`. [`MaxFail`] is the typed count of
 //! failures that stops a run.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::num::NonZeroUsize;
 use std::time::Duration;
@@ -151,6 +152,7 @@ pub struct ConfigBuilder {
     /// The measured cost of each id to its process, in microseconds.
     per_id: u64,
     per_module: u64,
+    per_folder: BTreeMap<String, u64>,
     jobs: Option<usize>,
     timeout: Option<Duration>,
     grace: Duration,
@@ -181,6 +183,7 @@ impl ConfigBuilder {
             startup: None,
             per_id: 0,
             per_module: 0,
+            per_folder: BTreeMap::new(),
             jobs: None,
             timeout: None,
             grace: DEFAULT_GRACE,
@@ -224,6 +227,12 @@ impl ConfigBuilder {
         self.startup = startup.map(|s| (s.base * 1e6).round() as u64);
         self.per_id = startup.map_or(0, |s| (s.per_case * 1e6).round() as u64);
         self.per_module = startup.map_or(0, |s| (s.per_module * 1e6).round() as u64);
+        self.per_folder = timings.map_or_else(BTreeMap::new, |t| {
+            t.per_folder
+                .iter()
+                .map(|(folder, s)| (folder.clone(), (s * 1e6).round() as u64))
+                .collect()
+        });
         self
     }
 
@@ -342,6 +351,7 @@ impl ConfigBuilder {
                 startup: self.startup,
                 per_id: self.per_id,
                 per_module: self.per_module,
+                per_folder: self.per_folder,
                 jobs,
                 one_group_per_batch: self.one_group_per_batch,
                 command_bytes: command_line_budget(self.template.joins_ids()),

@@ -14,8 +14,11 @@ pub(super) struct Run<'a> {
     pub weights: &'a [u64],
     /// Whether each group comes from another module than the group before it.
     pub new_module: &'a [bool],
-    /// What a batch costs for each module its groups come from (importing and collecting it).
-    pub per_module: u64,
+    /// Each group's module's cost to a batch that has not had it yet (importing and
+    /// collecting it).
+    pub module_cost: &'a [u64],
+    /// Whether a module's cost was measured (see [`LAY_OUT`]).
+    pub measured: bool,
 }
 
 impl<'a> Run<'a> {
@@ -23,17 +26,20 @@ impl<'a> Run<'a> {
         let (groups, later_groups) = self.groups.split_at(at);
         let (weights, later_weights) = self.weights.split_at(at);
         let (new_module, later_new) = self.new_module.split_at(at);
+        let (module_cost, later_cost) = self.module_cost.split_at(at);
         (
             Run {
                 groups,
                 weights,
                 new_module,
+                module_cost,
                 ..self
             },
             Run {
                 groups: later_groups,
                 weights: later_weights,
                 new_module: later_new,
+                module_cost: later_cost,
                 ..self
             },
         )
@@ -43,7 +49,7 @@ impl<'a> Run<'a> {
     /// not had its module yet (`first`: the batch's first group).
     fn cost(&self, g: usize, first: bool) -> u64 {
         let module = if first || self.new_module[g] {
-            self.per_module
+            self.module_cost[g]
         } else {
             0
         };
@@ -57,9 +63,11 @@ pub(super) fn in_rounds(ids: &[String], run: Run<'_>, packing: &Packing) -> Vec<
     let jobs = packing.jobs.max(1);
     let rounds = rounds(ids.len(), jobs, packing.batch_size);
     let counts: Vec<u64> = run.groups.iter().map(|g| g.len() as u64).collect();
+    let free = vec![0; run.groups.len()];
     let run = Run {
         weights: &counts,
-        per_module: 0,
+        module_cost: &free,
+        measured: false,
         ..run
     };
     // The full rounds take (2 x rounds - 2) of (2 x rounds - 1) halves of the ids; they end
@@ -173,14 +181,10 @@ fn long_first(
     whole: u64,
 ) -> Option<Vec<Unit>> {
     let mean = whole / count.max(1) as u64;
-    let share = if run.per_module > 0 {
-        LAY_OUT
-    } else {
-        LAY_OUT_BLIND
-    };
+    let share = if run.measured { LAY_OUT } else { LAY_OUT_BLIND };
     let long = |g: usize| {
         let cost = run.cost(g, true);
-        cost > mean / share && cost > run.per_module.saturating_mul(4)
+        cost > mean / share && cost > run.module_cost[g].saturating_mul(4)
     };
     let mut firsts: Vec<usize> = (0..run.groups.len()).filter(|&g| long(g)).collect();
     if firsts.is_empty() || count < 2 {
@@ -208,7 +212,7 @@ fn long_first(
     // changes between them when any group from the one to the other starts a module.
     let cost = |k: usize, first: bool| {
         let new = first || (rest[k - 1] + 1..=rest[k]).any(|g| run.new_module[g]);
-        let module = if new { run.per_module } else { 0 };
+        let module = if new { run.module_cost[rest[k]] } else { 0 };
         run.weights[rest[k]].saturating_add(module)
     };
     let size = packing.batch_size.max(1);

@@ -7,7 +7,7 @@
 //! size, so that a suite of many small classes does not pay one start-up per class.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use crate::error::{Error, Result};
 use crate::ids::{GroupBy, Grouping};
@@ -74,6 +74,10 @@ pub struct Packing {
     /// microseconds, as earlier reports measured it: with weights, added to a batch's time
     /// once for each module its ids come from.
     pub per_module: u64,
+    /// What a module costs by its folder, where earlier reports told folders apart (see
+    /// [`crate::timings::Timings::per_folder`]), in microseconds: for a module of a folder
+    /// named here, in place of `per_module`.
+    pub per_folder: BTreeMap<String, u64>,
     /// Processes at once (for the time budget).
     pub jobs: usize,
     /// A batch holds one group only (`go test` runs one package a process).
@@ -139,12 +143,14 @@ pub fn pack(ids: &[String], packing: &Packing) -> Vec<Unit> {
     } else {
         let groups = gather(ids, packing);
         let weights: Vec<u64> = groups.iter().map(|g| weight_of(g)).collect();
-        let new_module = new_modules(ids, &groups, packing);
+        let (new_module, module_cost) = modules(ids, &groups, packing);
         let run = Run {
             groups: &groups,
             weights: &weights,
             new_module: &new_module,
-            per_module: packing.weights.as_ref().map_or(0, |_| packing.per_module),
+            module_cost: &module_cost,
+            measured: packing.weights.is_some()
+                && (packing.per_module > 0 || !packing.per_folder.is_empty()),
         };
         let cut = |count: Option<usize>| cut(ids, run, packing, count);
         match &packing.weights {
@@ -190,11 +196,21 @@ pub fn makespan(units: &[Unit], jobs: usize, startup: u64) -> u64 {
         .unwrap_or(0)
 }
 
-/// Per group of `ids`, whether its module (the file its first id names) is another than the
-/// group before it's.
-fn new_modules(ids: &[String], groups: &[Vec<usize>], packing: &Packing) -> Vec<bool> {
+/// Per group of `ids`: whether its module (the file its first id names) is another than the
+/// group before it's, and what its module costs a batch (with weights only: by its folder,
+/// else the common cost).
+fn modules(ids: &[String], groups: &[Vec<usize>], packing: &Packing) -> (Vec<bool>, Vec<u64>) {
     let files = Grouping::new(GroupBy::File, packing.grouping.separator()).unwrap_or_default();
     let module = |g: &Vec<usize>| g.first().map(|&i| files.key(&ids[i]));
+    let cost = |module: Option<&str>| match (&packing.weights, module) {
+        (None, _) => 0,
+        (Some(_), Some(m)) => packing
+            .per_folder
+            .get(crate::timings::folder(m))
+            .copied()
+            .unwrap_or(packing.per_module),
+        (Some(_), None) => packing.per_module,
+    };
     let mut before = None;
     groups
         .iter()
@@ -202,9 +218,9 @@ fn new_modules(ids: &[String], groups: &[Vec<usize>], packing: &Packing) -> Vec<
             let this = module(g);
             let new = this != before;
             before = this;
-            new
+            (new, cost(this))
         })
-        .collect()
+        .unzip()
 }
 
 /// The groups of `ids`, in the order of their first id; a split group gives one per id.
@@ -251,6 +267,7 @@ mod tests {
             startup: None,
             per_id: 0,
             per_module: 0,
+            per_folder: BTreeMap::new(),
             jobs: 2,
             one_group_per_batch: false,
             command_bytes: 256 * 1024,
@@ -451,6 +468,32 @@ mod tests {
         // c.py and d.py (20 + 2 x 30), where a.py and the other three would be 70 and 120.
         p.per_module = 30;
         assert_eq!(cut(&p), [(vec![0, 1, 2, 3, 4], 110), (vec![5, 6], 80)]);
+    }
+
+    #[test]
+    fn a_modules_cost_is_its_folders_where_reports_told_folders_apart() {
+        // As above, a.py in u/ and the other three in c/, all at 30 a module but c/'s at 5:
+        // a.py alone (40 + 30) against the other three (30 + 3 x 5), where at 30 for all the
+        // cut would be 110 and 80.
+        let list = ids(&[
+            "u/a.py::t0",
+            "u/a.py::t1",
+            "u/a.py::t2",
+            "u/a.py::t3",
+            "c/b.py::t",
+            "c/c.py::t",
+            "c/d.py::t",
+        ]);
+        let mut p = packing(GroupBy::None, &[], 1000);
+        p.weights = Some(vec![10; 7]);
+        p.startup = Some(1000);
+        p.per_module = 30;
+        p.per_folder = BTreeMap::from([("c".to_string(), 5)]);
+        let units: Vec<(Vec<usize>, u64)> = pack(&list, &p)
+            .into_iter()
+            .map(|u| (u.ids, u.weight))
+            .collect();
+        assert_eq!(units, [(vec![0, 1, 2, 3], 70), (vec![4, 5, 6], 45)]);
     }
 
     #[test]
