@@ -3,6 +3,7 @@
 //! groups laid out first) with them.
 
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use super::{Packing, Unit, id_bytes, rounds};
 
@@ -169,10 +170,10 @@ const LAY_OUT_BLIND: u64 = 4;
 /// A cut in order can do no better than the group it has to keep whole where two batches
 /// meet: a 2 s test at the boundary leaves one batch up to 2 s longer than the other. So the
 /// long groups (see [`LAY_OUT`]) are laid out first, longest first, each on the least loaded
-/// batch, each paying its module once more; and the others are cut in their order on top of them: each batch, least
-/// loaded first, takes the next groups up to the least time that lets `count` batches hold
-/// them all (bisection again). None when no group is long or the batch size or bytes do not
-/// allow it.
+/// batch it fits, each paying its module once more; and the others are cut in their order on
+/// top of them: each batch, least loaded first, takes the next groups up to the least time
+/// that lets `count` batches hold them all (bisection again). None when no group is long or
+/// the batch size or bytes do not allow it.
 fn long_first(
     run: Run<'_>,
     bytes: &[usize],
@@ -195,14 +196,27 @@ fn long_first(
     // Each batch's long groups, its ids, its bytes and its time.
     let mut bins = vec![(Vec::new(), 0usize, 0usize, 0u64); count];
     let mut moved = vec![false; run.groups.len()];
+    // The batches by their time, least first (the first of equals).
+    let mut loads: BinaryHeap<Reverse<(u64, usize)>> =
+        (0..count).map(|b| Reverse((0, b))).collect();
     for &g in &firsts {
         let (len, used) = (run.groups[g].len(), bytes[g]);
-        let bin = bins
-            .iter_mut()
-            .filter(|b| b.1 + len <= size && b.2 + used <= packing.command_bytes)
-            .min_by_key(|b| b.3)?;
+        let fits = |b: &(Vec<usize>, usize, usize, u64)| {
+            b.1 + len <= size && b.2 + used <= packing.command_bytes
+        };
+        let mut full = Vec::new();
+        let b = loop {
+            let Reverse((time, b)) = loads.pop()?;
+            if fits(&bins[b]) {
+                break b;
+            }
+            full.push(Reverse((time, b)));
+        };
+        loads.extend(full);
+        let bin = &mut bins[b];
         bin.0.push(g);
         (bin.1, bin.2, bin.3) = (bin.1 + len, bin.2 + used, bin.3 + run.cost(g, true));
+        loads.push(Reverse((bin.3, b)));
         moved[g] = true;
     }
     // The least loaded first.
@@ -215,7 +229,6 @@ fn long_first(
         let module = if new { run.module_cost[rest[k]] } else { 0 };
         run.weights[rest[k]].saturating_add(module)
     };
-    let size = packing.batch_size.max(1);
     // Each batch's groups of `rest` (from, to) under `most`, or None when they do not fit.
     let fill = |most: u64| -> Option<Vec<(usize, usize)>> {
         let mut spans = Vec::with_capacity(count);
