@@ -50,7 +50,7 @@ pub struct Timings {
     pub problems: Vec<Error>,
     /// What starting a process costs, when the reports record processes.
     pub startup: Option<Startup>,
-    /// What a module costs by its folder (see [`folders`]), in seconds, when the reports'
+    /// What a module costs by its folder (fitted with the start-up), in seconds, when the reports'
     /// processes tell folders apart; a folder not named costs `startup`'s `per_module`.
     pub per_folder: BTreeMap<String, f64>,
     /// How many processes that is fitted to.

@@ -172,23 +172,11 @@ fn held(samples: &[Sample]) -> Option<Startup> {
     if !base.is_finite() {
         return None;
     }
-    let (mut sxx, mut syy, mut sxy, mut sxo, mut syo) = (0.0, 0.0, 0.0, 0.0, 0.0);
-    for s in samples {
-        let (x, y, o) = (s.modules as f64, s.cases as f64, s.overhead - base);
-        sxx += x * x;
-        syy += y * y;
-        sxy += x * y;
-        sxo += x * o;
-        syo += y * o;
-    }
-    let det = sxx * syy - sxy * sxy;
-    if det.is_nan() || det <= 1e-6 * sxx * syy {
-        return None;
-    }
+    let (per_module, per_case) = slopes(samples, (0.0, 0.0, base))?;
     Some(Startup {
         base,
-        per_module: (sxo * syy - syo * sxy) / det,
-        per_case: (syo * sxx - sxo * sxy) / det,
+        per_module,
+        per_case,
     })
 }
 
@@ -204,6 +192,20 @@ fn least_squares(samples: &[Sample]) -> Option<Startup> {
         mean(&|s| s.cases as f64),
         mean(&|s| s.overhead),
     );
+    let (per_module, per_case) = slopes(samples, (mx, my, mo))?;
+    Some(Startup {
+        base: mo - per_module * mx - per_case * my,
+        per_module,
+        per_case,
+    })
+}
+
+/// The costs of a module and of a test that fit `samples` best by least squares, the modules,
+/// the cases and the overheads measured from `from` (their means, for a fit with an
+/// intercept; 0, 0 and a start-up held, for one without); `None` when the two counts are in
+/// proportion (or nearly) and cannot be told apart.
+fn slopes(samples: &[Sample], from: (f64, f64, f64)) -> Option<(f64, f64)> {
+    let (mx, my, mo) = from;
     let (mut sxx, mut syy, mut sxy, mut sxo, mut syo) = (0.0, 0.0, 0.0, 0.0, 0.0);
     for s in samples {
         let (x, y, o) = (s.modules as f64 - mx, s.cases as f64 - my, s.overhead - mo);
@@ -214,17 +216,10 @@ fn least_squares(samples: &[Sample]) -> Option<Startup> {
         syo += y * o;
     }
     let det = sxx * syy - sxy * sxy;
-    // Counts in proportion (or nearly) cannot be told apart.
     if det.is_nan() || det <= 1e-6 * sxx * syy {
         return None;
     }
-    let per_module = (sxo * syy - syo * sxy) / det;
-    let per_case = (syo * sxx - sxo * sxy) / det;
-    Some(Startup {
-        base: mo - per_module * mx - per_case * my,
-        per_module,
-        per_case,
-    })
+    Some(((sxo * syy - syo * sxy) / det, (syo * sxx - sxo * sxy) / det))
 }
 
 /// `(base, slope)` of the overhead on one count by Theil–Sen: the median of the slopes between
