@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use super::startup::{Sample, Startup, median};
+use super::startup::{Sample, Startup, closest};
 
 /// How strongly a folder's difference is held toward 0: as if each folder were seen this many
 /// more times costing the common cost.
@@ -58,17 +58,7 @@ pub fn fit(processes: &[Process], common: &Startup) -> Option<(Startup, BTreeMap
         return None;
     }
     let first = solve(&processes, &names)?;
-    let misses: Vec<f64> = processes
-        .iter()
-        .map(|p| (p.sample.overhead - first.of(p)).abs())
-        .collect();
-    let typical = median(misses.clone())?;
-    let kept: Vec<Process> = processes
-        .iter()
-        .zip(&misses)
-        .filter(|&(_, &miss)| miss <= 3.0 * typical)
-        .map(|(p, _)| p.clone())
-        .collect();
+    let kept = closest(&processes, |p| p.sample.overhead - first.of(p))?;
     let model = if kept.len() < processes.len() && kept.len() > 4 {
         solve(&kept, &names)?
     } else {

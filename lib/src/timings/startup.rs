@@ -138,17 +138,7 @@ fn spread(samples: &[Sample], count: fn(&Sample) -> usize) -> bool {
 /// comes out negative.
 fn both(samples: &[Sample]) -> Option<Startup> {
     let first = least_squares(samples)?;
-    let misses: Vec<f64> = samples
-        .iter()
-        .map(|s| (s.overhead - first.of(s.cases, s.modules)).abs())
-        .collect();
-    let typical = median(misses.clone())?;
-    let kept: Vec<Sample> = samples
-        .iter()
-        .zip(&misses)
-        .filter(|&(_, &miss)| miss <= 3.0 * typical)
-        .map(|(s, _)| *s)
-        .collect();
+    let kept = closest(samples, |s| s.overhead - first.of(s.cases, s.modules))?;
     let (fit, fitted) = if kept.len() < samples.len() && kept.len() > BOTH {
         (least_squares(&kept)?, &kept[..])
     } else {
@@ -156,6 +146,21 @@ fn both(samples: &[Sample]) -> Option<Startup> {
     };
     let fit = if fit.base <= 0.0 { held(fitted)? } else { fit };
     (fit.base > 0.0 && fit.per_module > 0.0 && fit.per_case >= 0.0).then_some(fit)
+}
+
+/// `items` without those that `miss` (what a fit missed each by) puts over three times the
+/// median miss: processes the machine disturbed. `None` without any item.
+pub(crate) fn closest<T: Clone>(items: &[T], miss: impl Fn(&T) -> f64) -> Option<Vec<T>> {
+    let misses: Vec<f64> = items.iter().map(|i| miss(i).abs()).collect();
+    let typical = median(misses.clone())?;
+    Some(
+        items
+            .iter()
+            .zip(&misses)
+            .filter(|&(_, &miss)| miss <= 3.0 * typical)
+            .map(|(i, _)| i.clone())
+            .collect(),
+    )
 }
 
 /// Least squares on both counts with the start-up held at half the least overhead of any
