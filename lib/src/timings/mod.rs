@@ -424,6 +424,60 @@ mod tests {
     }
 
     #[test]
+    fn a_reports_processes_give_each_folders_modules_their_cost() {
+        // Eight processes of tests from modules of two folders: each costs 1 s, 200 ms a
+        // module of `u/tests`, 60 ms one of `c/tests` and 1 ms a test beyond its cases' times.
+        let shapes = [
+            (600, 2, 30),
+            (620, 10, 2),
+            (300, 4, 4),
+            (310, 1, 6),
+            (900, 12, 12),
+            (450, 6, 20),
+            (1200, 3, 25),
+            (800, 15, 5),
+        ];
+        let mut xml = String::from("<testsuite>");
+        let mut ids = Vec::new();
+        for (process, &(cases, units, coords)) in shapes.iter().enumerate() {
+            let modules: Vec<String> = (0..units)
+                .map(|m| format!("u/tests/test_{m}.py"))
+                .chain((0..coords).map(|m| format!("c/tests/test_{m}.py")))
+                .collect();
+            let overhead = 1.0 + 0.2 * units as f64 + 0.06 * coords as f64 + 0.001 * cases as f64;
+            let end = overhead + 0.002 * cases as f64;
+            for case in 0..cases {
+                let id = format!("{}::test_{process}_{case}", modules[case % modules.len()]);
+                xml += &format!(
+                    r#"<testcase name="t" time="0.002"><properties><property name="shard.id" value="{id}"/><property name="shard.node" value="1"/><property name="shard.process" value="{process}"/><property name="shard.process.start" value="2024-05-01T12:00:00.000Z"/><property name="shard.process.end" value="2024-05-01T12:00:{end:06.3}Z"/></properties></testcase>"#
+                );
+                ids.push(id);
+            }
+        }
+        xml += "</testsuite>";
+        let dir = tempfile::tempdir().unwrap();
+        let report = write(dir.path(), "r.xml", &xml);
+        let timings = Timings::read(ids.iter().map(String::as_str), &[report], "::");
+        assert_eq!((timings.processes, timings.known()), (8, ids.len()));
+        let folders: Vec<&str> = timings.per_folder.keys().map(String::as_str).collect();
+        assert_eq!(folders, ["c/tests", "u/tests"]);
+        let (units, coords) = (timings.per_folder["u/tests"], timings.per_folder["c/tests"]);
+        assert!(units > 0.17 && units < 0.23, "{:?}", timings.per_folder);
+        assert!(coords > 0.04 && coords < 0.09, "{:?}", timings.per_folder);
+        let startup = timings.startup.unwrap();
+        assert!((startup.per_case - 0.001).abs() < 2e-4, "{startup:?}");
+        // A report from one folder alone has none.
+        let one: String = xml.replace("c/tests/", "u/tests/other_");
+        let report = write(dir.path(), "one.xml", &one);
+        let ids: Vec<String> = ids
+            .iter()
+            .map(|i| i.replace("c/tests/", "u/tests/other_"))
+            .collect();
+        let timings = Timings::read(ids.iter().map(String::as_str), &[report], "::");
+        assert!(timings.per_folder.is_empty(), "{:?}", timings.per_folder);
+    }
+
+    #[test]
     fn durations_come_from_the_cases_that_name_the_ids() {
         let dir = tempfile::tempdir().unwrap();
         let a = write(

@@ -5,6 +5,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use super::polish::{polish, weight};
 use super::{Packing, Unit, id_bytes, rounds};
 
 /// Groups in their order, as a cut sees them.
@@ -15,6 +16,8 @@ pub(super) struct Run<'a> {
     pub weights: &'a [u64],
     /// Whether each group comes from another module than the group before it.
     pub new_module: &'a [bool],
+    /// Each group's module, a number for each module of the node's ids.
+    pub module: &'a [usize],
     /// Each group's module's cost to a batch that has not had it yet (importing and
     /// collecting it).
     pub module_cost: &'a [u64],
@@ -28,11 +31,13 @@ impl<'a> Run<'a> {
         let (weights, later_weights) = self.weights.split_at(at);
         let (new_module, later_new) = self.new_module.split_at(at);
         let (module_cost, later_cost) = self.module_cost.split_at(at);
+        let (module, later_module) = self.module.split_at(at);
         (
             Run {
                 groups,
                 weights,
                 new_module,
+                module,
                 module_cost,
                 ..self
             },
@@ -40,6 +45,7 @@ impl<'a> Run<'a> {
                 groups: later_groups,
                 weights: later_weights,
                 new_module: later_new,
+                module: later_module,
                 module_cost: later_cost,
                 ..self
             },
@@ -98,8 +104,9 @@ pub(super) fn in_rounds(ids: &[String], run: Run<'_>, packing: &Packing) -> Vec<
 /// at the command line's bytes; given a `count` of batches, also at the least time that lets
 /// `count` batches hold them all (found by bisection: the fewest batches under a time is a
 /// greedy cut), so that the longest batch is as short as a cut in order allows, or, when that
-/// is shorter still, with the longest groups laid out first (see [`long_first`]). A batch's time
-/// is its groups' weights and the cost of each module they come from.
+/// is shorter still, with the longest groups laid out first (see [`long_first`]); with a
+/// module's cost measured, each evened by moves first (see [`polish`]). A batch's time is its
+/// groups' weights and the cost of each module they come from, once.
 pub(super) fn cut(
     ids: &[String],
     run: Run<'_>,
@@ -113,7 +120,7 @@ pub(super) fn cut(
         .collect();
     let starts = |most| starts_under(run, &bytes, packing, most);
     let Some(count) = count else {
-        return batches(run, &starts(u64::MAX));
+        return units(run, spans(run, &starts(u64::MAX)));
     };
     let whole = (0..run.groups.len())
         .map(|g| run.cost(g, g == 0))
@@ -125,13 +132,18 @@ pub(super) fn cut(
     let loosest = starts(whole);
     if loosest.len() > count {
         // The size and the bytes alone need more batches: time changes nothing.
-        return batches(run, &loosest);
+        return units(run, spans(run, &loosest));
     }
     let best = least(low, whole, loosest, |most| {
         Some(starts(most)).filter(|cut| cut.len() <= count)
     });
-    let in_order = batches(run, &best);
-    match long_first(run, &bytes, packing, count, whole) {
+    // With a module's cost measured, what a move costs is known: each cut is polished.
+    let polished = |batches: Vec<Vec<usize>>| match run.measured {
+        true => units(run, polish(run, &bytes, packing, batches)),
+        false => units(run, batches),
+    };
+    let in_order = polished(spans(run, &best));
+    match long_first(run, &bytes, packing, count, whole).map(polished) {
         Some(units) if longest(&units) < longest(&in_order) => units,
         _ => in_order,
     }
@@ -172,15 +184,15 @@ const LAY_OUT_BLIND: u64 = 4;
 /// long groups (see [`LAY_OUT`]) are laid out first, longest first, each on the least loaded
 /// batch it fits, each paying its module once more; and the others are cut in their order on
 /// top of them: each batch, least loaded first, takes the next groups up to the least time
-/// that lets `count` batches hold them all (bisection again). None when no group is long or
-/// the batch size or bytes do not allow it.
+/// that lets `count` batches hold them all (bisection again). Each batch's groups, in their
+/// order; none when no group is long or the batch size or bytes do not allow it.
 fn long_first(
     run: Run<'_>,
     bytes: &[usize],
     packing: &Packing,
     count: usize,
     whole: u64,
-) -> Option<Vec<Unit>> {
+) -> Option<Vec<Vec<usize>>> {
     let mean = whole / count.max(1) as u64;
     let share = if run.measured { LAY_OUT } else { LAY_OUT_BLIND };
     let long = |g: usize| {
@@ -255,25 +267,17 @@ fn long_first(
         .fold(0u64, u64::saturating_add);
     let low = bins.iter().map(|b| b.3).max().unwrap_or(0);
     let best = least(low, all, fill(all)?, fill);
-    let units = bins
+    let batches = bins
         .iter()
         .zip(best)
         .map(|(bin, (from, to))| {
-            let light = &rest[from..to];
-            let weight = (from..to)
-                .map(|k| cost(k, k == from))
-                .fold(bin.3, u64::saturating_add);
-            let mut groups: Vec<usize> = light.iter().chain(&bin.0).copied().collect();
+            let mut groups: Vec<usize> = rest[from..to].iter().chain(&bin.0).copied().collect();
             groups.sort_unstable();
-            let ids = groups
-                .iter()
-                .flat_map(|&g| run.groups[g].iter().copied())
-                .collect();
-            Unit { ids, weight }
+            groups
         })
-        .filter(|u: &Unit| !u.ids.is_empty())
+        .filter(|groups| !groups.is_empty())
         .collect();
-    Some(units)
+    Some(batches)
 }
 
 /// Where each batch of the greedy cut of `run` (its ids' `bytes`) in its order starts: a batch
@@ -298,15 +302,26 @@ fn starts_under(run: Run<'_>, bytes_of: &[usize], packing: &Packing, most: u64) 
     starts
 }
 
-/// The batches of `run` that start where `starts` says.
-fn batches(run: Run<'_>, starts: &[usize]) -> Vec<Unit> {
+/// The groups of each batch of `run` that starts where `starts` says.
+fn spans(run: Run<'_>, starts: &[usize]) -> Vec<Vec<usize>> {
     let ends = starts.iter().skip(1).copied().chain([run.groups.len()]);
     starts
         .iter()
         .zip(ends)
-        .map(|(&from, to)| Unit {
-            ids: run.groups[from..to].concat(),
-            weight: (from..to).map(|g| run.cost(g, g == from)).sum(),
+        .map(|(&from, to)| (from..to).collect())
+        .collect()
+}
+
+/// Each batch (its groups of `run`, in their order) as a unit: its ids and its time.
+fn units(run: Run<'_>, batches: Vec<Vec<usize>>) -> Vec<Unit> {
+    batches
+        .into_iter()
+        .map(|groups| Unit {
+            ids: groups
+                .iter()
+                .flat_map(|&g| run.groups[g].iter().copied())
+                .collect(),
+            weight: weight(run, &groups),
         })
         .collect()
 }

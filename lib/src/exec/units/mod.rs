@@ -16,6 +16,7 @@ use super::command::Mode;
 
 mod budget;
 mod cut;
+mod polish;
 
 pub use budget::{command_line_budget, id_bytes};
 use cut::{Run, cut, in_rounds};
@@ -143,11 +144,12 @@ pub fn pack(ids: &[String], packing: &Packing) -> Vec<Unit> {
     } else {
         let groups = gather(ids, packing);
         let weights: Vec<u64> = groups.iter().map(|g| weight_of(g)).collect();
-        let (new_module, module_cost) = modules(ids, &groups, packing);
+        let (new_module, module, module_cost) = modules(ids, &groups, packing);
         let run = Run {
             groups: &groups,
             weights: &weights,
             new_module: &new_module,
+            module: &module,
             module_cost: &module_cost,
             measured: packing.weights.is_some()
                 && (packing.per_module > 0 || !packing.per_folder.is_empty()),
@@ -197,9 +199,13 @@ pub fn makespan(units: &[Unit], jobs: usize, startup: u64) -> u64 {
 }
 
 /// Per group of `ids`: whether its module (the file its first id names) is another than the
-/// group before it's, and what its module costs a batch (with weights only: by its folder,
-/// else the common cost).
-fn modules(ids: &[String], groups: &[Vec<usize>], packing: &Packing) -> (Vec<bool>, Vec<u64>) {
+/// group before it's, the module's number (in the order modules first appear), and what the
+/// module costs a batch (with weights only: by its folder, else the common cost).
+fn modules(
+    ids: &[String],
+    groups: &[Vec<usize>],
+    packing: &Packing,
+) -> (Vec<bool>, Vec<usize>, Vec<u64>) {
     let files = Grouping::new(GroupBy::File, packing.grouping.separator()).unwrap_or_default();
     let module = |g: &Vec<usize>| g.first().map(|&i| files.key(&ids[i]));
     let cost = |module: Option<&str>| match (&packing.weights, module) {
@@ -211,16 +217,18 @@ fn modules(ids: &[String], groups: &[Vec<usize>], packing: &Packing) -> (Vec<boo
             .unwrap_or(packing.per_module),
         (Some(_), None) => packing.per_module,
     };
+    let mut numbers: HashMap<Option<&str>, usize> = HashMap::new();
     let mut before = None;
-    groups
-        .iter()
-        .map(|g| {
-            let this = module(g);
-            let new = this != before;
-            before = this;
-            (new, cost(this))
-        })
-        .unzip()
+    let (mut new, mut number, mut costs) = (Vec::new(), Vec::new(), Vec::new());
+    for g in groups {
+        let this = module(g);
+        new.push(this != before);
+        let next = numbers.len();
+        number.push(*numbers.entry(this).or_insert(next));
+        costs.push(cost(this));
+        before = this;
+    }
+    (new, number, costs)
 }
 
 /// The groups of `ids`, in the order of their first id; a split group gives one per id.

@@ -7,6 +7,14 @@ fn ids(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
+/// Each unit of `list` packed by `p`: its ids and its weight.
+fn cut(list: &[String], p: &Packing) -> Vec<(Vec<usize>, u64)> {
+    pack(list, p)
+        .into_iter()
+        .map(|u| (u.ids, u.weight))
+        .collect()
+}
+
 fn packing(by: GroupBy, split: &[&str], batch_size: usize) -> Packing {
     Packing {
         mode: Mode::Batch,
@@ -85,53 +93,44 @@ fn with_durations_the_longest_units_come_first_and_batches_share_time() {
     p.jobs = 1;
     // No start-up measured: two batches per job, of about 91 / 2 = 46 each, the groups
     // in their order: A, f and B (41), then g alone; g runs first.
-    let units = pack(&ids(SUITE), &p);
     assert_eq!(
-        units
-            .iter()
-            .map(|u| (u.ids.clone(), u.weight))
-            .collect::<Vec<_>>(),
-        vec![(vec![6], 50), (vec![0, 2, 1, 3, 4, 5], 41)]
+        cut(&ids(SUITE), &p),
+        [(vec![6], 50), (vec![0, 2, 1, 3, 4, 5], 41)]
     );
     p.mode = Mode::PerId;
     let order: Vec<usize> = pack(&ids(SUITE), &p).iter().map(|u| u.ids[0]).collect();
     assert_eq!(order, vec![6, 3, 4, 5, 0, 2, 1]);
 }
 
-/// Six ids of these weights, each its own group and module (at 100 a module), on two jobs
+/// Four ids of these weights, each its own group and module (at 100 a module), on two jobs
 /// with a start-up of `startup`.
 fn sized(startup: u64) -> Vec<(Vec<usize>, u64)> {
-    let six = ids(&["a", "b", "c", "d", "e", "f"]);
+    let four = ids(&["a", "b", "c", "d"]);
     let mut p = packing(GroupBy::None, &[], 1000);
-    p.weights = Some(vec![300, 10, 300, 10, 300, 10]);
+    p.weights = Some(vec![60, 30, 40, 90]);
     p.per_module = 100;
     p.startup = Some(startup);
-    pack(&six, &p)
-        .into_iter()
-        .map(|u| (u.ids, u.weight))
-        .collect()
+    cut(&four, &p)
 }
 
 #[test]
 fn the_measured_start_up_sets_how_many_batches_are_worth_it() {
-    // With its module, each id costs 400 or 110: none is over four times a module's cost,
-    // so none is laid out first. Free to start: six batches end at 800 (400 + 400 against
-    // 400 + 3 x 110), where two in their order cannot both end before 910 (400 + 110 +
-    // 400). Longest first.
+    // With its module, each id costs 160, 130, 140 or 190: none is over four times a
+    // module's cost, so none is laid out first. Two batches in their order are a + b and
+    // c + d, 290 and 330, and no move of one id evens them (a swap would). Free to start,
+    // four batches end at 320 (190 + 130 against 160 + 140). Longest first.
     assert_eq!(
         sized(0),
         [
-            (vec![0], 400),
-            (vec![2], 400),
-            (vec![4], 400),
-            (vec![1], 110),
-            (vec![3], 110),
-            (vec![5], 110)
+            (vec![3], 190),
+            (vec![0], 160),
+            (vec![2], 140),
+            (vec![1], 130)
         ]
     );
-    // At 200 a process, the four more cost more than they balance: 910 + 200 = 1,110
-    // beats 2 x (400 + 200) = 1,200.
-    assert_eq!(sized(200), [(vec![0, 1, 2], 910), (vec![3, 4, 5], 620)]);
+    // At 200 a process, the two more cost more than they balance: 330 + 200 = 530 beats
+    // 320 + 2 x 200 = 720.
+    assert_eq!(sized(200), [(vec![2, 3], 330), (vec![0, 1], 290)]);
     // The estimate itself: longest first, each with its start-up.
     let unit = |weight| Unit {
         ids: vec![],
@@ -154,10 +153,7 @@ fn a_cut_into_two_batches_leaves_no_remainder_of_its_own() {
     let mut p = packing(GroupBy::None, &[], 1000);
     p.weights = Some(vec![20, 30, 10]);
     p.startup = Some(100);
-    let units: Vec<(Vec<usize>, u64)> = pack(&three, &p)
-        .into_iter()
-        .map(|u| (u.ids, u.weight))
-        .collect();
+    let units = cut(&three, &p);
     assert_eq!(units, [(vec![1], 30), (vec![0, 2], 30)]);
 }
 
@@ -171,10 +167,7 @@ fn a_cut_in_order_makes_its_longest_batch_as_short_as_it_can() {
     p.weights = Some(vec![10, 40, 10, 30]);
     p.startup = Some(100);
     p.jobs = 3;
-    let units: Vec<(Vec<usize>, u64)> = pack(&four, &p)
-        .into_iter()
-        .map(|u| (u.ids, u.weight))
-        .collect();
+    let units = cut(&four, &p);
     assert_eq!(units, [(vec![1], 40), (vec![2, 3], 40), (vec![0], 10)]);
 }
 
@@ -186,18 +179,15 @@ fn what_each_id_costs_its_process_weighs_in_the_cut() {
     let mut p = packing(GroupBy::None, &[], 1000);
     p.weights = Some([600].into_iter().chain([10; 10]).collect());
     p.startup = Some(300);
-    let cut = |p: &Packing| -> Vec<(Vec<usize>, u64)> {
-        pack(&names, p)
-            .into_iter()
-            .map(|u| (u.ids, u.weight))
-            .collect()
-    };
     // By their own times, the slow test alone and the quick ones together.
-    assert_eq!(cut(&p), [(vec![0], 600), ((1..=10).collect(), 100)]);
+    assert_eq!(cut(&names, &p), [(vec![0], 600), ((1..=10).collect(), 100)]);
     // At 100 more per test, the ten quick ones weigh 1,100: the cut moves two of them
     // beside the slow one (920 and 880).
     p.per_id = 100;
-    assert_eq!(cut(&p), [(vec![0, 1, 2], 920), ((3..=10).collect(), 880)]);
+    assert_eq!(
+        cut(&names, &p),
+        [(vec![0, 1, 2], 920), ((3..=10).collect(), 880)]
+    );
 }
 
 #[test]
@@ -210,18 +200,18 @@ fn a_batch_pays_for_each_module_its_ids_come_from() {
     let mut p = packing(GroupBy::None, &[], 1000);
     p.weights = Some(vec![10; 7]);
     p.startup = Some(1000);
-    let cut = |p: &Packing| -> Vec<(Vec<usize>, u64)> {
-        pack(&list, p)
-            .into_iter()
-            .map(|u| (u.ids, u.weight))
-            .collect()
-    };
     // By the tests alone: a.py (40), then the other three (30).
-    assert_eq!(cut(&p), [(vec![0, 1, 2, 3], 40), (vec![4, 5, 6], 30)]);
+    assert_eq!(
+        cut(&list, &p),
+        [(vec![0, 1, 2, 3], 40), (vec![4, 5, 6], 30)]
+    );
     // At 30 a module, three modules weigh more than one: a.py and b.py (50 + 2 x 30) and
     // c.py and d.py (20 + 2 x 30), where a.py and the other three would be 70 and 120.
     p.per_module = 30;
-    assert_eq!(cut(&p), [(vec![0, 1, 2, 3, 4], 110), (vec![5, 6], 80)]);
+    assert_eq!(
+        cut(&list, &p),
+        [(vec![0, 1, 2, 3, 4], 110), (vec![5, 6], 80)]
+    );
 }
 
 #[test]
@@ -243,45 +233,57 @@ fn a_modules_cost_is_its_folders_where_reports_told_folders_apart() {
     p.startup = Some(1000);
     p.per_module = 30;
     p.per_folder = BTreeMap::from([("c".to_string(), 5)]);
-    let units: Vec<(Vec<usize>, u64)> = pack(&list, &p)
-        .into_iter()
-        .map(|u| (u.ids, u.weight))
-        .collect();
+    let units = cut(&list, &p);
     assert_eq!(units, [(vec![0, 1, 2, 3], 70), (vec![4, 5, 6], 45)]);
 }
 
 #[test]
-fn a_long_test_where_two_batches_meet_is_laid_out_first() {
-    // Five modules of one test each, 90, 20, 90, 20, 90, at 10 a module; two jobs, a
-    // process 1,000 to start, so two batches. In their order, one batch holds two of the
-    // 90s: 90 + 20 + 90 + 3 x 10 = 230. Laid out first, the 90s go longest first each on
-    // the least loaded batch (the first of equals): 100 + 100 = 200 and 100; the rest in
-    // order on top of the lighter: 100 + 30 + 30 = 160.
-    let list = ids(&["a.py::t", "b.py::t", "c.py::t", "d.py::t", "e.py::t"]);
+fn long_tests_where_two_batches_meet_are_laid_out_first() {
+    // Six modules of one test each, 90, 90 and four of 20, at 10 a module; two jobs, a
+    // process 1,000 to start, so two batches. In their order, the best cut is the two 90s
+    // (200) against the 20s (120), and no move of one test evens them: either 90 would
+    // take the other batch to 220. Laid out first, the 90s go one a batch, and the 20s in
+    // order on top of them: 100 + 30 + 30 = 160 each.
+    let list = ids(&[
+        "a.py::t", "b.py::t", "c.py::t", "d.py::t", "e.py::t", "f.py::t",
+    ]);
     let mut p = packing(GroupBy::None, &[], 1000);
-    p.weights = Some(vec![90, 20, 90, 20, 90]);
+    p.weights = Some(vec![90, 90, 20, 20, 20, 20]);
     p.startup = Some(1000);
     p.per_module = 10;
-    let cut = |p: &Packing| -> Vec<(Vec<usize>, u64)> {
-        pack(&list, p)
-            .into_iter()
-            .map(|u| (u.ids, u.weight))
-            .collect()
-    };
-    assert_eq!(cut(&p), [(vec![0, 4], 200), (vec![1, 2, 3], 160)]);
-    // At 40 a module, no test is over four times its module's cost: a cut in order.
+    assert_eq!(cut(&list, &p), [(vec![0, 2, 3], 160), (vec![1, 4, 5], 160)]);
+    // At 40 a module, no test is over four times its module's cost, and no move shortens
+    // the longer batch: the cut in order, 260 and 240.
     p.per_module = 40;
-    assert_eq!(cut(&p), [(vec![0, 1, 2], 320), (vec![3, 4], 190)]);
+    assert_eq!(cut(&list, &p), [(vec![0, 1], 260), (vec![2, 3, 4, 5], 240)]);
 }
 
 #[test]
 fn long_tests_under_a_quarter_of_a_batch_are_laid_out_too() {
+    // Two tests of 90 then 24 of 20, each its own module at 10: two batches of about 460.
+    // In their order the best cut ends at 470 (the 90s and nine 20s against fifteen), a
+    // 20 short of even, and moving one more 20 leaves 480. Each 90 is under a quarter of a
+    // batch but over four times a module's cost: laid out first, one a batch, and twelve
+    // 20s on each, 460 and 460.
+    let list: Vec<String> = (0..26).map(|m| format!("m{m}.py::t")).collect();
+    let mut p = packing(GroupBy::None, &[], 1000);
+    p.weights = Some([vec![90; 2], vec![20; 24]].concat());
+    p.per_module = 10;
+    p.startup = Some(1000);
+    let first: Vec<usize> = [0].into_iter().chain(2..14).collect();
+    let second: Vec<usize> = [1].into_iter().chain(14..26).collect();
+    assert_eq!(cut(&list, &p), [(first, 460), (second, 460)]);
+}
+
+#[test]
+fn a_move_evens_what_a_cut_in_order_leaves() {
     // Ten classes of 5 in s.py, three tests of 15 in b.py, ten classes of 5 in t.py, at 3
-    // a module; two batches. In their order the 15s fall where the batches meet: 53 + 18
-    // + 15 = 86 against 18 + 53 = 71 at best. Each 15 is far under a quarter of a batch
-    // but over four times a module's cost, so the three are laid out first (18 + 18 and
-    // 18), and the classes in order on top, least loaded first: s.py and two classes of
-    // t.py with one 15 (18 + 53 + 8 + 5 = 84), the rest of t.py with two (36 + 43 = 79).
+    // a module; two batches. In their order the 15s fall where the batches meet: s.py and
+    // two of them, 53 + 33 = 86, against 18 + 53 = 71 at best. The move that leaves the
+    // longer of the two shortest is a class of s.py, 81 against 79 (the other batch pays
+    // s.py too); a 15 would only swap 86 and 71. With the 15s laid out first and the
+    // classes on top, the batches end at 84 and 79, and no move shortens the 84: the cut
+    // in order, moved, wins.
     let list: Vec<String> = (0..10)
         .map(|c| format!("s.py::C{c}::t"))
         .chain((0..3).map(|t| format!("b.py::t{t}")))
@@ -291,13 +293,24 @@ fn long_tests_under_a_quarter_of_a_batch_are_laid_out_too() {
     p.weights = Some([vec![5; 10], vec![15; 3], vec![5; 10]].concat());
     p.per_module = 3;
     p.startup = Some(1000);
-    let units: Vec<(Vec<usize>, u64)> = pack(&list, &p)
-        .into_iter()
-        .map(|u| (u.ids, u.weight))
-        .collect();
-    let first: Vec<usize> = (0..10).chain([11, 13, 14]).collect();
-    let second: Vec<usize> = [10, 12].into_iter().chain(15..23).collect();
-    assert_eq!(units, [(first, 84), (second, 79)]);
+    let first: Vec<usize> = (1..12).collect();
+    let second: Vec<usize> = [0].into_iter().chain(12..23).collect();
+    assert_eq!(cut(&list, &p), [(first, 81), (second, 79)]);
+}
+
+#[test]
+fn a_move_stays_within_the_batch_size() {
+    // 60 and four of 10, each its own module at 10, batches of at most three ids: 60 + 10
+    // against the three others (90 and 60), and the move of a 10 that would leave 70 and 80
+    // would make a batch of four.
+    let list = ids(&["a", "b", "c", "d", "e"]);
+    let mut p = packing(GroupBy::None, &[], 3);
+    p.weights = Some(vec![60, 10, 10, 10, 10]);
+    p.per_module = 10;
+    p.startup = Some(1000);
+    assert_eq!(cut(&list, &p), [(vec![0, 1], 90), (vec![2, 3, 4], 60)]);
+    p.batch_size = 4;
+    assert_eq!(cut(&list, &p), [(vec![1, 2, 3, 4], 80), (vec![0], 70)]);
 }
 
 #[test]
