@@ -476,10 +476,19 @@ mod tests {
             let child = child.unwrap();
             // (Whether none waits now is a race: a helper done with `true` already may be
             // back. One helper in all, after every process, is what shows the hand-over.)
+            // Done; or, when the end is seen between the two pipes' ends, Exited then Closed.
             match inbox.recv().unwrap() {
                 Note::Done { job: done, status } => {
                     assert_eq!(done, job);
                     assert!(status.unwrap().success());
+                }
+                Note::Exited { job: done, status } => {
+                    assert_eq!(done, job);
+                    assert!(status.unwrap().success());
+                    match inbox.recv().unwrap() {
+                        Note::Closed { job: closed } => assert_eq!(closed, job),
+                        other => panic!("{other:?}"),
+                    }
                 }
                 other => panic!("{other:?}"),
             }

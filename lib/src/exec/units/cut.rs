@@ -5,6 +5,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use super::even::even;
 use super::polish::{polish, weight};
 use super::{Packing, Unit, id_bytes, rounds};
 
@@ -92,8 +93,8 @@ pub(super) fn in_rounds(ids: &[String], run: Run<'_>, packing: &Packing) -> Vec<
         split = g + 1;
     }
     let (long, short) = run.split_at(split);
-    let mut units = cut(ids, long, packing, Some((rounds - 1) * jobs));
-    units.extend(cut(ids, short, packing, Some(jobs)));
+    let mut units = cut(ids, long, packing, Some((rounds - 1) * jobs), false);
+    units.extend(cut(ids, short, packing, Some(jobs), false));
     for unit in &mut units {
         unit.weight = 0;
     }
@@ -105,13 +106,15 @@ pub(super) fn in_rounds(ids: &[String], run: Run<'_>, packing: &Packing) -> Vec<
 /// `count` batches hold them all (found by bisection: the fewest batches under a time is a
 /// greedy cut), so that the longest batch is as short as a cut in order allows, or, when that
 /// is shorter still, with the longest groups laid out first (see [`long_first`]); with a
-/// module's cost measured, each evened by moves first (see [`polish`]). A batch's time is its
-/// groups' weights and the cost of each module they come from, once.
+/// module's cost measured, each evened by moves first (see [`polish`]), and when `evened`,
+/// its batches' sizes too (see [`even`]). A batch's time is its groups' weights and the cost
+/// of each module they come from, once.
 pub(super) fn cut(
     ids: &[String],
     run: Run<'_>,
     packing: &Packing,
     count: Option<usize>,
+    evened: bool,
 ) -> Vec<Unit> {
     let bytes: Vec<usize> = run
         .groups
@@ -137,10 +140,16 @@ pub(super) fn cut(
     let best = least(low, whole, loosest, |most| {
         Some(starts(most)).filter(|cut| cut.len() <= count)
     });
-    // With a module's cost measured, what a move costs is known: each cut is polished.
-    let polished = |batches: Vec<Vec<usize>>| match run.measured {
-        true => units(run, polish(run, &bytes, packing, batches)),
-        false => units(run, batches),
+    // With a module's cost measured, what a move costs is known: each cut is polished, and
+    // when `evened`, its sizes evened and polished again.
+    let polished = |batches: Vec<Vec<usize>>| match (run.measured, evened) {
+        (true, true) => {
+            let polished = polish(run, &bytes, packing, batches);
+            let evened = even(run, &bytes, packing, polished);
+            units(run, polish(run, &bytes, packing, evened))
+        }
+        (true, false) => units(run, polish(run, &bytes, packing, batches)),
+        (false, _) => units(run, batches),
     };
     let in_order = polished(spans(run, &best));
     match long_first(run, &bytes, packing, count, whole).map(polished) {

@@ -16,6 +16,7 @@ use super::command::Mode;
 
 mod budget;
 mod cut;
+mod even;
 mod polish;
 
 pub use budget::{command_line_budget, id_bytes};
@@ -154,10 +155,10 @@ pub fn pack(ids: &[String], packing: &Packing) -> Vec<Unit> {
             measured: packing.weights.is_some()
                 && (packing.per_module > 0 || !packing.per_folder.is_empty()),
         };
-        let cut = |count: Option<usize>| cut(ids, run, packing, count);
+        let cut = |count: Option<usize>, evened| cut(ids, run, packing, count, evened);
         match &packing.weights {
             None if packing.in_rounds => in_rounds(ids, run, packing),
-            None => cut(None),
+            None => cut(None, false),
             Some(_) => {
                 let jobs = packing.jobs.max(1);
                 let counts = match packing.startup {
@@ -165,9 +166,14 @@ pub fn pack(ids: &[String], packing: &Packing) -> Vec<Unit> {
                     None => 2 * jobs..=2 * jobs,
                 };
                 let startup = packing.startup.unwrap_or(0);
+                // The count is chosen on the cuts as polished; the one chosen is then evened
+                // too, which keeps every batch within a fiftieth of the longest.
                 counts
-                    .map(|count| cut(Some(count)))
-                    .min_by_key(|units| (makespan(units, jobs, startup), units.len()))
+                    .min_by_key(|&count| {
+                        let units = cut(Some(count), false);
+                        (makespan(&units, jobs, startup), units.len())
+                    })
+                    .map(|count| cut(Some(count), true))
                     .unwrap_or_default()
             }
         }

@@ -243,7 +243,9 @@ fn long_tests_where_two_batches_meet_are_laid_out_first() {
     // process 1,000 to start, so two batches. In their order, the best cut is the two 90s
     // (200) against the 20s (120), and no move of one test evens them: either 90 would
     // take the other batch to 220. Laid out first, the 90s go one a batch, and the 20s in
-    // order on top of them: 100 + 30 + 30 = 160 each.
+    // order on top of them: 100 + 30 + 30 = 160 each. The cut in order, its sizes evened
+    // (2 ids against 4: the 20s give two of theirs for the first 90), comes to 160 each too,
+    // and among equals it is kept.
     let list = ids(&[
         "a.py::t", "b.py::t", "c.py::t", "d.py::t", "e.py::t", "f.py::t",
     ]);
@@ -251,7 +253,7 @@ fn long_tests_where_two_batches_meet_are_laid_out_first() {
     p.weights = Some(vec![90, 90, 20, 20, 20, 20]);
     p.startup = Some(1000);
     p.per_module = 10;
-    assert_eq!(cut(&list, &p), [(vec![0, 2, 3], 160), (vec![1, 4, 5], 160)]);
+    assert_eq!(cut(&list, &p), [(vec![1, 2, 3], 160), (vec![0, 4, 5], 160)]);
     // At 40 a module, no test is over four times its module's cost, and no move shortens
     // the longer batch: the cut in order, 260 and 240.
     p.per_module = 40;
@@ -311,6 +313,35 @@ fn a_move_stays_within_the_batch_size() {
     assert_eq!(cut(&list, &p), [(vec![0, 1], 90), (vec![2, 3, 4], 60)]);
     p.batch_size = 4;
     assert_eq!(cut(&list, &p), [(vec![1, 2, 3, 4], 80), (vec![0], 70)]);
+}
+
+#[test]
+fn sizes_are_evened_where_times_allow() {
+    // Four tests of 50 and a hundred of 2, all of m.py at 20: cut in order, 4 ids against
+    // 100, both at 220, and no move shortens either. Evened, the batch of 100 gives its
+    // lightest for their ids, the other its densest, the weights kept level: 50 of the 2s
+    // for two 50s, 52 ids each, still 220 each.
+    let list: Vec<String> = (0..4)
+        .map(|t| format!("m.py::h{t}"))
+        .chain((0..100).map(|t| format!("m.py::l{t}")))
+        .collect();
+    let mut p = packing(GroupBy::None, &[], 1000);
+    p.weights = Some([vec![50; 4], vec![2; 100]].concat());
+    p.per_module = 20;
+    p.startup = Some(1000);
+    let first: Vec<usize> = [2, 3].into_iter().chain(4..54).collect();
+    let second: Vec<usize> = [0, 1].into_iter().chain(54..104).collect();
+    assert_eq!(cut(&list, &p), [(first, 220), (second, 220)]);
+    // With the 2s in a module of their own, a batch that takes some pays it too: 240, past
+    // the longest's 220 by more than a fiftieth. The sizes stay as cut.
+    let list: Vec<String> = (0..4)
+        .map(|t| format!("m.py::h{t}"))
+        .chain((0..100).map(|t| format!("n.py::l{t}")))
+        .collect();
+    assert_eq!(
+        cut(&list, &p),
+        [((0..4).collect(), 220), ((4..104).collect(), 220)]
+    );
 }
 
 #[test]
