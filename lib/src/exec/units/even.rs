@@ -217,8 +217,9 @@ fn exchange(
     let (gifts, backs) = (parts(light), parts(dense));
     let close = ((larger.ids + smaller.ids) / 2 / CLOSE).max(1);
     let apart = |l: &Side, s: &Side| l.ids.abs_diff(s.ids);
-    // The best point so far: (how far apart, the longer time), and how many groups moved.
-    let mut best = ((apart(&larger, &smaller), u64::MAX), 0);
+    // The best point so far: (how far apart, the longer time), and how many groups moved;
+    // a point must leave the sizes closer than before to count.
+    let mut best = ((apart(&larger, &smaller), 0), 0);
     // The groups moved, in their order, and the same as a set.
     let (mut moved, mut seen): (Vec<usize>, HashSet<usize>) = (Vec::new(), HashSet::new());
     let denser = |p: &Piece, (weight, ids): (u64, usize)| {
