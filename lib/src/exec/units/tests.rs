@@ -345,6 +345,27 @@ fn sizes_are_evened_where_times_allow() {
 }
 
 #[test]
+fn a_module_changes_batches_whole_where_it_fits() {
+    // r.py (two of 10), s.py (one of 80), p.py (twenty of 1), q.py (eighty of 1), at 5 a
+    // module: in order, r and s (3 ids) against p and q (100), 110 each. The 100 give p.py
+    // whole (paid once, where it goes: 135 against 85), and take back r.py whole, the
+    // densest that fits (110 each): 21 ids against 82. Taking back s.py would take the
+    // other to 170; giving q.py's tests one by one would make the 21 pay for q.py too.
+    let list: Vec<String> = ["r.py::r0", "r.py::r1", "s.py::s0"]
+        .into_iter()
+        .map(String::from)
+        .chain((0..20).map(|t| format!("p.py::p{t}")))
+        .chain((0..80).map(|t| format!("q.py::q{t}")))
+        .collect();
+    let mut p = packing(GroupBy::None, &[], 1000);
+    p.weights = Some([vec![10, 10, 80], vec![1; 100]].concat());
+    p.per_module = 5;
+    p.startup = Some(1000);
+    let larger: Vec<usize> = [0, 1].into_iter().chain(23..103).collect();
+    assert_eq!(cut(&list, &p), [((2..23).collect(), 110), (larger, 110)]);
+}
+
+#[test]
 fn with_durations_a_modules_classes_stay_side_by_side() {
     // Three modules of four classes each, the weights uneven, no module's cost measured:
     // every batch is a run of classes in their order, so that a batch imports few
