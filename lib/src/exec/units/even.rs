@@ -17,11 +17,11 @@
 //! one that leaves their sizes closest is taken (the shorter longest batch among equals).
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use super::Packing;
 use super::cut::Run;
-use super::polish::weight;
+use super::polish::{Side, weight};
 
 /// An exchange may take a batch this fraction (a fiftieth) past the longest batch before.
 const SLACK: u64 = 50;
@@ -84,73 +84,23 @@ struct Limits {
     bytes: usize,
 }
 
-/// A batch as an exchange sees it: its ids, bytes, time, and its groups of each module.
-#[derive(Clone)]
-struct Side {
-    ids: usize,
-    bytes: usize,
-    time: u64,
-    modules: HashMap<usize, usize>,
-}
-
-impl Side {
-    fn new(run: Run<'_>, bytes: &[usize], batch: &[usize]) -> Side {
-        let mut modules = HashMap::new();
-        for &g in batch {
-            *modules.entry(run.module[g]).or_insert(0) += 1;
-        }
-        Side {
-            ids: batch.iter().map(|&g| run.groups[g].len()).sum(),
-            bytes: batch.iter().map(|&g| bytes[g]).sum(),
-            time: weight(run, batch),
-            modules,
-        }
+impl Limits {
+    fn hold(&self, side: &Side) -> bool {
+        side.time <= self.time && side.ids <= self.ids && side.bytes <= self.bytes
     }
 
-    /// Gives `groups` to `to`: each group's weight, and a module's cost where the one side no
-    /// longer has it and the other had none of it.
-    fn give(&mut self, to: &mut Side, run: Run<'_>, bytes: &[usize], groups: &[usize]) {
-        for &g in groups {
-            let (m, cost) = (run.module[g], run.module_cost[g]);
-            let left = self.modules.get_mut(&m).map(|n| {
-                *n -= 1;
-                *n
-            });
-            if left == Some(0) {
-                self.modules.remove(&m);
-                self.time = self.time.saturating_sub(cost);
-            }
-            let had = to.modules.entry(m).or_insert(0);
-            if *had == 0 {
-                to.time = to.time.saturating_add(cost);
-            }
-            *had += 1;
-            let (ids, b, w) = (run.groups[g].len(), bytes[g], run.weights[g]);
-            (self.ids, self.bytes, self.time) = (self.ids - ids, self.bytes - b, self.time - w);
-            (to.ids, to.bytes, to.time) = (to.ids + ids, to.bytes + b, to.time + w);
-        }
-    }
-
-    /// Whether taking `piece` (groups of one module) keeps this side within `limits`.
-    fn takes(&self, run: Run<'_>, bytes: &[usize], piece: &Piece, limits: &Limits) -> bool {
+    /// Whether `side` stays within these limits with `piece` (groups of one module) too.
+    fn hold_with(&self, side: &Side, run: Run<'_>, bytes: &[usize], piece: &Piece) -> bool {
         let Some(&first) = piece.groups.first() else {
             return true;
         };
-        let module = match self.modules.contains_key(&run.module[first]) {
-            true => 0,
-            false => run.module_cost[first],
-        };
         let bytes = piece.groups.iter().map(|&g| bytes[g]).sum::<usize>();
-        self.time
+        side.time
             .saturating_add(piece.weight)
-            .saturating_add(module)
-            <= limits.time
-            && self.ids + piece.ids <= limits.ids
-            && self.bytes + bytes <= limits.bytes
-    }
-
-    fn within(&self, limits: &Limits) -> bool {
-        self.time <= limits.time && self.ids <= limits.ids && self.bytes <= limits.bytes
+            .saturating_add(side.module_cost(run, first))
+            <= self.time
+            && side.ids + piece.ids <= self.ids
+            && side.bytes + bytes <= self.bytes
     }
 }
 
@@ -229,7 +179,7 @@ fn exchange(
     loop {
         // Gifts go on past sizes within `close` only while a batch is past the limits, and
         // the larger still the larger.
-        let within = larger.within(limits) && smaller.within(limits);
+        let within = limits.hold(&larger) && limits.hold(&smaller);
         if larger.ids <= smaller.ids + if within { close } else { 0 } {
             break;
         }
@@ -245,7 +195,7 @@ fn exchange(
         while smaller.time > larger.time {
             let back = backs.iter().find(|p| {
                 denser(p, last)
-                    && larger.takes(run, bytes, p, limits)
+                    && limits.hold_with(&larger, run, bytes, p)
                     && !p.groups.iter().any(|g| seen.contains(g))
             });
             let Some(back) = back else {
@@ -255,7 +205,7 @@ fn exchange(
             moved.extend(&back.groups);
             seen.extend(&back.groups);
         }
-        if larger.within(limits) && smaller.within(limits) {
+        if limits.hold(&larger) && limits.hold(&smaller) {
             let here = (apart(&larger, &smaller), larger.time.max(smaller.time));
             if here < best.0 {
                 best = (here, moved.len());

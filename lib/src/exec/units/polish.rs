@@ -14,13 +14,82 @@ use std::collections::HashMap;
 use super::Packing;
 use super::cut::Run;
 
-/// A batch's groups, ids, bytes, time, and how many of its groups each module has.
+/// A batch as a move sees it: its ids, bytes, time, and how many of its groups each module
+/// has, so that a move counts a module's cost once a batch.
+#[derive(Clone)]
+pub(super) struct Side {
+    pub ids: usize,
+    pub bytes: usize,
+    pub time: u64,
+    modules: HashMap<usize, usize>,
+}
+
+impl Side {
+    pub fn new(run: Run<'_>, bytes: &[usize], groups: &[usize]) -> Side {
+        let mut modules = HashMap::new();
+        for &g in groups {
+            *modules.entry(run.module[g]).or_insert(0) += 1;
+        }
+        Side {
+            ids: groups.iter().map(|&g| run.groups[g].len()).sum(),
+            bytes: groups.iter().map(|&g| bytes[g]).sum(),
+            time: weight(run, groups),
+            modules,
+        }
+    }
+
+    /// What group `g`'s module costs this side on top of its weight: nothing when the side
+    /// has that module already.
+    pub fn module_cost(&self, run: Run<'_>, g: usize) -> u64 {
+        match self.modules.contains_key(&run.module[g]) {
+            true => 0,
+            false => run.module_cost[g],
+        }
+    }
+
+    /// This side's time without its group `g`: less its module's cost when `g` was the last
+    /// of its module here.
+    fn without(&self, run: Run<'_>, g: usize) -> u64 {
+        let saved = match self.modules.get(&run.module[g]) {
+            Some(1) => run.module_cost[g],
+            _ => 0,
+        };
+        self.time
+            .saturating_sub(run.weights[g])
+            .saturating_sub(saved)
+    }
+
+    /// This side's time with group `g` as well.
+    fn with(&self, run: Run<'_>, g: usize) -> u64 {
+        self.time
+            .saturating_add(run.weights[g])
+            .saturating_add(self.module_cost(run, g))
+    }
+
+    /// Gives `groups` (this side's) to `to`.
+    pub fn give(&mut self, to: &mut Side, run: Run<'_>, bytes: &[usize], groups: &[usize]) {
+        for &g in groups {
+            let (left, taken) = (self.without(run, g), to.with(run, g));
+            let m = run.module[g];
+            match self.modules.get_mut(&m) {
+                Some(1) => {
+                    self.modules.remove(&m);
+                }
+                Some(n) => *n -= 1,
+                None => {}
+            }
+            *to.modules.entry(m).or_insert(0) += 1;
+            let (ids, b) = (run.groups[g].len(), bytes[g]);
+            (self.ids, self.bytes, self.time) = (self.ids - ids, self.bytes - b, left);
+            (to.ids, to.bytes, to.time) = (to.ids + ids, to.bytes + b, taken);
+        }
+    }
+}
+
+/// A batch's groups, in their order, and what a move sees of it.
 struct Batch {
     groups: Vec<usize>,
-    len: usize,
-    bytes: usize,
-    time: u64,
-    modules: HashMap<usize, usize>,
+    side: Side,
 }
 
 /// The time of a batch of `groups`: their weights, and each of their modules' cost once.
@@ -49,78 +118,42 @@ pub(super) fn polish(
         .into_iter()
         .map(|mut groups| {
             groups.sort_unstable();
-            let mut modules = HashMap::new();
-            for &g in &groups {
-                *modules.entry(run.module[g]).or_insert(0) += 1;
-            }
-            Batch {
-                len: groups.iter().map(|&g| run.groups[g].len()).sum(),
-                bytes: groups.iter().map(|&g| bytes[g]).sum(),
-                time: weight(run, &groups),
-                groups,
-                modules,
-            }
+            let side = Side::new(run, bytes, &groups);
+            Batch { groups, side }
         })
         .collect();
     for _ in 0..4 * all.len() + 16 {
-        let Some(long) = (0..all.len()).max_by_key(|&b| (all[b].time, Reverse(b))) else {
+        let time = |b: usize| all[b].side.time;
+        let Some(long) = (0..all.len()).max_by_key(|&b| (time(b), Reverse(b))) else {
             break;
         };
-        let Some(short) = (0..all.len()).min_by_key(|&b| (all[b].time, b)) else {
+        let Some(short) = (0..all.len()).min_by_key(|&b| (time(b), b)) else {
             break;
         };
-        let (from, to) = (&all[long], &all[short]);
+        let (from, to) = (&all[long].side, &all[short].side);
         if long == short {
             break;
         }
-        let best = from
+        let best = all[long]
             .groups
             .iter()
             .enumerate()
             .filter(|&(_, &g)| {
-                to.len + run.groups[g].len() <= size && to.bytes + bytes[g] <= packing.command_bytes
+                to.ids + run.groups[g].len() <= size && to.bytes + bytes[g] <= packing.command_bytes
             })
             .filter_map(|(k, &g)| {
-                let m = run.module[g];
-                let saved = if from.modules[&m] == 1 {
-                    run.module_cost[g]
-                } else {
-                    0
-                };
-                let added = if to.modules.contains_key(&m) {
-                    0
-                } else {
-                    run.module_cost[g]
-                };
-                let left = from
-                    .time
-                    .saturating_sub(run.weights[g])
-                    .saturating_sub(saved);
-                let taken = to.time.saturating_add(run.weights[g]).saturating_add(added);
-                let worst = left.max(taken);
-                (worst < from.time).then_some((worst, g, k, left, taken))
+                let worst = from.without(run, g).max(to.with(run, g));
+                (worst < from.time).then_some((worst, g, k))
             })
             .min();
-        let Some((_, g, k, left, taken)) = best else {
+        let Some((_, g, k)) = best else {
             break;
         };
-        let m = run.module[g];
-        let from = &mut all[long];
+        let [from, to] = all.get_disjoint_mut([long, short]).expect("two batches");
+        from.side.give(&mut to.side, run, bytes, &[g]);
         from.groups.remove(k);
-        (from.len, from.bytes, from.time) =
-            (from.len - run.groups[g].len(), from.bytes - bytes[g], left);
-        match from.modules.get_mut(&m) {
-            Some(1) => {
-                from.modules.remove(&m);
-            }
-            Some(n) => *n -= 1,
-            None => {}
-        }
-        let to = &mut all[short];
         let at = to.groups.partition_point(|&h| h < g);
         to.groups.insert(at, g);
-        (to.len, to.bytes, to.time) = (to.len + run.groups[g].len(), to.bytes + bytes[g], taken);
-        *to.modules.entry(m).or_insert(0) += 1;
     }
     all.into_iter()
         .map(|b| b.groups)
