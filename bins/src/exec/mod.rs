@@ -38,7 +38,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Some(path) => Some(ReportFile::open(path, &who, SystemTime::now())?),
         None => None,
     };
-    let (inbox, interrupter) = scheduler::inbox();
+    let (inbox, interrupter) = scheduler::inbox().context("cannot make the run's inbox")?;
     let signals = SignalWatch::start(interrupter)?;
     let result = call(&request, report_file.as_mut(), inbox)?;
     let written = report::write(report_file, &result, &who);

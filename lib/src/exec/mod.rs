@@ -21,6 +21,7 @@ pub mod scheduler;
 pub mod share;
 pub mod units;
 
+use std::io::Write;
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
 use std::time::SystemTime;
@@ -181,10 +182,16 @@ pub struct Finished<'a> {
 /// Lets a signal handler stop a run: stop starting work, pass the signal on to every running
 /// process group, then after the grace period SIGKILL. A second signal kills at once.
 #[derive(Debug, Clone)]
-pub struct Interrupter(Sender<Note>);
+pub struct Interrupter {
+    notes: Sender<Note>,
+    /// A byte written here wakes the scheduler's wait.
+    wake: Arc<std::io::PipeWriter>,
+}
 
 impl Interrupter {
     pub fn interrupt(&self, signal: i32) {
-        let _ = self.0.send(Note::Signal(signal));
+        if self.notes.send(Note::Signal(signal)).is_ok() {
+            let _ = (&*self.wake).write(&[0]);
+        }
     }
 }

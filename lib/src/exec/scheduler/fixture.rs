@@ -49,7 +49,7 @@ impl State<'_> {
         &mut self,
         fixture: Fixture,
         argv: &[String],
-        inbox: &Inbox,
+        inbox: &mut Inbox,
         observer: &mut dyn Observer,
     ) -> Result<(), String> {
         let config = self.config;
@@ -64,9 +64,8 @@ impl State<'_> {
             &argv,
             &env,
             process::Output::Stderr,
-            inbox.sender(),
             self.guard.as_ref(),
-            &self.helpers,
+            inbox.watcher(),
         )
         .map_err(|e| format!("cannot start `{shown}`: {e}"))?;
         let deadlines = Deadlines::new(Instant::now(), config.timeout);
@@ -104,7 +103,7 @@ impl State<'_> {
         fixture: Fixture,
         pgid: i32,
         mut deadlines: Deadlines,
-        inbox: &Inbox,
+        inbox: &mut Inbox,
         observer: &mut dyn Observer,
     ) -> Ended {
         let config = self.config;

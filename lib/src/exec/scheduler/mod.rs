@@ -24,7 +24,6 @@ use std::ffi::OsString;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::Sender;
 use std::time::{Instant, SystemTime};
 
 pub use self::inbox::{Inbox, inbox};
@@ -37,7 +36,7 @@ use self::verdict::{Rules, Verdict};
 use self::work::Work;
 use super::command::Fill;
 use super::guardian::{Guardian, Link};
-use super::process::{self, Note};
+use super::process::{self, Note, Watcher};
 use super::results::ChildCase;
 use super::units::{self, Unit};
 use super::{Attempt, Config, Observer, Outcome, Output, RunResult, TestResult};
@@ -72,7 +71,7 @@ impl Stop {
 pub fn run(
     config: &Config,
     ids: &[String],
-    inbox: Inbox,
+    mut inbox: Inbox,
     observer: &mut dyn Observer,
 ) -> io::Result<RunResult> {
     let started_at = SystemTime::now();
@@ -96,7 +95,9 @@ pub fn run(
     }
 
     let setup_failed = match &config.setup {
-        Some(setup) => state.fixture(Fixture::Setup, setup, &inbox, observer).err(),
+        Some(setup) => state
+            .fixture(Fixture::Setup, setup, &mut inbox, observer)
+            .err(),
         None => None,
     };
     let interrupted = matches!(state.stop, Some(Stop::Signal(_)));
@@ -104,7 +105,7 @@ pub fn run(
         state.error_every_id(&format!("--setup failed: {why}"));
     } else if state.stop.is_none() {
         let units = units::pack(ids, &config.packing);
-        state.drive(units, &inbox, observer)?;
+        state.drive(units, &mut inbox, observer)?;
     }
     let reason = Stop::not_run_reason(state.stop.as_ref());
     for result in &mut state.results {
@@ -114,7 +115,7 @@ pub fn run(
     }
     let teardown_failed = match &config.teardown {
         Some(teardown) => state
-            .fixture(Fixture::Teardown, teardown, &inbox, observer)
+            .fixture(Fixture::Teardown, teardown, &mut inbox, observer)
             .err(),
         None => None,
     };
@@ -148,8 +149,6 @@ struct State<'a> {
     junit_dir: Option<tempfile::TempDir>,
     /// The guardian's pipe, when there is one: every process's group is registered there.
     guard: Option<Arc<Link>>,
-    /// The threads that watch the processes.
-    helpers: process::Helpers,
 }
 
 /// The work of a drive: what waits, what runs, and which slots are busy.
@@ -205,7 +204,6 @@ impl<'a> State<'a> {
             second_signal: false,
             junit_dir: None,
             guard: None,
-            helpers: process::Helpers::default(),
         }
     }
 }
@@ -230,7 +228,7 @@ impl State<'_> {
     fn drive(
         &mut self,
         units: Vec<Unit>,
-        inbox: &Inbox,
+        inbox: &mut Inbox,
         observer: &mut dyn Observer,
     ) -> io::Result<()> {
         let jobs = self.config.jobs.max(1);
@@ -241,7 +239,7 @@ impl State<'_> {
             last_job: 0,
         };
         loop {
-            self.fill(&mut pool, inbox.sender(), observer);
+            self.fill(&mut pool, inbox.watcher(), observer);
             if pool.running.is_empty() && (pool.queue.is_empty() || self.stop.is_some()) {
                 return Ok(());
             }
@@ -282,14 +280,14 @@ impl State<'_> {
     }
 
     /// Starts waiting work on free slots while the run goes on.
-    fn fill(&mut self, pool: &mut Pool, sender: &Sender<Note>, observer: &mut dyn Observer) {
+    fn fill(&mut self, pool: &mut Pool, watcher: &mut Watcher, observer: &mut dyn Observer) {
         while self.stop.is_none() && pool.running.len() < pool.busy.len() {
             let Some(work) = pool.queue.pop_front() else {
                 break;
             };
             let slot = pool.slot_for(&work);
             pool.last_job += 1;
-            match self.start(pool.last_job, work, slot, sender, observer) {
+            match self.start(pool.last_job, work, slot, watcher, observer) {
                 Ok(job) => {
                     pool.busy[slot] = true;
                     pool.running.push(job);
@@ -318,7 +316,7 @@ impl State<'_> {
         number: u64,
         work: Work,
         slot: usize,
-        sender: &Sender<Note>,
+        watcher: &mut Watcher,
         observer: &mut dyn Observer,
     ) -> Result<Job, StartFailure> {
         let config = self.config;
@@ -349,21 +347,14 @@ impl State<'_> {
             ("SHARD_NODES", config.nodes.to_string()),
         ];
         let output = process::Output::Capture(config.capture_limit);
-        let child = match process::spawn(
-            id.tag(),
-            &argv,
-            &env,
-            output,
-            sender,
-            self.guard.as_ref(),
-            &self.helpers,
-        ) {
-            Ok(child) => child,
-            Err(e) => {
-                let why = format!("cannot start `{}`: {e}", argv[0].to_string_lossy());
-                return Err(StartFailure { work, why });
-            }
-        };
+        let child =
+            match process::spawn(id.tag(), &argv, &env, output, self.guard.as_ref(), watcher) {
+                Ok(child) => child,
+                Err(e) => {
+                    let why = format!("cannot start `{}`: {e}", argv[0].to_string_lossy());
+                    return Err(StartFailure { work, why });
+                }
+            };
         observer.started(&ids, slot + 1, work.attempt);
         let mut job = Job::new(id, work, slot, child, junit, config.timeout);
         if let Some(Stop::Signal(_)) = self.stop {
