@@ -128,19 +128,11 @@ impl Watcher {
         self.watched
             .retain(|w| !(w.exited && w.abandon.load(Ordering::Relaxed)));
         let (ready, also_ready) = self.poll(also, until)?;
-        // `ready` is by the index before this round; each process that goes moves the later
-        // ones down one.
-        let (mut i, mut gone) = (0, 0);
-        while i < self.watched.len() {
-            let pipes = ready.pipes.get(i + gone).copied().unwrap_or_default();
-            let end = ready.ends.get(i + gone).copied().unwrap_or(false);
-            if self.step(i, pipes, end) {
-                self.watched.remove(i);
-                gone += 1;
-            } else {
-                i += 1;
-            }
-        }
+        let done: Vec<bool> = (0..self.watched.len())
+            .map(|i| self.step(i, ready.pipes[i], ready.ends[i]))
+            .collect();
+        let mut gone = done.into_iter();
+        self.watched.retain(|_| !gone.next().unwrap_or(false));
         Ok(also_ready)
     }
 
@@ -154,6 +146,10 @@ impl Watcher {
         let mut fds = Vec::with_capacity(self.watched.len() * 3 + 1);
         // Per fd: the process's index, and which pipe (None: the pidfd).
         let mut whose = Vec::with_capacity(fds.capacity());
+        let mut ready = Ready {
+            pipes: vec![[false; 2]; self.watched.len()],
+            ends: vec![false; self.watched.len()],
+        };
         let mut look = None;
         for (i, w) in self.watched.iter().enumerate() {
             for (k, pipe) in w.pipes.iter().enumerate() {
@@ -171,6 +167,8 @@ impl Watcher {
                     whose.push((i, None));
                 }
                 None => {
+                    // Without a pidfd, the end is looked for in each round.
+                    ready.ends[i] = true;
                     let every = if w.pipes.iter().any(Option::is_some) {
                         CHECK
                     } else {
@@ -193,10 +191,6 @@ impl Watcher {
             }
             None => PollTimeout::NONE,
         };
-        let mut ready = Ready {
-            pipes: vec![[false; 2]; self.watched.len()],
-            ends: vec![false; self.watched.len()],
-        };
         match poll(&mut fds, timeout) {
             Ok(_) => {}
             Err(Errno::EINTR) => return Ok((ready, false)),
@@ -212,12 +206,6 @@ impl Watcher {
             }
         }
         let also_ready = also.is_some() && fds.last().is_some_and(is_ready);
-        // Without a pidfd, the end is looked for in each round.
-        for (i, w) in self.watched.iter().enumerate() {
-            if !w.exited && w.pidfd.is_none() {
-                ready.ends[i] = true;
-            }
-        }
         Ok((ready, also_ready))
     }
 
