@@ -134,6 +134,18 @@ impl PendingFile {
         }
     }
 
+    /// Puts the new file in place of the old one, which is kept as the newest of `keep`
+    /// earlier versions (see [`earlier_versions`]); the oldest of those goes. A device or a
+    /// FIFO has no versions: with it, `keep` is ignored.
+    pub fn commit_keeping(mut self, keep: usize) -> Result<()> {
+        if keep > 0 && matches!(self.out, Out::Temporary(_)) {
+            // Written whole before anything moves: a failure leaves every file as it was.
+            self.finish()?;
+            keep_versions(&self.path, keep)?;
+        }
+        self.commit()
+    }
+
     /// Puts the new file in place of the old one.
     pub fn commit(mut self) -> Result<()> {
         self.finish()?;
@@ -151,6 +163,54 @@ impl PendingFile {
             }
         }
     }
+}
+
+/// The names of the `keep` earlier versions of `path` that [`PendingFile::commit_keeping`]
+/// keeps beside it, the newest first: `timings/junit.xml` keeps `timings/junit.1.xml` to
+/// `timings/junit.N.xml` (a directory walked for `*.xml` finds them all); a name without an
+/// extension gets `.1` to `.N`.
+pub fn earlier_versions(path: &Path, keep: usize) -> Vec<PathBuf> {
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    let extension = path.extension().map(|x| x.to_string_lossy());
+    (1..=keep)
+        .map(|n| {
+            let name = match &extension {
+                Some(x) => format!("{stem}.{n}.{x}"),
+                None => format!("{stem}.{n}"),
+            };
+            path.with_file_name(name)
+        })
+        .collect()
+}
+
+/// Before `target` is replaced: shifts its kept versions one older (the oldest, the
+/// `keep`-th, goes) and keeps `target` itself as the newest. `target` stays in place all along
+/// (it is linked, not moved, where the file system allows), so a reader never finds it
+/// missing. With no `target` yet, nothing moves: the versions already kept stay as they are.
+fn keep_versions(target: &Path, keep: usize) -> Result<()> {
+    let versions = earlier_versions(target, keep);
+    let (Some(newest), true) = (versions.first(), target.is_file()) else {
+        return Ok(());
+    };
+    let wrap = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Write { path, source }
+    };
+    for pair in versions.windows(2).rev() {
+        match fs::rename(&pair[0], &pair[1]) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(wrap(&pair[1])(e)),
+            _ => {}
+        }
+    }
+    // Linked (or copied) to a name of its own first, then renamed: the newest version is
+    // whole or absent, never part-written.
+    let name = newest.file_name().unwrap_or_default().to_string_lossy();
+    let aside = newest.with_file_name(format!(".{name}.tmp"));
+    let _ = fs::remove_file(&aside);
+    if fs::hard_link(target, &aside).is_err() {
+        fs::copy(target, &aside).map_err(wrap(&aside))?;
+    }
+    fs::rename(&aside, newest).map_err(wrap(newest))
 }
 
 /// Whether `path` is a device or the like (`/dev/stdout`, a FIFO), which cannot be replaced
@@ -227,6 +287,111 @@ mod tests {
 
         write_atomically(Path::new("/dev/null"), |w| w.write_all(b"gone")).unwrap();
         assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
+    }
+
+    #[test]
+    fn earlier_versions_are_named_by_their_age_before_the_extension() {
+        assert_eq!(
+            earlier_versions(Path::new("timings/junit.xml"), 2),
+            [
+                PathBuf::from("timings/junit.1.xml"),
+                PathBuf::from("timings/junit.2.xml")
+            ]
+        );
+        assert_eq!(
+            earlier_versions(Path::new("merged"), 1),
+            [PathBuf::from("merged.1")]
+        );
+        assert!(earlier_versions(Path::new("junit.xml"), 0).is_empty());
+    }
+
+    fn commit(path: &Path, text: &str, keep: usize) {
+        let mut file = PendingFile::create(path).unwrap();
+        file.writer().write_all(text.as_bytes()).unwrap();
+        file.commit_keeping(keep).unwrap();
+    }
+
+    /// The names in `dir` and what each file holds, in name order.
+    fn contents(dir: &Path) -> Vec<(String, String)> {
+        let mut all: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let path = e.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read_to_string(&path).unwrap())
+            })
+            .collect();
+        all.sort();
+        all
+    }
+
+    #[test]
+    fn a_committed_file_keeps_the_ones_it_replaces_up_to_a_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("junit.xml");
+        commit(&path, "run 1", 2);
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        assert_eq!(contents(dir.path()), pairs(&[("junit.xml", "run 1")]));
+        commit(&path, "run 2", 2);
+        commit(&path, "run 3", 2);
+        assert_eq!(
+            contents(dir.path()),
+            pairs(&[
+                ("junit.1.xml", "run 2"),
+                ("junit.2.xml", "run 1"),
+                ("junit.xml", "run 3")
+            ])
+        );
+        // The oldest goes; nothing else is left beside them.
+        commit(&path, "run 4", 2);
+        assert_eq!(
+            contents(dir.path()),
+            pairs(&[
+                ("junit.1.xml", "run 3"),
+                ("junit.2.xml", "run 2"),
+                ("junit.xml", "run 4")
+            ])
+        );
+        // Fewer kept than before: the extra version stays as it was, and is not refreshed.
+        commit(&path, "run 5", 1);
+        assert_eq!(
+            contents(dir.path()),
+            pairs(&[
+                ("junit.1.xml", "run 4"),
+                ("junit.2.xml", "run 2"),
+                ("junit.xml", "run 5")
+            ])
+        );
+        // A file dropped before its commit moves nothing.
+        let mut dropped = PendingFile::create(&path).unwrap();
+        dropped.writer().write_all(b"half").unwrap();
+        drop(dropped);
+        assert_eq!(contents(dir.path())[2], pairs(&[("junit.xml", "run 5")])[0]);
+        assert_eq!(contents(dir.path()).len(), 3);
+    }
+
+    #[test]
+    fn versions_kept_of_a_missing_file_stay_as_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("junit.xml");
+        std::fs::write(dir.path().join("junit.1.xml"), "older").unwrap();
+        commit(&path, "new", 2);
+        assert_eq!(
+            contents(dir.path()),
+            [
+                ("junit.1.xml".to_string(), "older".to_string()),
+                ("junit.xml".to_string(), "new".to_string())
+            ]
+        );
+        // A device has no versions.
+        let mut null = PendingFile::create(Path::new("/dev/null")).unwrap();
+        null.writer().write_all(b"gone").unwrap();
+        null.commit_keeping(3).unwrap();
+        assert!(!Path::new("/dev/null.1").exists());
     }
 
     #[cfg(unix)]

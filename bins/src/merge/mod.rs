@@ -37,6 +37,7 @@ Examples:
   shard-merge -o junit.xml reports/                      # every *.xml under reports/
   shard-merge -o junit.xml --expect-nodes 4 node-*.xml   # nodes 1..4 must all be there
   shard-merge -o junit.xml --plan plan.tsv --summary reports/
+  shard-merge -o timings/junit.xml --keep-previous 2 reports/  # and the last 2 runs' beside it
   shard-merge -o junit.xml --html run.html --markdown \"$GITHUB_STEP_SUMMARY\" reports/
   cat node-1.xml | shard-merge - node-2.xml > junit.xml
 
@@ -84,6 +85,15 @@ pub struct Cli {
     /// Write the merged report here (atomically) instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// Keep the N reports that -o FILE replaces beside it (junit.xml: junit.1.xml, the newest,
+    /// to junit.N.xml), for shard-plan --timings DIR
+    ///
+    /// The oldest goes. `shard-plan --timings timings/` then weighs each test by the median of
+    /// the last N+1 runs (timings/junit.xml and the N before it), so one slow run moves no
+    /// test. They move only when the merge is written (exit 0, 1 or 3), never on exit 2.
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
+    pub keep_previous: usize,
 
     /// Where a node's label comes from when a report carries no shard.node property.
     #[arg(long, value_enum, value_name = "FROM", default_value_t = LabelArg::Stem)]
@@ -148,7 +158,15 @@ pub fn run(cli: Cli) -> Result<Exit> {
         LabelArg::Parent => LabelFrom::Parent,
     };
     let output = cli.output.as_deref().filter(|p| *p != Path::new("-"));
-    let Inputs { reports, spool } = gather(&cli.inputs, from, output)?;
+    if cli.keep_previous > 0 && output.is_none() {
+        bail!("--keep-previous keeps the reports that -o FILE replaces: give -o FILE");
+    }
+    // Neither the output nor its kept versions is an input, should a directory hold them.
+    let mut skip: Vec<PathBuf> = output.iter().map(|p| p.to_path_buf()).collect();
+    if let Some(path) = output {
+        skip.extend(shardkit::output::earlier_versions(path, cli.keep_previous));
+    }
+    let Inputs { reports, spool } = gather(&cli.inputs, from, &skip)?;
 
     let count = reports.len();
     let options = Options {
@@ -168,6 +186,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         },
         timeline: cli.summary,
         slowest: cli.slowest,
+        keep_previous: cli.keep_previous,
     };
     if pictures.audit_to_stdout() && output.is_none() {
         bail!("--audit - and the merged report cannot both go to stdout: give -o FILE");
@@ -196,8 +215,8 @@ struct Inputs {
     spool: Option<tempfile::NamedTempFile>,
 }
 
-/// Finds the reports the arguments name, `output` left out: each one once.
-fn gather(args: &[PathBuf], from: LabelFrom, output: Option<&Path>) -> Result<Inputs> {
+/// Finds the reports the arguments name, `skip` left out: each one once.
+fn gather(args: &[PathBuf], from: LabelFrom, skip: &[PathBuf]) -> Result<Inputs> {
     let mut spool = None;
     let mut reports = Vec::new();
     let mut seen = std::collections::HashMap::new();
@@ -217,7 +236,7 @@ fn gather(args: &[PathBuf], from: LabelFrom, output: Option<&Path>) -> Result<In
             spool = Some(file);
             continue;
         }
-        let found = merge::find_reports(std::slice::from_ref(arg), output)?;
+        let found = merge::find_reports(std::slice::from_ref(arg), skip)?;
         if found.is_empty() {
             warn(&format!("{}: no *.xml file in it", arg.display()));
         }

@@ -25,6 +25,8 @@ pub(super) struct Pictures<'a> {
     /// The text timeline, for `--summary`.
     pub(super) timeline: bool,
     pub(super) slowest: usize,
+    /// How many merged reports that `-o` replaces to keep beside it.
+    pub(super) keep_previous: usize,
 }
 
 impl Pictures<'_> {
@@ -77,7 +79,7 @@ pub(super) fn write_with(
     pictures: &Pictures<'_>,
 ) -> Result<Vec<String>> {
     if !pictures.wanted() {
-        write_merged(merged, output)?;
+        write_merged(merged, output, pictures.keep_previous)?;
         return Ok(Vec::new());
     }
     match output {
@@ -93,7 +95,7 @@ pub(super) fn write_with(
                     draw(&mut spool, merged, pictures)?
                 }
             };
-            file.commit()?;
+            file.commit_keeping(pictures.keep_previous)?;
             drawn.commit()
         }
         None => {
@@ -206,14 +208,15 @@ fn read(
         .context("cannot read the merged report back to draw the run")
 }
 
-/// Writes the merged report to `output` (atomically), else to stdout.
-fn write_merged(merged: &Merge, output: Option<&Path>) -> Result<()> {
+/// Writes the merged report to `output` (atomically, keeping `keep` versions it replaces),
+/// else to stdout.
+fn write_merged(merged: &Merge, output: Option<&Path>, keep: usize) -> Result<()> {
     match output {
         Some(path) => {
             let mut file = PendingFile::create(path)?;
             merged.write_file(file.file()?)?;
             file.finish()?;
-            file.commit()?;
+            file.commit_keeping(keep)?;
         }
         None => {
             let stdout = io::stdout();

@@ -124,7 +124,7 @@ fn the_gitlab_recipe_runs_twice_under_gitlab_ci_local() {
 
     // Where gitlab-ci-local keeps the merge job's artifacts, as GitLab would upload them.
     let artifacts = project.join(".gitlab-ci-local/artifacts/merge/timings");
-    for pipeline in 1..=2 {
+    for pipeline in 1..=3 {
         // Each pipeline's page is its own, not the one before it.
         let _ = fs::remove_dir_all(&artifacts);
         let run = gitlab_ci_local(&project);
@@ -177,16 +177,28 @@ fn the_gitlab_recipe_runs_twice_under_gitlab_ci_local() {
             &format!("pipeline {pipeline}"),
         );
         let plan = job_lines(&log, "plan").join("\n");
-        if pipeline == 1 {
-            assert!(
-                plan.contains("durations for 0 of 29 ids from 0 reports"),
-                "pipeline 1 has no durations yet:\n{plan}"
-            );
-        } else {
-            // The first pipeline failed a test, and its durations still reach this plan.
-            assert!(
-                plan.contains("durations for 29 of 29 ids from 1 report"),
-                "pipeline 2 did not plan with pipeline 1's durations:\n{log}"
+        // Pipeline 1 has no durations yet; the next ones plan with every pipeline's before
+        // them, although each failed a test.
+        let durations = match pipeline {
+            1 => "durations for 0 of 29 ids from 0 reports",
+            2 => "durations for 29 of 29 ids from 1 report",
+            _ => "durations for 29 of 29 ids from 2 reports",
+        };
+        assert!(
+            plan.contains(durations),
+            "pipeline {pipeline}: not `{durations}`:\n{log}"
+        );
+        // The cache holds this pipeline's merged report and the ones before it.
+        let cache = project.join(".gitlab-ci-local/cache/shardkit-timings-main/timings");
+        for (kept, name) in ["junit.xml", "junit.1.xml", "junit.2.xml"]
+            .iter()
+            .enumerate()
+        {
+            assert_eq!(
+                cache.join(name).is_file(),
+                kept < pipeline,
+                "pipeline {pipeline}: {name} in {}",
+                cache.display()
             );
         }
     }
@@ -329,16 +341,16 @@ fn the_buildkite_and_circleci_recipes_are_valid_against_their_schemas() {
     }
 }
 
-/// Every recipe plans once, for 3 nodes, with the previous merged report's durations, runs each
+/// Every recipe plans once, for 3 nodes, with the last merged reports' durations, runs each
 /// node from the manifest and merges with `--plan` and `--expect-nodes`, writing the run's page
 /// beside the merged report: the same three command lines as the GitLab recipe that the tests
 /// run (Buildkite writes `$` as `$$`; GitHub's merge alone adds the step summary).
 #[test]
 fn every_recipe_plans_once_and_verifies_the_merge_with_the_same_commands() {
     let commands = [
-        "shard-plan --collect pytest --nodes 3 --timings timings/junit.xml --manifest plan.tsv --summary",
+        "shard-plan --collect pytest --nodes 3 --timings timings/ --manifest plan.tsv --summary",
         "shard-exec --runner pytest --manifest plan.tsv --retries 1 --timeout 10m --junit ",
-        "shard-merge --plan plan.tsv --expect-nodes 3 --summary -o timings/junit.xml --html timings/run.html reports/",
+        "shard-merge --plan plan.tsv --expect-nodes 3 --summary --keep-previous 2 -o timings/junit.xml --html timings/run.html reports/",
     ];
     for file in [
         "gitlab-ci.yml",
@@ -362,6 +374,90 @@ fn every_recipe_plans_once_and_verifies_the_merge_with_the_same_commands() {
         // tests failed.
         assert!(text.contains("timings/junit.xml"), "{file}");
     }
+}
+
+/// Where the merge runs, the reports kept so far must be there before it, or `--keep-previous`
+/// has nothing to keep; and what is saved for the next plan is what the plan reads back. The
+/// GitLab and Kubernetes recipes show it by running (three times in a row); here, the others:
+/// GitHub restores and saves the same cache path in the merge job, CircleCI restores its cache
+/// before the merge, Buildkite syncs the branch's folder down before the merge and up after it,
+/// Jenkins copies the last build's reports before the merge and archives them all.
+#[test]
+fn every_recipe_brings_the_kept_reports_to_the_merge() {
+    let ci = repo().join("ci");
+    let merge_line = "shard-merge --plan";
+    let before_merge = |steps: &[serde_json::Value], found: &dyn Fn(&serde_json::Value) -> bool| {
+        let merge = steps
+            .iter()
+            .position(|s| s.to_string().contains(merge_line))
+            .expect("a merge step");
+        steps[..merge].iter().any(found)
+    };
+
+    let github = &yaml_documents(&ci.join("github-actions.yml"))[0]["jobs"];
+    let restore = |job: &str| -> Vec<serde_json::Value> {
+        github[job]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["uses"] == "actions/cache/restore@v4")
+            .map(|s| s["with"].clone())
+            .collect()
+    };
+    let merge_steps = github["merge"]["steps"].as_array().unwrap();
+    let save = merge_steps
+        .iter()
+        .find(|s| s["uses"] == "actions/cache/save@v4")
+        .expect("the merge saves the cache");
+    assert_eq!(save["if"], "always()");
+    for job in ["plan", "merge"] {
+        let restored = restore(job);
+        assert_eq!(restored.len(), 1, "{job}");
+        assert_eq!(restored[0]["path"], save["with"]["path"], "{job}");
+        assert_eq!(restored[0]["key"], save["with"]["key"], "{job}");
+    }
+    assert!(before_merge(merge_steps, &|s| s["uses"] == "actions/cache/restore@v4"));
+
+    let circleci = &yaml_documents(&ci.join("circleci.yml"))[0]["jobs"];
+    let restore_key = &circleci["plan"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| !s["restore_cache"].is_null())
+        .expect("the plan restores the cache")["restore_cache"];
+    let merge_steps = circleci["merge"]["steps"].as_array().unwrap();
+    assert!(before_merge(merge_steps, &|s| &s["restore_cache"] == restore_key));
+    assert!(merge_steps.iter().any(
+        |s| s["save_cache"]["paths"] == serde_json::json!(["timings"])
+            && s["save_cache"]["when"] == "always"
+    ));
+
+    let buildkite = fs::read_to_string(ci.join("buildkite.yml")).unwrap();
+    let folder = "\"s3://$$TIMINGS_BUCKET/$$BUILDKITE_PIPELINE_SLUG/$$BUILDKITE_BRANCH/\"";
+    let down = format!("aws s3 sync {folder} timings/ --exclude \"*\" --include \"*.xml\"");
+    let up = format!("aws s3 sync timings/ {folder} --exclude \"*\" --include \"*.xml\"");
+    let merge = buildkite
+        .split(":junit: merge")
+        .nth(1)
+        .expect("the merge step");
+    let (before, after) = merge.split_once(merge_line).expect("the merge command");
+    assert!(before.contains(&down), "{merge}");
+    assert!(after.contains(&up), "{merge}");
+    let plan = buildkite.split(":memo: plan").nth(1).unwrap();
+    assert!(plan.split("shard-plan").next().unwrap().contains(&down));
+
+    let jenkins = fs::read_to_string(ci.join("Jenkinsfile")).unwrap();
+    let copy = "copyArtifacts(projectName: env.JOB_NAME, selector: lastCompleted(),\n                              filter: 'timings/*.xml', optional: true)";
+    for (stage, command) in [
+        ("stage('plan')", "shard-plan"),
+        ("stage('merge')", merge_line),
+    ] {
+        let text = jenkins.split(stage).nth(1).unwrap();
+        let before = text.split(command).next().unwrap();
+        assert!(before.contains("sh 'rm -rf timings'"), "{stage}");
+        assert!(before.contains(copy), "{stage}: {before}");
+    }
+    assert!(jenkins.contains("archiveArtifacts artifacts: 'timings/*.xml, timings/run.html',"));
 }
 
 /// Every recipe publishes the run's page where its engine keeps a job's files, beside the merged
@@ -410,7 +506,7 @@ fn every_recipe_publishes_the_run_page_beside_the_merged_report() {
     let jenkins = fs::read_to_string(ci.join("Jenkinsfile")).unwrap();
     let always = jenkins.split("always {").nth(1).expect("post { always }");
     assert!(
-        always.contains("archiveArtifacts artifacts: 'timings/junit.xml, timings/run.html',"),
+        always.contains("archiveArtifacts artifacts: 'timings/*.xml, timings/run.html',"),
         "{always}"
     );
     assert!(
@@ -496,53 +592,74 @@ fn the_kubernetes_recipe_indexes_its_pods_and_its_commands_run() {
     };
     let plan = job_command(job(&docs, "tests-plan"), &reports);
     assert!(plan.contains(&format!("--nodes {n} ")), "{plan}");
-    let run = sh(&plan, &[]);
-    assert_eq!(run.code, 0, "{plan}: {}", run.stderr);
-
     let pod = job_command(tests, &reports);
     assert!(pod.contains("$JOB_COMPLETION_INDEX"), "{pod}");
-    for index in 0..completions {
-        let index = index.to_string();
-        let run = sh(
-            &pod,
-            &[("JOB_COMPLETION_INDEX", &index), ("SHARD_NODES", &n)],
-        );
-        // The example suite has a genuine failure: its pod still exits 0.
-        assert_eq!(run.code, 0, "pod {index}: {}", run.stderr);
-        let node = index.parse::<u64>().unwrap() + 1;
-        assert!(
-            run.stderr.contains(&format!("node {node} of {n}")),
-            "pod {index}: {}",
-            run.stderr
-        );
-    }
-
     let merge = job_command(job(&docs, "tests-merge"), &reports);
     assert!(merge.contains(&format!("--expect-nodes {n} ")), "{merge}");
-    let run = sh(&merge, &[]);
-    // 1: verified, a test failed; 3 would be a node or a test missing.
-    assert_eq!(run.code, 1, "{merge}: {}", run.stderr);
-    assert!(
-        run.stderr
-            .contains(&format!("from {n} nodes: 29 tests, 1 failed")),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        reports.join("previous/junit.xml").exists(),
-        "the next run's durations"
-    );
     // The run's page, beside the merged report.
-    let page = reports.join("run.html");
+    let page = reports.join("timings/run.html");
     assert!(
         merge.contains(&format!("--html {} ", page.display())),
         "{merge}"
     );
-    assert_run_page(
-        &page,
-        usize::try_from(completions).unwrap(),
-        "the merge Job",
-    );
+    // Three runs in a row: each plans with the merged reports of the runs before it.
+    for round in 0..3 {
+        let run = sh(&plan, &[]);
+        assert_eq!(run.code, 0, "{plan}: {}", run.stderr);
+        let from = if round == 1 {
+            "1 report"
+        } else {
+            &format!("{round} reports")
+        };
+        assert!(
+            run.stderr.contains(&format!(
+                "durations for {} of 29 ids from {from}",
+                29 * round.min(1)
+            )),
+            "round {round}: {}",
+            run.stderr
+        );
+        for index in 0..completions {
+            let index = index.to_string();
+            let run = sh(
+                &pod,
+                &[("JOB_COMPLETION_INDEX", &index), ("SHARD_NODES", &n)],
+            );
+            // The example suite has a genuine failure: its pod still exits 0.
+            assert_eq!(run.code, 0, "pod {index}: {}", run.stderr);
+            let node = index.parse::<u64>().unwrap() + 1;
+            assert!(
+                run.stderr.contains(&format!("node {node} of {n}")),
+                "pod {index}: {}",
+                run.stderr
+            );
+        }
+        let run = sh(&merge, &[]);
+        // 1: verified, a test failed; 3 would be a node or a test missing.
+        assert_eq!(run.code, 1, "{merge}: {}", run.stderr);
+        assert!(
+            run.stderr
+                .contains(&format!("from {n} nodes: 29 tests, 1 failed")),
+            "{}",
+            run.stderr
+        );
+        assert_run_page(
+            &page,
+            usize::try_from(completions).unwrap(),
+            "the merge Job",
+        );
+        // The merged report, and the ones before it kept beside it.
+        for (kept, name) in ["junit.xml", "junit.1.xml", "junit.2.xml"]
+            .iter()
+            .enumerate()
+        {
+            assert_eq!(
+                reports.join("timings").join(name).is_file(),
+                kept <= round,
+                "round {round}: {name}"
+            );
+        }
+    }
 }
 
 fn groovy_lint(file: &Path) -> Run {

@@ -220,3 +220,142 @@ fn shard_exec_starts_the_longest_work_first() {
         "{stderr}"
     );
 }
+
+fn merge(dir: &Path, args: &[&str]) -> Run {
+    finish(
+        Command::new(env!("CARGO_BIN_EXE_shard-merge"))
+            .env_clear()
+            .current_dir(dir)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap(),
+    )
+}
+
+/// Each id's weight in a manifest of `plan --manifest -` (NODE, WEIGHT, GROUP, ID after a header).
+fn weights(manifest: &str) -> std::collections::BTreeMap<String, u64> {
+    manifest
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let fields: Vec<&str> = line.split('\t').collect();
+            (fields[3].to_string(), fields[1].parse().unwrap())
+        })
+        .collect()
+}
+
+/// The CI cycle with a memory: each run's merged report replaces the last one, which is kept
+/// beside it with the one before (`--keep-previous 2`), and the plan weighs each id by the
+/// median of those three runs. One slow run of a test does not move it; three runs later it
+/// is forgotten.
+#[test]
+fn merged_reports_kept_beside_the_last_weigh_ids_by_the_median_of_three_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("ids.txt"), "suite::a\nsuite::b\nsuite::c\n").unwrap();
+    fs::create_dir(dir.path().join("reports")).unwrap();
+    let keep = ["--keep-previous", "2", "-o", "timings/junit.xml", "reports"];
+    // `a` takes 1 s, then 10 s in the last run; `b` 1 s, then 5 s twice; `c` always 1 s.
+    for (run, (a, b)) in [(1, 1), (1, 5), (10, 5)].into_iter().enumerate() {
+        fs::write(
+            dir.path().join("reports/node-1.xml"),
+            format!(
+                "<testsuite name=\"suite\"><testcase classname=\"suite\" name=\"a\" time=\"{a}\"/>\
+                 <testcase classname=\"suite\" name=\"b\" time=\"{b}\"/>\
+                 <testcase classname=\"suite\" name=\"c\" time=\"1\"/></testsuite>"
+            ),
+        )
+        .unwrap();
+        let merged = merge(dir.path(), &keep);
+        assert_eq!(merged.code, 0, "run {run}: {}", merged.stderr);
+    }
+    let mut names: Vec<String> = fs::read_dir(dir.path().join("timings"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["junit.1.xml", "junit.2.xml", "junit.xml"]);
+
+    let manifest = |timings: &str| {
+        let run = plan(
+            dir.path(),
+            &[
+                "--nodes",
+                "1",
+                "--manifest",
+                "-",
+                "--timings",
+                timings,
+                "ids.txt",
+            ],
+            &[],
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        (weights(&run.stdout), run.stderr)
+    };
+    // The last report alone: `a` weighs ten times `c`.
+    let (last, _) = manifest("timings/junit.xml");
+    assert!(last["suite::a"] > 5 * last["suite::c"], "{last:?}");
+    // The three runs: `a` weighs its median, as `c`; `b` its 5 s.
+    let (three, told) = manifest("timings");
+    assert!(
+        told.contains("durations for 3 of 3 ids from 3 reports"),
+        "{told}"
+    );
+    assert_eq!(three["suite::a"], three["suite::c"], "{three:?}");
+    assert_eq!(three["suite::b"], last["suite::b"], "{three:?}");
+
+    // A merge that fails (an input cut short) moves nothing.
+    let before: Vec<Vec<u8>> = ["junit.xml", "junit.1.xml", "junit.2.xml"]
+        .iter()
+        .map(|n| fs::read(dir.path().join("timings").join(n)).unwrap())
+        .collect();
+    fs::write(
+        dir.path().join("reports/node-2.xml"),
+        "<testsuite><testcase",
+    )
+    .unwrap();
+    let failed = merge(dir.path(), &keep);
+    assert_eq!(failed.code, 2, "{}", failed.stderr);
+    assert!(failed.stderr.contains("node-2.xml:1:"), "{}", failed.stderr);
+    for (name, bytes) in ["junit.xml", "junit.1.xml", "junit.2.xml"]
+        .iter()
+        .zip(&before)
+    {
+        assert_eq!(
+            &fs::read(dir.path().join("timings").join(name)).unwrap(),
+            bytes
+        );
+    }
+    fs::remove_file(dir.path().join("reports/node-2.xml")).unwrap();
+
+    // Three more runs where `a` takes 10 s: the runs of 1 s go, and `a` weighs its 10 s.
+    for _ in 0..3 {
+        let merged = merge(dir.path(), &keep);
+        assert_eq!(merged.code, 0, "{}", merged.stderr);
+    }
+    let (later, _) = manifest("timings");
+    assert_eq!(later["suite::a"], last["suite::a"], "{later:?}");
+
+    // Kept versions inside a folder that is merged are not inputs; without -o there is
+    // nothing to keep.
+    let inside = merge(
+        dir.path(),
+        &["--keep-previous", "1", "-o", "reports/all.xml", "reports"],
+    );
+    assert_eq!(inside.code, 0, "{}", inside.stderr);
+    let again = merge(
+        dir.path(),
+        &["--keep-previous", "1", "-o", "reports/all.xml", "reports"],
+    );
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(dir.path().join("reports/all.1.xml").is_file());
+    assert!(
+        again.stderr.contains("merged 1 report from 1 node"),
+        "{}",
+        again.stderr
+    );
+    let stdout = merge(dir.path(), &["--keep-previous", "1", "reports"]);
+    assert_eq!(stdout.code, 2, "{}", stdout.stderr);
+    assert!(stdout.stderr.contains("give -o FILE"), "{}", stdout.stderr);
+}

@@ -51,10 +51,10 @@ pub fn label_of(path: &Path, from: LabelFrom) -> String {
 }
 
 /// The `*.xml` files under each path, in a fixed order: a file named is taken as it is (any
-/// extension); a directory is walked, its entries sorted by name. `skip` (the output) is
-/// left out of walks.
-pub fn find_reports(paths: &[PathBuf], skip: Option<&Path>) -> Result<Vec<PathBuf>> {
-    let skip = skip.and_then(|s| s.canonicalize().ok());
+/// extension); a directory is walked, its entries sorted by name. `skip` (the output, and the
+/// earlier versions kept beside it) is left out of walks.
+pub fn find_reports(paths: &[PathBuf], skip: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let skip: Vec<PathBuf> = skip.iter().filter_map(|s| s.canonicalize().ok()).collect();
     let mut found = Vec::new();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|source| Error::Read {
@@ -77,7 +77,12 @@ pub fn find_reports(paths: &[PathBuf], skip: Option<&Path>) -> Result<Vec<PathBu
             if !entry.file_type().is_file() || !is_xml {
                 continue;
             }
-            if skip.is_some() && entry.path().canonicalize().ok() == skip {
+            if !skip.is_empty()
+                && entry
+                    .path()
+                    .canonicalize()
+                    .is_ok_and(|path| skip.contains(&path))
+            {
                 continue;
             }
             found.push(entry.into_path());

@@ -76,7 +76,7 @@ impl Timings {
         let mut timings = Timings::default();
         let mut startups = Vec::new();
         for path in paths {
-            let files = match find_reports(std::slice::from_ref(path), None) {
+            let files = match find_reports(std::slice::from_ref(path), &[]) {
                 Ok(files) => files,
                 Err(e) => {
                     timings.problems.push(e);
