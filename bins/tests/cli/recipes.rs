@@ -1,8 +1,9 @@
 //! The CI recipes in ci/, run or checked by the engines' own tools. The GitLab recipe runs
-//! under gitlab-ci-local (pinned, installed by scripts/test) on testdata/example-suite, twice in
-//! a row: `parallel:` nodes, artifacts, caches, the merge job. The second pipeline must plan
-//! with the first one's durations although the first had a failing test, and both merges must
-//! verify (their exit status 1 says only that a test failed) and publish the run's page.
+//! under gitlab-ci-local (pinned, installed by scripts/test) on testdata/example-suite, three
+//! times in a row: `parallel:` nodes, artifacts, caches, the merge job. Each pipeline's plan and
+//! nodes must read the merged reports of the pipelines before it, although each had a failing
+//! test, and every merge must verify (its exit status 1 says only that a test failed), keep the
+//! reports before its own and publish the run's page.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -109,7 +110,7 @@ fn job_lines<'a>(log: &'a str, job: &str) -> Vec<&'a str> {
 }
 
 #[test]
-fn the_gitlab_recipe_runs_twice_under_gitlab_ci_local() {
+fn the_gitlab_recipe_runs_three_times_under_gitlab_ci_local() {
     let work = tempfile::tempdir().unwrap();
     let project = work.path().join("project");
     copy_dir(&repo().join("testdata/example-suite"), &project);
@@ -187,6 +188,14 @@ fn the_gitlab_recipe_runs_twice_under_gitlab_ci_local() {
         assert!(
             plan.contains(durations),
             "pipeline {pipeline}: not `{durations}`:\n{log}"
+        );
+        // Each node sized its batches with the same durations as the plan.
+        let nodes = job_lines(&log, "test:").join("\n");
+        let reports = durations.split(" from ").nth(1).unwrap();
+        assert_eq!(
+            nodes.matches(&format!(" from {reports}")).count(),
+            3,
+            "pipeline {pipeline}: not every node read `{reports}`:\n{nodes}"
         );
         // The cache holds this pipeline's merged report and the ones before it.
         let cache = project.join(".gitlab-ci-local/cache/shardkit-timings-main/timings");
@@ -349,7 +358,7 @@ fn the_buildkite_and_circleci_recipes_are_valid_against_their_schemas() {
 fn every_recipe_plans_once_and_verifies_the_merge_with_the_same_commands() {
     let commands = [
         "shard-plan --collect pytest --nodes 3 --timings timings/ --manifest plan.tsv --summary",
-        "shard-exec --runner pytest --manifest plan.tsv --retries 1 --timeout 10m --junit ",
+        "shard-exec --runner pytest --manifest plan.tsv --timings timings/ --retries 1 --timeout 10m --junit ",
         "shard-merge --plan plan.tsv --expect-nodes 3 --summary --keep-previous 2 -o timings/junit.xml --html timings/run.html reports/",
     ];
     for file in [
@@ -376,86 +385,101 @@ fn every_recipe_plans_once_and_verifies_the_merge_with_the_same_commands() {
     }
 }
 
-/// Where the merge runs, the reports kept so far must be there before it, or `--keep-previous`
-/// has nothing to keep; and what is saved for the next plan is what the plan reads back. The
-/// GitLab and Kubernetes recipes show it by running (three times in a row); here, the others:
-/// GitHub restores and saves the same cache path in the merge job, CircleCI restores its cache
-/// before the merge, Buildkite syncs the branch's folder down before the merge and up after it,
-/// Jenkins copies the last build's reports before the merge and archives them all.
+/// The reports kept so far reach every job that reads them before it runs: the plan, each node
+/// (shard-exec sizes its batches by time with them) and the merge (or `--keep-previous` has
+/// nothing to keep); and what is saved for the next pipeline is what they read back. The GitLab
+/// and Kubernetes recipes show it by running (three times in a row); here, the others: GitHub
+/// restores the cache its merge saves in every job, CircleCI restores its cache in every job,
+/// Buildkite syncs the branch's folder down in every step and up after the merge, Jenkins copies
+/// the last build's reports in every stage and branch and archives them all.
 #[test]
-fn every_recipe_brings_the_kept_reports_to_the_merge() {
+fn every_recipe_brings_the_kept_reports_to_the_plan_the_nodes_and_the_merge() {
     let ci = repo().join("ci");
-    let merge_line = "shard-merge --plan";
-    let before_merge = |steps: &[serde_json::Value], found: &dyn Fn(&serde_json::Value) -> bool| {
-        let merge = steps
-            .iter()
-            .position(|s| s.to_string().contains(merge_line))
-            .expect("a merge step");
-        steps[..merge].iter().any(found)
-    };
+    let commands = [
+        "shard-plan --collect",
+        "shard-exec --runner",
+        "shard-merge --plan",
+    ];
+    // Whether `found` holds for a step before the one that runs `command`.
+    let before =
+        |steps: &[serde_json::Value], command: &str, found: &dyn Fn(&serde_json::Value) -> bool| {
+            let at = steps
+                .iter()
+                .position(|s| s.to_string().contains(command))
+                .unwrap_or_else(|| panic!("no step runs {command}"));
+            steps[..at].iter().any(found)
+        };
 
     let github = &yaml_documents(&ci.join("github-actions.yml"))[0]["jobs"];
-    let restore = |job: &str| -> Vec<serde_json::Value> {
-        github[job]["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|s| s["uses"] == "actions/cache/restore@v4")
-            .map(|s| s["with"].clone())
-            .collect()
-    };
     let merge_steps = github["merge"]["steps"].as_array().unwrap();
     let save = merge_steps
         .iter()
         .find(|s| s["uses"] == "actions/cache/save@v4")
         .expect("the merge saves the cache");
     assert_eq!(save["if"], "always()");
-    for job in ["plan", "merge"] {
-        let restored = restore(job);
+    for (job, command) in ["plan", "test", "merge"].into_iter().zip(commands) {
+        let steps = github[job]["steps"].as_array().unwrap();
+        let restored: Vec<_> = steps
+            .iter()
+            .filter(|s| s["uses"] == "actions/cache/restore@v4")
+            .collect();
         assert_eq!(restored.len(), 1, "{job}");
-        assert_eq!(restored[0]["path"], save["with"]["path"], "{job}");
-        assert_eq!(restored[0]["key"], save["with"]["key"], "{job}");
+        assert_eq!(restored[0]["with"]["path"], save["with"]["path"], "{job}");
+        assert_eq!(restored[0]["with"]["key"], save["with"]["key"], "{job}");
+        assert!(
+            before(steps, command, &|s| s["uses"] == "actions/cache/restore@v4"),
+            "{job}"
+        );
     }
-    assert!(before_merge(merge_steps, &|s| s["uses"] == "actions/cache/restore@v4"));
 
     let circleci = &yaml_documents(&ci.join("circleci.yml"))[0]["jobs"];
-    let restore_key = &circleci["plan"]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| !s["restore_cache"].is_null())
-        .expect("the plan restores the cache")["restore_cache"];
     let merge_steps = circleci["merge"]["steps"].as_array().unwrap();
-    assert!(before_merge(merge_steps, &|s| &s["restore_cache"] == restore_key));
-    assert!(merge_steps.iter().any(
-        |s| s["save_cache"]["paths"] == serde_json::json!(["timings"])
-            && s["save_cache"]["when"] == "always"
-    ));
+    let save = merge_steps
+        .iter()
+        .find(|s| !s["save_cache"].is_null())
+        .expect("the merge saves the cache");
+    assert_eq!(save["save_cache"]["paths"], serde_json::json!(["timings"]));
+    assert_eq!(save["save_cache"]["when"], "always");
+    let key = save["save_cache"]["key"].as_str().unwrap();
+    let prefix = &key[..key.rfind('-').unwrap() + 1];
+    let restore = serde_json::json!({"keys": [prefix]});
+    for (job, command) in ["plan", "test", "merge"].into_iter().zip(commands) {
+        let steps = circleci[job]["steps"].as_array().unwrap();
+        assert!(
+            before(steps, command, &|s| s["restore_cache"] == restore),
+            "{job}"
+        );
+    }
 
     let buildkite = fs::read_to_string(ci.join("buildkite.yml")).unwrap();
     let folder = "\"s3://$$TIMINGS_BUCKET/$$BUILDKITE_PIPELINE_SLUG/$$BUILDKITE_BRANCH/\"";
     let down = format!("aws s3 sync {folder} timings/ --exclude \"*\" --include \"*.xml\"");
     let up = format!("aws s3 sync timings/ {folder} --exclude \"*\" --include \"*.xml\"");
-    let merge = buildkite
-        .split(":junit: merge")
-        .nth(1)
-        .expect("the merge step");
-    let (before, after) = merge.split_once(merge_line).expect("the merge command");
-    assert!(before.contains(&down), "{merge}");
-    assert!(after.contains(&up), "{merge}");
-    let plan = buildkite.split(":memo: plan").nth(1).unwrap();
-    assert!(plan.split("shard-plan").next().unwrap().contains(&down));
+    for (label, command) in [":memo: plan", ":pytest: test", ":junit: merge"]
+        .into_iter()
+        .zip(commands)
+    {
+        let step = buildkite.split(label).nth(1).expect(label);
+        let (ahead, after) = step.split_once(command).expect(command);
+        assert!(ahead.contains(&down), "{label}: {step}");
+        if command.starts_with("shard-merge") {
+            assert!(after.contains(&up), "{step}");
+        }
+    }
 
     let jenkins = fs::read_to_string(ci.join("Jenkinsfile")).unwrap();
-    let copy = "copyArtifacts(projectName: env.JOB_NAME, selector: lastCompleted(),\n                              filter: 'timings/*.xml', optional: true)";
-    for (stage, command) in [
-        ("stage('plan')", "shard-plan"),
-        ("stage('merge')", merge_line),
-    ] {
+    let copy = "copyArtifacts(projectName: env.JOB_NAME, selector: lastCompleted(),";
+    let filter = "filter: 'timings/*.xml', optional: true)";
+    for (stage, command) in ["stage('plan')", "stage('test')", "stage('merge')"]
+        .into_iter()
+        .zip(commands)
+    {
         let text = jenkins.split(stage).nth(1).unwrap();
-        let before = text.split(command).next().unwrap();
-        assert!(before.contains("sh 'rm -rf timings'"), "{stage}");
-        assert!(before.contains(copy), "{stage}: {before}");
+        let ahead = text.split(command).next().unwrap();
+        let emptied = ahead.rfind("sh 'rm -rf timings'").expect(stage);
+        let copied = ahead.rfind(copy).expect(stage);
+        assert!(emptied < copied, "{stage}: emptied, then copied");
+        assert!(ahead[copied..].contains(filter), "{stage}: {ahead}");
     }
     assert!(jenkins.contains("archiveArtifacts artifacts: 'timings/*.xml, timings/run.html',"));
 }
@@ -551,6 +575,18 @@ fn job_command(job: &serde_json::Value, reports: &Path) -> String {
         .replace("/reports", &reports.display().to_string())
 }
 
+/// A pod ran its node (`node K of N`), with its batches sized by the durations `from` (`2
+/// reports`), and exited 0 although the example suite has a genuine failure.
+fn assert_pod_ran(run: &Run, node: &str, from: &str) {
+    assert_eq!(run.code, 0, "{node}: {}", run.stderr);
+    assert!(run.stderr.contains(node), "{node}: {}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(" ids from {from}")),
+        "{node}, durations from {from}: {}",
+        run.stderr
+    );
+}
+
 /// The Kubernetes recipe parses, its index reaches shard-exec (`completionMode: Indexed`,
 /// `JOB_COMPLETION_INDEX`, `SHARD_NODES` = `completions` = the plan's `--nodes` = the merge's
 /// `--expect-nodes`), and its Jobs' commands, run here in turn on testdata/example-suite as the
@@ -625,14 +661,8 @@ fn the_kubernetes_recipe_indexes_its_pods_and_its_commands_run() {
                 &pod,
                 &[("JOB_COMPLETION_INDEX", &index), ("SHARD_NODES", &n)],
             );
-            // The example suite has a genuine failure: its pod still exits 0.
-            assert_eq!(run.code, 0, "pod {index}: {}", run.stderr);
             let node = index.parse::<u64>().unwrap() + 1;
-            assert!(
-                run.stderr.contains(&format!("node {node} of {n}")),
-                "pod {index}: {}",
-                run.stderr
-            );
+            assert_pod_ran(&run, &format!("node {node} of {n}"), from);
         }
         let run = sh(&merge, &[]);
         // 1: verified, a test failed; 3 would be a node or a test missing.
