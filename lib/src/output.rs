@@ -329,49 +329,32 @@ mod tests {
     fn a_committed_file_keeps_the_ones_it_replaces_up_to_a_number() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("junit.xml");
-        commit(&path, "run 1", 2);
-        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
-            list.iter()
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .collect()
-        };
-        assert_eq!(contents(dir.path()), pairs(&[("junit.xml", "run 1")]));
-        commit(&path, "run 2", 2);
-        commit(&path, "run 3", 2);
-        assert_eq!(
-            contents(dir.path()),
-            pairs(&[
-                ("junit.1.xml", "run 2"),
-                ("junit.2.xml", "run 1"),
-                ("junit.xml", "run 3")
-            ])
-        );
-        // The oldest goes; nothing else is left beside them.
-        commit(&path, "run 4", 2);
-        assert_eq!(
-            contents(dir.path()),
-            pairs(&[
-                ("junit.1.xml", "run 3"),
-                ("junit.2.xml", "run 2"),
-                ("junit.xml", "run 4")
-            ])
-        );
-        // Fewer kept than before: the extra version stays as it was, and is not refreshed.
-        commit(&path, "run 5", 1);
-        assert_eq!(
-            contents(dir.path()),
-            pairs(&[
-                ("junit.1.xml", "run 4"),
-                ("junit.2.xml", "run 2"),
-                ("junit.xml", "run 5")
-            ])
-        );
+        // Each commit, how many it keeps, and what is then kept: `junit.1.xml`, `junit.2.xml`.
+        let steps: [(&str, usize, &[&str]); 5] = [
+            ("run 1", 2, &[]),
+            ("run 2", 2, &["run 1"]),
+            ("run 3", 2, &["run 2", "run 1"]),
+            // The oldest goes; nothing else is left beside them.
+            ("run 4", 2, &["run 3", "run 2"]),
+            // Fewer kept than before: the extra version stays as it was, not refreshed.
+            ("run 5", 1, &["run 4", "run 2"]),
+        ];
+        for (text, keep, kept) in steps {
+            commit(&path, text, keep);
+            let mut expected: Vec<(String, String)> = kept
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (format!("junit.{}.xml", i + 1), k.to_string()))
+                .collect();
+            expected.push(("junit.xml".into(), text.into()));
+            assert_eq!(contents(dir.path()), expected, "after {text}");
+        }
         // A file dropped before its commit moves nothing.
         let mut dropped = PendingFile::create(&path).unwrap();
         dropped.writer().write_all(b"half").unwrap();
         drop(dropped);
-        assert_eq!(contents(dir.path())[2], pairs(&[("junit.xml", "run 5")])[0]);
         assert_eq!(contents(dir.path()).len(), 3);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "run 5");
     }
 
     #[test]
