@@ -48,6 +48,9 @@ Exit status:
   3  merged, but verification failed (a node or test missing, a test twice, not planned, on
      the wrong node, from another plan) or an input was salvaged; the report is still written";
 
+/// The most merged reports `--keep-previous` keeps: each is moved once a run.
+const MAX_KEPT: usize = 100;
+
 /// Where a node's label comes from when a report does not say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum LabelArg {
@@ -91,7 +94,8 @@ pub struct Cli {
     ///
     /// The oldest goes. `shard-plan --timings timings/` then weighs each test by the median of
     /// the last N+1 runs (timings/junit.xml and the N before it), so one slow run moves no
-    /// test. They move only when the merge is written (exit 0, 1 or 3), never on exit 2.
+    /// test. They move only when the merge is written (exit 0, 1 or 3), never on exit 2. At
+    /// most 100.
     #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
     pub keep_previous: usize,
 
@@ -158,6 +162,12 @@ pub fn run(cli: Cli) -> Result<Exit> {
         LabelArg::Parent => LabelFrom::Parent,
     };
     let output = cli.output.as_deref().filter(|p| *p != Path::new("-"));
+    if cli.keep_previous > MAX_KEPT {
+        bail!(
+            "--keep-previous {}: at most {MAX_KEPT} reports are kept",
+            cli.keep_previous
+        );
+    }
     if cli.keep_previous > 0 && output.is_none() {
         bail!("--keep-previous keeps the reports that -o FILE replaces: give -o FILE");
     }

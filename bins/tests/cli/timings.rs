@@ -336,9 +336,19 @@ fn merged_reports_kept_beside_the_last_weigh_ids_by_the_median_of_three_runs() {
     }
     let (later, _) = manifest("timings");
     assert_eq!(later["suite::a"], last["suite::a"], "{later:?}");
+}
 
-    // Kept versions inside a folder that is merged are not inputs; without -o there is
-    // nothing to keep.
+/// Kept versions inside a folder that is merged are not inputs; without -o there is nothing to
+/// keep, and more than 100 is refused.
+#[test]
+fn kept_reports_are_not_inputs_and_need_an_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("reports")).unwrap();
+    fs::write(
+        dir.path().join("reports/node-1.xml"),
+        "<testsuite name=\"suite\"><testcase classname=\"suite\" name=\"a\" time=\"1\"/></testsuite>",
+    )
+    .unwrap();
     let inside = merge(
         dir.path(),
         &["--keep-previous", "1", "-o", "reports/all.xml", "reports"],
@@ -355,6 +365,12 @@ fn merged_reports_kept_beside_the_last_weigh_ids_by_the_median_of_three_runs() {
         "{}",
         again.stderr
     );
+    let many = merge(
+        dir.path(),
+        &["--keep-previous", "101", "-o", "reports/all.xml", "reports"],
+    );
+    assert_eq!(many.code, 2, "{}", many.stderr);
+    assert!(many.stderr.contains("at most 100"), "{}", many.stderr);
     let stdout = merge(dir.path(), &["--keep-previous", "1", "reports"]);
     assert_eq!(stdout.code, 2, "{}", stdout.stderr);
     assert!(stdout.stderr.contains("give -o FILE"), "{}", stdout.stderr);
