@@ -171,10 +171,14 @@ pub fn run(cli: Cli) -> Result<Exit> {
     if cli.keep_previous > 0 && output.is_none() {
         bail!("--keep-previous keeps the reports that -o FILE replaces: give -o FILE");
     }
-    // Neither the output nor its kept versions is an input, should a directory hold them.
+    // Neither the output nor its kept versions is an input, should a directory hold them;
+    // a symlinked output's versions are kept beside the file it leads to.
     let mut skip: Vec<PathBuf> = output.iter().map(|p| p.to_path_buf()).collect();
     if let Some(path) = output {
-        skip.extend(shardkit::output::earlier_versions(path, cli.keep_previous));
+        let target = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        for file in [path, &target] {
+            skip.extend(shardkit::output::earlier_versions(file, cli.keep_previous));
+        }
     }
     let Inputs { reports, spool } = gather(&cli.inputs, from, &skip)?;
 
