@@ -54,12 +54,7 @@ impl PendingFile {
                 out: Out::Direct(BufWriter::with_capacity(BUFFER, file)),
             });
         }
-        let target = match fs::symlink_metadata(path) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
-            }
-            _ => path.to_path_buf(),
-        };
+        let target = target_of(path);
         let dir = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
@@ -163,6 +158,23 @@ impl PendingFile {
             }
         }
     }
+}
+
+/// The file that writing `path` replaces: the one a symlink leads to, else `path` itself.
+fn target_of(path: &Path) -> PathBuf {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+        }
+        _ => path.to_path_buf(),
+    }
+}
+
+/// Where [`PendingFile::commit_keeping`] keeps the `keep` earlier versions of an output
+/// written to `path`: beside the file it replaces (a symlink's target), named as
+/// [`earlier_versions`] says.
+pub fn kept_versions(path: &Path, keep: usize) -> Vec<PathBuf> {
+    earlier_versions(&target_of(path), keep)
 }
 
 /// The names of the `keep` earlier versions of `path` that [`PendingFile::commit_keeping`]

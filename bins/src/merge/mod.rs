@@ -171,14 +171,10 @@ pub fn run(cli: Cli) -> Result<Exit> {
     if cli.keep_previous > 0 && output.is_none() {
         bail!("--keep-previous keeps the reports that -o FILE replaces: give -o FILE");
     }
-    // Neither the output nor its kept versions is an input, should a directory hold them;
-    // a symlinked output's versions are kept beside the file it leads to.
+    // Neither the output nor its kept versions is an input, should a directory hold them.
     let mut skip: Vec<PathBuf> = output.iter().map(|p| p.to_path_buf()).collect();
     if let Some(path) = output {
-        let target = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-        for file in [path, &target] {
-            skip.extend(shardkit::output::earlier_versions(file, cli.keep_previous));
-        }
+        skip.extend(shardkit::output::kept_versions(path, cli.keep_previous));
     }
     let Inputs { reports, spool } = gather(&cli.inputs, from, &skip)?;
 
@@ -200,7 +196,6 @@ pub fn run(cli: Cli) -> Result<Exit> {
         },
         timeline: cli.summary,
         slowest: cli.slowest,
-        keep_previous: cli.keep_previous,
     };
     if pictures.audit_to_stdout() && output.is_none() {
         bail!("--audit - and the merged report cannot both go to stdout: give -o FILE");
@@ -209,7 +204,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
     let merged = merge::scan(reports, &options)?;
     let report = merged.report();
     tell::warnings(report);
-    let timeline = pictures::write_with(&merged, output, &pictures)?;
+    let timeline = pictures::write_with(&merged, output, cli.keep_previous, &pictures)?;
     drop(spool);
 
     if cli.summary {

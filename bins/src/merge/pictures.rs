@@ -25,8 +25,6 @@ pub(super) struct Pictures<'a> {
     /// The text timeline, for `--summary`.
     pub(super) timeline: bool,
     pub(super) slowest: usize,
-    /// How many merged reports that `-o` replaces to keep beside it.
-    pub(super) keep_previous: usize,
 }
 
 impl Pictures<'_> {
@@ -71,15 +69,17 @@ impl Pictures<'_> {
     }
 }
 
-/// Writes the merged report to `output` (atomically), else to stdout, and the pictures;
-/// returns the text timeline's lines. Every file is put in place only when all were written.
+/// Writes the merged report to `output` (atomically, keeping `keep` versions it replaces),
+/// else to stdout, and the pictures; returns the text timeline's lines. Every file is put in
+/// place only when all were written.
 pub(super) fn write_with(
     merged: &Merge,
     output: Option<&Path>,
+    keep: usize,
     pictures: &Pictures<'_>,
 ) -> Result<Vec<String>> {
     if !pictures.wanted() {
-        write_merged(merged, output, pictures.keep_previous)?;
+        write_merged(merged, output, keep)?;
         return Ok(Vec::new());
     }
     match output {
@@ -95,7 +95,7 @@ pub(super) fn write_with(
                     draw(&mut spool, merged, pictures)?
                 }
             };
-            file.commit_keeping(pictures.keep_previous)?;
+            file.commit_keeping(keep)?;
             drawn.commit()
         }
         None => {
