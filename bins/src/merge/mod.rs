@@ -92,9 +92,9 @@ pub struct Cli {
     /// Keep the N reports that -o FILE replaces beside it (junit.xml: junit.1.xml, the newest,
     /// to junit.N.xml), for shard-plan --timings DIR
     ///
-    /// The oldest goes. `shard-plan --timings timings/` then weighs each test by the median of
-    /// the last N+1 runs (timings/junit.xml and the N before it), so one slow run moves no
-    /// test. They move only when the merge is written (exit 0, 1 or 3), never on exit 2. At
+    /// The oldest goes. `shard-plan --timings timings/` then weighs each test by the mean of
+    /// the last N+1 runs (timings/junit.xml and the N before it), so one slow run counts for
+    /// 1/(N+1). They move only when the merge is written (exit 0, 1 or 3), never on exit 2. At
     /// most 100.
     #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
     pub keep_previous: usize,
