@@ -309,7 +309,6 @@ fn merged_reports_kept_beside_the_last_weigh_ids_by_the_mean_of_three_runs() {
         near("suite::a", 4.0) && near("suite::b", 11.0 / 3.0),
         "{three:?}"
     );
-    assert_eq!(three["suite::c"], last["suite::c"], "{three:?}");
 
     // A merge that fails (an input cut short) moves nothing.
     let before: Vec<Vec<u8>> = ["junit.xml", "junit.1.xml", "junit.2.xml"]

@@ -205,14 +205,16 @@ impl Runs {
     }
 }
 
-/// The mean of `values`, summed from the smallest up: the same whatever order the reports were
-/// read in, to the last bit (a plan quantizes it, and every node must agree); `None` when empty.
+/// The mean of `values`, each divided by their count and summed from the smallest up: the same
+/// whatever order the reports were read in, to the last bit (a plan quantizes it, and every node
+/// must agree), and finite for any finite times; `None` when empty.
 fn mean(mut values: Vec<f64>) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
     values.sort_by(f64::total_cmp);
-    Some(values.iter().sum::<f64>() / values.len() as f64)
+    let count = values.len() as f64;
+    Some(values.iter().map(|v| v / count).sum())
 }
 
 /// `n` to two significant digits, rounding down: 2,437 is 2,400.
