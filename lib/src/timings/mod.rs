@@ -95,13 +95,7 @@ impl Timings {
                         timings.files += 1;
                         timings.matched += found.len();
                         for time in found {
-                            let runs = &mut samples[time.id];
-                            let list = if time.failed {
-                                &mut runs.failed
-                            } else {
-                                &mut runs.ok
-                            };
-                            list.push(time.seconds);
+                            samples[time.id].add(&time);
                         }
                         startups.extend(processes.startups());
                     }
@@ -194,6 +188,15 @@ struct Runs {
 }
 
 impl Runs {
+    fn add(&mut self, time: &Time) {
+        let list = if time.failed {
+            &mut self.failed
+        } else {
+            &mut self.ok
+        };
+        list.push(time.seconds);
+    }
+
     /// The mean of the times of the runs that did not fail, else of those that did; `None`
     /// when there are none.
     fn duration(self) -> Option<f64> {
