@@ -94,20 +94,17 @@ impl CaseTracker {
         depth: usize,
         offset: u64,
     ) -> Option<Case> {
-        let attr = |name: &str| {
-            attrs
-                .iter()
-                .find(|a| a.name == name)
-                .map(|a| a.value.clone())
-        };
+        let value = |name: &str| attrs.iter().find(|a| a.name == name).map(|a| &*a.value);
+        let attr = |name: &str| value(name).map(str::to_string);
         let open = &mut self.open;
         match kind {
             Kind::Suite if open.case.is_none() && !empty => {
                 self.suites.push(attr("name").unwrap_or_default());
             }
             Kind::Case if open.case.is_none() => {
-                let raw_time = attr("time");
-                let parsed = raw_time.as_deref().map(time::parse);
+                // The time as written is kept only when it is no time.
+                let raw_time = value("time");
+                let parsed = raw_time.map(time::parse);
                 let case = Case {
                     suite: self.suites.last().cloned().unwrap_or_default(),
                     classname: attr("classname"),
@@ -115,7 +112,7 @@ impl CaseTracker {
                     status: Status::Passed,
                     time: parsed.as_ref().and_then(|t| t.clone().ok()),
                     bad_time: match parsed {
-                        Some(Err(_)) => raw_time,
+                        Some(Err(_)) => raw_time.map(str::to_string),
                         _ => None,
                     },
                     flaky: false,

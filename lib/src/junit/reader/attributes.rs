@@ -96,25 +96,6 @@ pub(super) fn value_is_dirty(raw: &[u8]) -> bool {
     })
 }
 
-/// The attributes JUnit consumers read: a prefixed one (`j:name`) is read as its local name.
-const JUNIT_ATTRIBUTES: [&str; 15] = [
-    "name",
-    "classname",
-    "time",
-    "tests",
-    "failures",
-    "errors",
-    "skipped",
-    "disabled",
-    "message",
-    "type",
-    "value",
-    "timestamp",
-    "hostname",
-    "file",
-    "line",
-];
-
 /// Makes a prefixed name (`j:testsuite`) its local name; true when it had a prefix.
 /// A name that is no qualified name (`a:`, `a:1`) is kept as it is.
 pub(super) fn local_name(name: &mut String) -> bool {
@@ -125,10 +106,38 @@ pub(super) fn local_name(name: &mut String) -> bool {
 
 /// The local name of `name` (see [`local_name`]).
 pub(super) fn local_of(name: &str) -> &str {
-    match name.rfind(':') {
+    match last_colon(name) {
         Some(colon) if is_xml_name(&name[colon + 1..]) => &name[colon + 1..],
         _ => name,
     }
+}
+
+/// Where the last `:` of `name` is. Names are short: a byte loop, not a string searcher.
+fn last_colon(name: &str) -> Option<usize> {
+    name.bytes().rposition(|b| b == b':')
+}
+
+/// The place of `key` among the attributes JUnit consumers read (a prefixed one, `j:name`, is
+/// read as its local name), by one `match` on the name.
+fn junit_attribute(key: &str) -> Option<usize> {
+    Some(match key {
+        "name" => 0,
+        "classname" => 1,
+        "time" => 2,
+        "tests" => 3,
+        "failures" => 4,
+        "errors" => 5,
+        "skipped" => 6,
+        "disabled" => 7,
+        "message" => 8,
+        "type" => 9,
+        "value" => 10,
+        "timestamp" => 11,
+        "hostname" => 12,
+        "file" => 13,
+        "line" => 14,
+        _ => return None,
+    })
 }
 
 /// A start tag's name and attributes, values decoded and made XML 1.0-safe, in buffers that
@@ -141,7 +150,7 @@ pub(super) struct StartTag {
     /// The attributes are the first `count`; the rest are kept for their buffers.
     attrs: Vec<Attr>,
     count: usize,
-    /// The JUnit attributes read so far, by their place in [`JUNIT_ATTRIBUTES`].
+    /// The JUnit attributes read so far, by their place (see [`junit_attribute`]).
     seen: u32,
     /// A value must be written again to be valid (see [`value_is_dirty`]).
     pub(super) dirty: bool,
@@ -208,9 +217,9 @@ impl StartTag {
             self.dirty = true;
             return Ok(None);
         }
-        let (key, renamed) = match key.rsplit_once(':') {
+        let (key, renamed) = match last_colon(key).map(|colon| (&key[..colon], &key[colon + 1..])) {
             Some((prefix, local))
-                if prefix != "xmlns" && !prefix.is_empty() && JUNIT_ATTRIBUTES.contains(&local) =>
+                if prefix != "xmlns" && !prefix.is_empty() && junit_attribute(local).is_some() =>
             {
                 (local, true)
             }
@@ -219,7 +228,7 @@ impl StartTag {
         self.dirty |= renamed;
         // Of a JUnit attribute and a prefixed one of the same local name, the first is the
         // one Jenkins reads.
-        if let Some(i) = JUNIT_ATTRIBUTES.iter().position(|&a| a == key) {
+        if let Some(i) = junit_attribute(key) {
             if self.seen & (1 << i) != 0 {
                 self.dirty = true;
                 return Ok(None);
@@ -247,10 +256,13 @@ impl StartTag {
         raw: &str,
         position: u64,
     ) -> Result<(), ReadError> {
-        if !is_plain_value(raw.as_bytes()) {
-            self.dirty = self.dirty || value_is_dirty(raw.as_bytes());
-        }
         let attr = &mut self.attrs[slot];
+        // Most values are plain ASCII with nothing to decode.
+        if is_plain_value(raw.as_bytes()) {
+            attr.value.push_str(raw);
+            return Ok(());
+        }
+        self.dirty = self.dirty || value_is_dirty(raw.as_bytes());
         attribute_value(raw, &mut attr.value).map_err(|reason| {
             let (name, key) = (&self.name, &attr.name);
             ReadError::new(position, format!("<{name}> attribute {key}: {reason}"))

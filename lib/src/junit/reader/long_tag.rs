@@ -203,6 +203,35 @@ pub fn stream_start_tag(src: &mut dyn BufRead, sink: &mut dyn TagSink) -> Result
 /// as a `>` may stand in a value.
 pub fn tag_ends_within(ahead: &[u8], limit: usize) -> bool {
     let ahead = &ahead[..ahead.len().min(limit)];
+    // Most tags: no `'` before the first `>`, and the `"`s before it in pairs, so that it
+    // stands outside every value and ends the tag. One search for each, not one per quote.
+    let Some(first) = memchr::memchr(b'>', ahead) else {
+        return false;
+    };
+    let before = &ahead[..first];
+    if memchr::memchr(b'\'', before).is_none() && count_quotes(before).is_multiple_of(2) {
+        return true;
+    }
+    ends_by_quotes(ahead)
+}
+
+/// How many `"` `data` holds, eight bytes at a time.
+fn count_quotes(data: &[u8]) -> u32 {
+    const LOW: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const QUOTES: u64 = 0x2222_2222_2222_2222;
+    let mut words = data.chunks_exact(8);
+    let mut count = 0;
+    for word in &mut words {
+        let v = u64::from_le_bytes(word.try_into().unwrap_or([0; 8])) ^ QUOTES;
+        // The high bit of each byte that was a quote (now 0), and of no other: no carry
+        // crosses a byte, as each byte's low seven bits plus 0x7F stay under 0x100.
+        count += (!(((v & LOW) + LOW) | v | LOW)).count_ones();
+    }
+    count + words.remainder().iter().filter(|&&b| b == b'"').count() as u32
+}
+
+/// Whether the start tag at the start of `ahead` ends within it, each quote followed.
+fn ends_by_quotes(ahead: &[u8]) -> bool {
     let mut quote = None;
     let mut i = 0;
     while i < ahead.len() {
@@ -294,5 +323,22 @@ mod tests {
         assert!(!tag_ends_within(b"<a b=\"x>\" c='>'", 100));
         assert!(!tag_ends_within(b"<a b=\"x\">", 8));
         assert!(tag_ends_within(b"<a/>", 4));
+        assert!(tag_ends_within(b"<a b=\"it's\" c=\"d\">", 100));
+        assert!(!tag_ends_within(b"<a b=\"x>", 100));
+    }
+
+    proptest::proptest! {
+        /// The quick answer (the first `>` when the quotes before it are closed) is the one
+        /// that follows every quote.
+        #[test]
+        fn the_quick_answer_is_the_one_that_follows_the_quotes(
+            tag in proptest::collection::vec(proptest::sample::select(b"<a=\"'> x".to_vec()), 0..40),
+            limit in 0usize..48,
+        ) {
+            let within = &tag[..tag.len().min(limit)];
+            proptest::prop_assert_eq!(tag_ends_within(&tag, limit), ends_by_quotes(within));
+            let quotes = tag.iter().filter(|&&b| b == b'"').count();
+            proptest::prop_assert_eq!(count_quotes(&tag) as usize, quotes);
+        }
     }
 }
