@@ -289,7 +289,11 @@ pub fn run(cli: Cli) -> Result<Exit> {
         grouping: request.grouping.clone(),
     };
     let plan = match &timings {
-        Some(t) => Plan::new(&ids, t.plan_weights(), params)?,
+        Some(t) => {
+            let names: Vec<&str> = ids.iter().collect();
+            let weights = t.plan_weights(&names, &params.grouping, params.nodes);
+            Plan::new(&ids, weights, params)?
+        }
         None => Plan::by_count(&ids, params)?,
     };
 

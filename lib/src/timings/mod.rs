@@ -21,6 +21,7 @@
 //! when it sizes batches, and what shard-plan adds to each id's weight.
 
 mod folders;
+mod modules;
 mod startup;
 
 use startup::median;
@@ -155,18 +156,39 @@ impl Timings {
             .collect()
     }
 
-    /// The weights a plan balances: [`weights`](Self::weights), and when the reports measured
+    /// The weights a plan of `ids` (the ids read, in their order) on `nodes` balances, its
+    /// groups made by `grouping`: [`weights`](Self::weights), and when the reports measured
     /// what each test costs its process beyond its own time (collecting it, reporting it),
-    /// that too, so that a node of many quick tests is not taken for a light one. The cost is
-    /// kept to two significant digits, so that its noise between runs moves no test.
-    pub fn plan_weights(&self) -> Vec<u64> {
+    /// that too, so that a node of many quick tests is not taken for a light one; and when
+    /// they measured what a module costs, each id's share of its module's (see
+    /// [`modules`](modules::module_shares)), so that a node of many modules is not either.
+    /// Costs are kept to two significant digits, so that their noise between runs moves no
+    /// test.
+    pub fn plan_weights(&self, ids: &[&str], grouping: &Grouping, nodes: u32) -> Vec<u64> {
         let mut weights = self.weights();
-        let per_case = match self.startup {
-            Some(s) if self.known() > 0 => two_digits((s.per_case * 1e6).round() as u64),
-            _ => 0,
+        let Some(startup) = self.startup.filter(|_| self.known() > 0) else {
+            return weights;
         };
+        let per_case = two_digits((startup.per_case * 1e6).round() as u64);
         for w in &mut weights {
             *w += per_case;
+        }
+        let files = Grouping::new(GroupBy::File, grouping.separator());
+        if let (Ok(files), true) = (
+            files,
+            startup.per_module > 0.0 && ids.len() == weights.len(),
+        ) {
+            let cost = |module: &str| {
+                let folder = folder(module);
+                self.per_folder
+                    .get(folder)
+                    .copied()
+                    .unwrap_or(startup.per_module)
+            };
+            let shares = modules::module_shares(ids, &files, grouping, nodes, cost);
+            for (w, share) in weights.iter_mut().zip(shares) {
+                *w = w.saturating_add(share);
+            }
         }
         weights
     }

@@ -35,17 +35,39 @@ fn a_plan_weighs_what_each_test_costs_its_process() {
         durations: vec![Some(0.5), None],
         ..Timings::default()
     };
+    let ids = ["a.py::t", "a.py::u"];
+    let classes = Grouping::new(GroupBy::Class, "::").unwrap();
     let plain = timings.weights();
-    assert_eq!(timings.plan_weights(), plain);
+    assert_eq!(timings.plan_weights(&ids, &classes, 3), plain);
+    timings.startup = Some(Startup {
+        base: 2.0,
+        per_module: 0.0,
+        per_case: 0.002437,
+    });
+    assert_eq!(
+        timings.plan_weights(&ids, &classes, 3),
+        plain.iter().map(|w| w + 2400).collect::<Vec<_>>()
+    );
+    // A module's cost too, shared by its groups: two groups on 3 nodes are held by 5/3 nodes
+    // on average, so each of a.py's tests carries 5/6 of 0.05 s; a folder's own cost first.
     timings.startup = Some(Startup {
         base: 2.0,
         per_module: 0.05,
         per_case: 0.002437,
     });
     assert_eq!(
-        timings.plan_weights(),
-        plain.iter().map(|w| w + 2400).collect::<Vec<_>>()
+        timings.plan_weights(&ids, &classes, 3),
+        plain.iter().map(|w| w + 2400 + 41_667).collect::<Vec<_>>()
     );
+    timings.per_folder.insert("t".to_string(), 0.5);
+    let ids = ["t/a.py::t", "t/a.py::u"];
+    assert_eq!(
+        timings.plan_weights(&ids, &classes, 3),
+        plain.iter().map(|w| w + 2400 + 416_667).collect::<Vec<_>>()
+    );
+    // No durations known: a plan by count, whatever the reports' processes said.
+    timings.durations = vec![None, None];
+    assert_eq!(timings.plan_weights(&ids, &classes, 3), [1, 1]);
 }
 
 #[test]
@@ -292,4 +314,62 @@ fn an_ids_duration_is_the_mean_of_its_runs_that_did_not_fail() {
         Timings::read(ids, &paths, "::").durations,
         timings.durations
     );
+}
+
+#[test]
+fn a_plan_that_counts_modules_spreads_the_costly_ones() {
+    // 30 modules of one quick test each whose import costs 1 s, beside 3,000 tests of 10 ms
+    // in three modules that every node holds anyway. By the tests' times alone the 30 land
+    // as the ring puts them; each node then pays 1 s for each it holds (here the nodes come
+    // to 1.096 of their mean; counting the modules, to 1.010).
+    let mut ids: Vec<String> = (0..30).map(|m| format!("slow/test_{m}.py::test")).collect();
+    ids.extend((0..3000).map(|t| format!("fast/test_{}.py::test_{t}", t % 3)));
+    let timings = Timings {
+        durations: ids
+            .iter()
+            .map(|id| Some(if id.starts_with("slow") { 0.001 } else { 0.01 }))
+            .collect(),
+        startup: Some(Startup {
+            base: 1.0,
+            per_module: 0.02,
+            per_case: 0.0,
+        }),
+        per_folder: [("slow".to_string(), 1.0), ("fast".to_string(), 0.02)].into(),
+        ..Timings::default()
+    };
+    let names: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let set = crate::ids::TestIds::from_lines(&names).unwrap();
+    let classes = Grouping::new(GroupBy::Class, "::").unwrap();
+    let params = crate::plan::PlanParams {
+        load_factor: crate::ring::LoadFactor::WITH_DURATIONS,
+        grouping: classes.clone(),
+        ..crate::plan::PlanParams::new(3)
+    };
+    // What each node costs: its tests' times and 1 s or 0.02 s for each module it holds.
+    let spread = |weights: Vec<u64>| {
+        let plan = crate::plan::Plan::new(&set, weights, params.clone()).unwrap();
+        let mut cost = [0.0f64; 3];
+        let mut held: HashSet<(u32, &str)> = HashSet::new();
+        for entry in plan.entries() {
+            let node = entry.node as usize - 1;
+            cost[node] += if entry.id.starts_with("slow") {
+                0.001
+            } else {
+                0.01
+            };
+            let module = entry.id.split("::").next().unwrap();
+            if held.insert((entry.node, module)) {
+                cost[node] += if module.starts_with("slow") {
+                    1.0
+                } else {
+                    0.02
+                };
+            }
+        }
+        cost.iter().copied().fold(0.0, f64::max) / (cost.iter().sum::<f64>() / 3.0)
+    };
+    let by_modules = spread(timings.plan_weights(&names, &classes, 3));
+    let by_tests = spread(timings.weights());
+    assert!(by_tests > 1.05, "{by_tests}");
+    assert!(by_modules < 1.03, "{by_modules}");
 }
