@@ -39,31 +39,25 @@ fn a_plan_weighs_what_each_test_costs_its_process() {
     let classes = Grouping::new(GroupBy::Class, "::").unwrap();
     let plain = timings.weights();
     assert_eq!(timings.plan_weights(&ids, &classes, 3), plain);
-    timings.startup = Some(Startup {
-        base: 2.0,
-        per_module: 0.0,
-        per_case: 0.002437,
-    });
-    assert_eq!(
-        timings.plan_weights(&ids, &classes, 3),
-        plain.iter().map(|w| w + 2400).collect::<Vec<_>>()
-    );
+    let plus = |extra: u64| plain.iter().map(|w| w + extra).collect::<Vec<_>>();
+    let startup = |per_module| {
+        Some(Startup {
+            base: 2.0,
+            per_module,
+            per_case: 0.002437,
+        })
+    };
+    timings.startup = startup(0.0);
+    assert_eq!(timings.plan_weights(&ids, &classes, 3), plus(2400));
     // A module's cost too, shared by its groups: two groups on 3 nodes are held by 5/3 nodes
     // on average, so each of a.py's tests carries 5/6 of 0.05 s; a folder's own cost first.
-    timings.startup = Some(Startup {
-        base: 2.0,
-        per_module: 0.05,
-        per_case: 0.002437,
-    });
-    assert_eq!(
-        timings.plan_weights(&ids, &classes, 3),
-        plain.iter().map(|w| w + 2400 + 41_667).collect::<Vec<_>>()
-    );
+    timings.startup = startup(0.05);
+    assert_eq!(timings.plan_weights(&ids, &classes, 3), plus(2400 + 41_667));
     timings.per_folder.insert("t".to_string(), 0.5);
     let ids = ["t/a.py::t", "t/a.py::u"];
     assert_eq!(
         timings.plan_weights(&ids, &classes, 3),
-        plain.iter().map(|w| w + 2400 + 416_667).collect::<Vec<_>>()
+        plus(2400 + 416_667)
     );
     // No durations known: a plan by count, whatever the reports' processes said.
     timings.durations = vec![None, None];
