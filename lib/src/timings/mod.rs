@@ -160,10 +160,10 @@ impl Timings {
     /// groups made by `grouping`: [`weights`](Self::weights), and when the reports measured
     /// what each test costs its process beyond its own time (collecting it, reporting it),
     /// that too, so that a node of many quick tests is not taken for a light one; and when
-    /// they measured what a module costs, each id's share of its module's (see
-    /// [`modules`](modules::module_shares)), so that a node of many modules is not either.
-    /// Costs are kept to two significant digits, so that their noise between runs moves no
-    /// test.
+    /// they measured what a module costs, each id's share of what its module is expected to
+    /// cost the nodes (see `timings/modules.rs`), so that a node of many modules is not
+    /// either. Costs are kept to two significant digits, so that their noise between runs
+    /// moves no test.
     pub fn plan_weights(&self, ids: &[&str], grouping: &Grouping, nodes: u32) -> Vec<u64> {
         let mut weights = self.weights();
         let Some(startup) = self.startup.filter(|_| self.known() > 0) else {
