@@ -1,6 +1,8 @@
 //! Attributes: their values decoded as a parser sees them (entities replaced, made of XML 1.0
 //! characters), their names checked, and whether a value as written may be copied as it is.
 
+use std::borrow::Cow;
+
 use quick_xml::events::BytesStart;
 
 use super::ReadError;
@@ -299,7 +301,12 @@ fn attribute_value(raw: &str, out: &mut String) -> Result<(), String> {
             SanitizeError::Io(e) => e.to_string(),
         })?;
     let text = String::from_utf8(sanitized).map_err(|_| "not valid UTF-8".to_string())?;
-    let normalized = text.replace("\r\n", " ").replace(['\t', '\n', '\r'], " ");
+    // Most values hold no literal tab or line end: nothing to normalize, nothing to copy.
+    let normalized = if memchr::memchr3(b'\t', b'\n', b'\r', text.as_bytes()).is_some() {
+        Cow::Owned(text.replace("\r\n", " ").replace(['\t', '\n', '\r'], " "))
+    } else {
+        Cow::Borrowed(text.as_str())
+    };
     let value = quick_xml::escape::unescape(&normalized).map_err(|e| e.to_string())?;
     out.push_str(&value);
     Ok(())
