@@ -154,9 +154,9 @@ fn cases_outside_any_suite_get_a_suite() {
     );
     let all = cases(&out);
     assert_eq!(all.len(), 3);
-    assert_eq!(all[0].suite, "loose");
-    assert_eq!(all[1].suite, "loose");
-    assert_eq!(all[2].suite, "s");
+    assert_eq!(&*all[0].suite, "loose");
+    assert_eq!(&*all[1].suite, "loose");
+    assert_eq!(&*all[2].suite, "s");
 }
 
 #[test]

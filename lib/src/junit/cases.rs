@@ -2,6 +2,7 @@
 //! long they took. What shard-merge counts and verifies, and where durations come from.
 
 use std::io::Read;
+use std::sync::Arc;
 
 use super::reader::{Attr, Event, JunitReader, Kind, ReadError};
 use super::time;
@@ -20,8 +21,9 @@ pub enum Status {
 /// One `<testcase>`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Case {
-    /// The name of the innermost suite around it (`""` when it has none).
-    pub suite: String,
+    /// The name of the innermost suite around it (`""` when it has none), shared by the
+    /// suite's cases.
+    pub suite: Arc<str>,
     pub classname: Option<String>,
     pub name: String,
     pub status: Status,
@@ -67,7 +69,7 @@ struct Open {
 #[derive(Debug, Default)]
 pub struct CaseTracker {
     /// Suite names, innermost last.
-    suites: Vec<String>,
+    suites: Vec<Arc<str>>,
     open: Open,
     /// Depth of the open `<testcase>`'s children, to tell them from deeper elements.
     case_depth: usize,
@@ -99,14 +101,14 @@ impl CaseTracker {
         let open = &mut self.open;
         match kind {
             Kind::Suite if open.case.is_none() && !empty => {
-                self.suites.push(attr("name").unwrap_or_default());
+                self.suites.push(value("name").unwrap_or_default().into());
             }
             Kind::Case if open.case.is_none() => {
                 // The time as written is kept only when it is no time.
                 let raw_time = value("time");
                 let parsed = raw_time.map(time::parse);
                 let case = Case {
-                    suite: self.suites.last().cloned().unwrap_or_default(),
+                    suite: self.suites.last().cloned().unwrap_or_else(|| "".into()),
                     classname: attr("classname"),
                     name: attr("name").unwrap_or_default(),
                     status: Status::Passed,
@@ -259,13 +261,13 @@ mod tests {
         let list = &pytest[1];
         assert_eq!(list.classname.as_deref(), Some("tests.test_api.TestUsers"));
         assert_eq!(list.name, "test_list[page 1]");
-        assert_eq!(list.suite, "pytest");
+        assert_eq!(&*list.suite, "pytest");
         assert_eq!(list.time, Some(0.02));
         assert_eq!(pytest[5].name, "test_slugify[Ça va-ca-va]");
 
         let surefire = fixture("surefire");
         assert_eq!(surefire[0].time, Some(1001.5));
-        assert_eq!(surefire[0].suite, "com.example.AppTest");
+        assert_eq!(&*surefire[0].suite, "com.example.AppTest");
 
         let nextest = fixture("nextest");
         let fails = nextest
@@ -275,8 +277,8 @@ mod tests {
         assert_eq!((fails.status, fails.reruns), (Status::Failed, 1));
 
         let phpunit = fixture("phpunit");
-        assert_eq!(phpunit[1].suite, "Tests\\Unit\\CartTest::testDiscount");
-        assert_eq!(phpunit[0].suite, "Tests\\Unit\\CartTest");
+        assert_eq!(&*phpunit[1].suite, "Tests\\Unit\\CartTest::testDiscount");
+        assert_eq!(&*phpunit[0].suite, "Tests\\Unit\\CartTest");
 
         let gtest = fixture("gtest");
         assert_eq!(

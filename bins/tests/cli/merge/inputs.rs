@@ -221,7 +221,7 @@ fn directories_stdin_labels_and_the_summary() {
     let cases = cases_of(&merged);
     let order: Vec<(&str, Option<&str>)> = cases
         .iter()
-        .map(|c| (c.suite.as_str(), c.property("shard.node")))
+        .map(|c| (&*c.suite, c.property("shard.node")))
         .collect();
     assert_eq!(
         order,

@@ -314,12 +314,34 @@ fn attribute_value(raw: &str, out: &mut String) -> Result<(), String> {
 
 /// Is `name` an XML name? (ASCII rules exactly; any character past ASCII is accepted.)
 fn is_xml_name(name: &str) -> bool {
-    // Bytes past ASCII are accepted, so bytes can be looked at one by one.
-    let start = |b: u8| b.is_ascii_alphabetic() || b == b'_' || b == b':' || !b.is_ascii();
+    // Bytes past ASCII are accepted, so bytes can be looked at one by one, in a table.
     let mut bytes = name.bytes();
-    bytes.next().is_some_and(start)
-        && bytes.all(|b| start(b) || b.is_ascii_digit() || b == b'-' || b == b'.')
+    bytes
+        .next()
+        .is_some_and(|b| NAME_BYTES[b as usize] == START)
+        && bytes.all(|b| NAME_BYTES[b as usize] != NOT)
 }
+
+/// What a byte may be in an XML name: not in it, anywhere but first, or anywhere.
+const NOT: u8 = 0;
+const START: u8 = 2;
+const NAME_BYTES: [u8; 256] = {
+    let mut table = [NOT; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        table[b] = if byte.is_ascii_alphabetic() || byte == b'_' || byte == b':' || !byte.is_ascii()
+        {
+            START
+        } else if byte.is_ascii_digit() || byte == b'-' || byte == b'.' {
+            1
+        } else {
+            NOT
+        };
+        b += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
