@@ -169,7 +169,7 @@ impl Timings {
         let Some(startup) = self.startup.filter(|_| self.known() > 0) else {
             return weights;
         };
-        let per_case = two_digits((startup.per_case * 1e6).round() as u64);
+        let per_case = two_digits(micros(startup.per_case));
         for w in &mut weights {
             *w += per_case;
         }
@@ -365,13 +365,7 @@ pub fn folder(module: &str) -> &str {
 /// A duration as a weight: microseconds, rounded to the nearest of the steps
 /// `s(0) = 1000`, `s(k+1) = s(k) + s(k) / 20` (about 5% apart), the lower on a tie.
 pub fn quantize(seconds: f64) -> u64 {
-    // Exact IEEE operations only (a product and a rounding), so every machine agrees.
-    let micros = (seconds * 1e6).round();
-    let micros = if micros.is_finite() && micros > 0.0 {
-        micros.min(u64::MAX as f64 / 2.0) as u64
-    } else {
-        0
-    };
+    let micros = micros(seconds);
     let mut step = MIN_WEIGHT;
     loop {
         let next = step + step / 20;
@@ -383,6 +377,17 @@ pub fn quantize(seconds: f64) -> u64 {
             };
         }
         step = next;
+    }
+}
+
+/// Seconds as whole microseconds: 0 for anything not finite and positive, at most half of
+/// `u64::MAX`. Exact IEEE operations only (a product and a rounding), so every machine agrees.
+fn micros(seconds: f64) -> u64 {
+    let micros = (seconds * 1e6).round();
+    if micros.is_finite() && micros > 0.0 {
+        micros.min(u64::MAX as f64 / 2.0) as u64
+    } else {
+        0
     }
 }
 

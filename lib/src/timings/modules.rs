@@ -45,7 +45,7 @@ pub fn module_shares<'a>(
     }
     let mut per_module: HashMap<&str, f64> = HashMap::with_capacity(by_module.len());
     for (module, in_groups) in &by_module {
-        let micros = super::two_digits(micros(cost(module)));
+        let micros = super::two_digits(super::micros(cost(module)));
         let share = micros as f64 * expected_nodes(nodes, in_groups.len()) / in_groups.len() as f64;
         per_module.insert(module, share);
     }
@@ -67,16 +67,6 @@ fn expected_nodes(nodes: u32, groups: usize) -> f64 {
         none *= stay;
     }
     nodes * (1.0 - none)
-}
-
-/// Seconds as whole microseconds: 0 for anything not finite and positive.
-fn micros(seconds: f64) -> u64 {
-    let micros = (seconds * 1e6).round();
-    if micros.is_finite() && micros > 0.0 {
-        micros.min(u64::MAX as f64 / 4.0) as u64
-    } else {
-        0
-    }
 }
 
 #[cfg(test)]

@@ -75,8 +75,7 @@ impl TagNames {
 /// replaced, forbidden characters made stand-ins, white space normalized.
 pub fn decode_attribute_value(raw: &str) -> Result<String, String> {
     let mut value = String::new();
-    attribute_value(raw, &mut value)?;
-    Ok(value)
+    attribute_value(raw, &mut value).map(|_| value)
 }
 
 /// Whether an attribute value as written is ASCII from space on with no `&` or `<`: its own
@@ -259,16 +258,14 @@ impl StartTag {
         position: u64,
     ) -> Result<(), ReadError> {
         let attr = &mut self.attrs[slot];
-        // Most values are plain ASCII with nothing to decode.
-        if is_plain_value(raw.as_bytes()) {
-            attr.value.push_str(raw);
-            return Ok(());
-        }
-        self.dirty = self.dirty || value_is_dirty(raw.as_bytes());
-        attribute_value(raw, &mut attr.value).map_err(|reason| {
+        let plain = attribute_value(raw, &mut attr.value).map_err(|reason| {
             let (name, key) = (&self.name, &attr.name);
             ReadError::new(position, format!("<{name}> attribute {key}: {reason}"))
-        })
+        })?;
+        if !plain {
+            self.dirty = self.dirty || value_is_dirty(raw.as_bytes());
+        }
+        Ok(())
     }
 
     /// The name of attribute `slot`.
@@ -280,12 +277,13 @@ impl StartTag {
 /// An attribute's value as a parser sees it, from its raw (escaped) bytes: the sanitizer's
 /// rules (forbidden characters and references to them become stand-ins, undefined entities are
 /// errors), then XML's normalization (literal tabs and line ends become spaces, references
-/// to them stay), then the references replaced.
-fn attribute_value(raw: &str, out: &mut String) -> Result<(), String> {
+/// to them stay), then the references replaced; pushed onto `out`. True when the value was
+/// plain (see [`is_plain_value`]) and went as it stands.
+fn attribute_value(raw: &str, out: &mut String) -> Result<bool, String> {
     // Most values are plain ASCII with nothing to decode.
     if is_plain_value(raw.as_bytes()) {
         out.push_str(raw);
-        return Ok(());
+        return Ok(true);
     }
     if raw.contains('<') {
         return Err("not well-formed XML: `<` in an attribute value".into());
@@ -309,7 +307,7 @@ fn attribute_value(raw: &str, out: &mut String) -> Result<(), String> {
     };
     let value = quick_xml::escape::unescape(&normalized).map_err(|e| e.to_string())?;
     out.push_str(&value);
-    Ok(())
+    Ok(false)
 }
 
 /// Is `name` an XML name? (ASCII rules exactly; any character past ASCII is accepted.)
@@ -324,6 +322,7 @@ fn is_xml_name(name: &str) -> bool {
 
 /// What a byte may be in an XML name: not in it, anywhere but first, or anywhere.
 const NOT: u8 = 0;
+const INSIDE: u8 = 1;
 const START: u8 = 2;
 const NAME_BYTES: [u8; 256] = {
     let mut table = [NOT; 256];
@@ -334,7 +333,7 @@ const NAME_BYTES: [u8; 256] = {
         {
             START
         } else if byte.is_ascii_digit() || byte == b'-' || byte == b'.' {
-            1
+            INSIDE
         } else {
             NOT
         };
