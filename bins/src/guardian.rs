@@ -3,6 +3,7 @@
 //! groups on stdin and kills those still running when shard-exec dies.
 
 use std::io;
+use std::path::PathBuf;
 
 use crate::exit::Exit;
 use crate::warn;
@@ -11,9 +12,11 @@ use crate::warn;
 /// (see `shardkit::exec::guardian`): it reads their process groups on stdin.
 pub const GUARDIAN_ARG: &str = "--internal-guardian";
 
-/// shard-exec as the guardian: quiet (its stderr is /dev/null), ended by the end of stdin.
+/// shard-exec as the guardian: quiet (its stderr is /dev/null), ended by the end of stdin;
+/// the arguments after [`GUARDIAN_ARG`] are the run's scratch directories, removed at the end.
 pub fn main() -> std::process::ExitCode {
-    match shardkit::exec::guardian::main(io::stdin().lock()) {
+    let scratch: Vec<PathBuf> = std::env::args_os().skip(2).map(PathBuf::from).collect();
+    match shardkit::exec::guardian::main(io::stdin().lock(), &scratch) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(_) => Exit::Usage.into(),
     }

@@ -3,10 +3,9 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    let mut args = std::env::args_os().skip(1);
-    if args.next().as_deref() == Some(std::ffi::OsStr::new(shardkit_cli::guardian::GUARDIAN_ARG))
-        && args.next().is_none()
-    {
+    // The guardian's hidden mode: its other arguments are the run's scratch directories.
+    let first = std::env::args_os().nth(1);
+    if first.as_deref() == Some(std::ffi::OsStr::new(shardkit_cli::guardian::GUARDIAN_ARG)) {
         return shardkit_cli::guardian::main();
     }
     let cli = shardkit_cli::exec::Cli::parse();

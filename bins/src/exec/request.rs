@@ -10,6 +10,7 @@ use shardkit::Grouping;
 use shardkit::Manifest;
 use shardkit::ci;
 use shardkit::exec::config::jobs_or_available;
+use shardkit::exec::guardian::SCRATCH_PREFIX;
 use shardkit::exec::report::{self, Identity};
 use shardkit::exec::{Config, ConfigBuilder, Share, SplitPattern};
 use shardkit::presets::Runner;
@@ -29,7 +30,7 @@ pub(super) struct Request {
     pub(super) flaky_result: FlakyResult,
     pub(super) quiet: bool,
     /// A preset's files (nextest's profiles) live as long as the run.
-    _preset_dir: TempDir,
+    _preset_dir: Option<TempDir>,
 }
 
 impl Request {
@@ -38,14 +39,21 @@ impl Request {
     pub(super) fn resolve(cli: Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Self> {
         let runner = cli.runner.map(Runner::from);
         let jobs = jobs_or_available(cli.jobs.map(|j| j as usize));
-        let preset_dir = tempfile::Builder::new()
-            .prefix("shard-exec-preset-")
-            .tempdir()
-            .context("cannot make a temporary directory")?;
+        // Made only for a runner whose files need it; the guardian removes it when a run
+        // killed hard cannot.
+        let preset_dir = match runner {
+            Some(runner) if runner.writes_files() => Some(
+                tempfile::Builder::new()
+                    .prefix(&format!("{SCRATCH_PREFIX}preset-"))
+                    .tempdir()
+                    .context("cannot make a temporary directory")?,
+            ),
+            _ => None,
+        };
         let builder = match runner {
             Some(runner) => {
                 let setup = runner
-                    .run_setup(&cli.command, preset_dir.path(), jobs)
+                    .run_setup(&cli.command, preset_dir.as_ref().map(TempDir::path), jobs)
                     .context("cannot prepare the runner's configuration")?;
                 Config::for_preset(runner, setup)?
             }
@@ -80,7 +88,10 @@ impl Request {
             .capture_limit(cli.capture_limit)
             .setup(cli.setup.as_deref())
             .teardown(cli.teardown.as_deref())
-            .guardian(crate::guardian::command())
+            .guardian(crate::guardian::command().map(|mut argv| {
+                argv.extend(preset_dir.as_ref().map(|d| d.path().as_os_str().to_owned()));
+                argv
+            }))
             .build()?;
         Ok(Request {
             config,

@@ -370,3 +370,84 @@ fn a_normal_run_leaves_exactly_its_report() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert_eq!(listing(), before);
 }
+
+#[test]
+fn a_killed_run_leaves_nothing_in_the_temporary_directory() {
+    // The batches' reports ({junit}) are written into a scratch directory of the run.
+    let sleeper = [
+        "--",
+        "sh",
+        "-c",
+        "sleep 300 & sleep 300",
+        "_",
+        "{junit}",
+        "{}",
+    ];
+    killed_leaves_no_scratch(&sleeper, "shard-exec-");
+    // nextest's preset writes its profiles into one (its `cargo` here sleeps).
+    killed_leaves_no_scratch(&["--runner", "nextest"], "shard-exec-preset-");
+}
+
+/// Runs two ids at -j2 with `args`, kills shard-exec (SIGKILL) while both sleep, and checks
+/// that one scratch directory named `scratch*` was in `$TMPDIR` and that nothing is left.
+fn killed_leaves_no_scratch(args: &[&str], scratch: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    let (bin, tmp) = (work.join("bin"), work.join("tmp"));
+    fs::create_dir_all(&bin).unwrap();
+    fs::create_dir_all(&tmp).unwrap();
+    let cargo = bin.join("cargo");
+    fs::write(&cargo, "#!/bin/sh\nsleep 300 & sleep 300\n").unwrap();
+    let mut perms = fs::metadata(&cargo).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    fs::set_permissions(&cargo, perms).unwrap();
+    fs::write(
+        work.join("ids.txt"),
+        "sample tests::one\nsample tests::two\n",
+    )
+    .unwrap();
+    let path = std::env::var("PATH").unwrap_or_default();
+    let mark = unique_mark("scratch");
+    let mut child = exec_cmd(work, &mark)
+        .env("PATH", format!("{}:{path}", bin.display()))
+        .env("TMPDIR", &tmp)
+        .args(["--tests", "ids.txt", "-j2", "--junit", "out/node.xml"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(work.join("stderr.txt")).unwrap())
+        .spawn()
+        .unwrap();
+    let left = || -> Vec<String> {
+        fs::read_dir(&tmp)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let sleeping = || {
+        marked(&mark)
+            .iter()
+            .filter(|p| p.cmdline == "sleep 300")
+            .count()
+            == 4
+    };
+    let ready = wait_for(sleeping);
+    let before = left();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let stderr = fs::read_to_string(work.join("stderr.txt")).unwrap();
+    assert!(
+        ready,
+        "{args:?}: not started: {:?}\n{stderr}",
+        marked(&mark)
+    );
+    assert!(
+        before.len() == 1 && before[0].starts_with(scratch),
+        "{args:?}: {before:?}\n{stderr}"
+    );
+    assert!(wait_for(|| marked(&mark).is_empty()), "{:?}", marked(&mark));
+    assert!(
+        wait_for(|| left().is_empty()),
+        "{args:?}: left behind: {:?}",
+        left()
+    );
+}

@@ -9,7 +9,9 @@
 //! and unregistered (`-PGID`) before shard-exec reaps its leader, so that a number the system
 //! may hand out again is never in the registry. When the pipe reaches its end, because
 //! shard-exec closed it at the end of the run or because shard-exec died (however), the
-//! guardian sends SIGKILL to every group still registered and exits.
+//! guardian sends SIGKILL to every group still registered, removes the run's scratch
+//! directories named on its command line (the batches' reports, a preset's files: what a run
+//! killed hard would leave behind in the temporary directory), and exits.
 //!
 //! The guardian reads its pipe at most every [`PAUSE`]: a write to a pipe wakes a reader
 //! waiting on it, and a run of quick tests would wake the guardian twice a test, on a machine
@@ -23,6 +25,7 @@ use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -36,17 +39,35 @@ use super::{Config, Observer};
 /// How long the guardian lets its pipe fill before it reads again.
 pub const PAUSE: Duration = Duration::from_millis(50);
 
+/// What a scratch directory's name starts with: the guardian removes no other.
+pub const SCRATCH_PREFIX: &str = "shard-exec-";
+
 /// The guardian's whole life: signals that stop a run (SIGINT, SIGTERM, SIGHUP) blocked, so
 /// that only the end of `input` ends it; then [`serve`], reading `input` at most every
-/// [`PAUSE`]. Call it only in the guardian's own process (the blocked signals stay blocked in
-/// the caller).
-pub fn main(input: impl Read + AsFd) -> io::Result<()> {
+/// [`PAUSE`]; then the run's `scratch` directories removed (see [`remove_scratch`]). Call it
+/// only in the guardian's own process (the blocked signals stay blocked in the caller).
+pub fn main(input: impl Read + AsFd, scratch: &[PathBuf]) -> io::Result<()> {
     let mut signals = SigSet::empty();
     for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
         signals.add(signal);
     }
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&signals), None)?;
-    serve(BufReader::with_capacity(64 * 1024, Paced(input, PAUSE))).map(drop)
+    let served = serve(BufReader::with_capacity(64 * 1024, Paced(input, PAUSE)));
+    for dir in scratch {
+        remove_scratch(dir);
+    }
+    served.map(drop)
+}
+
+/// Removes the scratch directory `dir` with what it holds, once shard-exec is done with it
+/// (it ended, or died). Only a directory named as shard-exec names its scratch directories
+/// ([`SCRATCH_PREFIX`]) is touched; one already gone (shard-exec removed it) is no error.
+pub fn remove_scratch(dir: &Path) -> bool {
+    let ours = dir
+        .file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| name.starts_with(SCRATCH_PREFIX));
+    ours && std::fs::remove_dir_all(dir).is_ok()
 }
 
 /// A reader of a pipe that pauses after each read that brought something, so that what is
@@ -163,10 +184,16 @@ impl Guardian {
         })
     }
 
-    /// The run's guardian, when `config` names one; a warning when it cannot start.
-    pub fn start_for(config: &Config, observer: &mut dyn Observer) -> Option<Self> {
-        let argv = config.guardian.as_ref()?;
-        Guardian::start(argv)
+    /// The run's guardian, when `config` names one, told to remove `scratch` at its end; a
+    /// warning when it cannot start.
+    pub fn start_for(
+        config: &Config,
+        scratch: Option<&Path>,
+        observer: &mut dyn Observer,
+    ) -> Option<Self> {
+        let mut argv = config.guardian.clone()?;
+        argv.extend(scratch.map(|dir| dir.as_os_str().to_owned()));
+        Guardian::start(&argv)
             .map_err(|e| {
                 observer.warning(&format!(
                     "cannot start the guardian of the test processes ({e}): if shard-exec is killed, what the tests started may go on running"
@@ -219,6 +246,7 @@ impl Drop for Guardian {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::process::Command;
 
     /// A `sleep` in a process group of its own.
@@ -300,6 +328,21 @@ mod tests {
         assert!(left.try_wait().unwrap().is_none());
         left.kill().unwrap();
         left.wait().unwrap();
+    }
+
+    #[test]
+    fn it_removes_only_scratch_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let scratch = dir.path().join(format!("{SCRATCH_PREFIX}a1b2"));
+        fs::create_dir_all(scratch.join("inner")).unwrap();
+        fs::write(scratch.join("inner/batch-1.xml"), "<testsuite").unwrap();
+        let other = dir.path().join("keep");
+        fs::create_dir(&other).unwrap();
+        assert!(remove_scratch(&scratch));
+        assert!(!scratch.exists());
+        assert!(!remove_scratch(&other), "not a scratch directory");
+        assert!(other.exists());
+        assert!(!remove_scratch(&scratch), "already gone");
     }
 
     #[test]

@@ -80,11 +80,23 @@ impl Runner {
         argv
     }
 
+    /// Whether [`run_setup`](Runner::run_setup) writes files, and so needs a directory of
+    /// its own. Only then is one made: a run killed hard leaves nothing behind.
+    pub fn writes_files(self) -> bool {
+        self == Runner::Nextest
+    }
+
     /// The command that runs a batch, with the user's `args`, writing its report where
     /// shard-exec reads it. nextest takes its report path from a profile: one profile a slot
     /// (`shardkit-{slot}`), written to `work` (a directory that lives as long as the run), so
-    /// that processes running side by side never write the same file.
-    pub fn run_setup(self, args: &[String], work: &Path, jobs: usize) -> std::io::Result<RunSetup> {
+    /// that processes running side by side never write the same file; a runner that
+    /// [writes no files](Runner::writes_files) is given none.
+    pub fn run_setup(
+        self,
+        args: &[String],
+        work: Option<&Path>,
+        jobs: usize,
+    ) -> std::io::Result<RunSetup> {
         Ok(match self {
             Runner::Pytest => {
                 let mut argv = strings(&[
@@ -104,6 +116,12 @@ impl Runner {
                 }
             }
             Runner::Nextest => {
+                let work = work.ok_or_else(|| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        "nextest's profiles need a directory to be written to",
+                    )
+                })?;
                 let mut config = String::from("# Written by shard-exec: one profile a slot.\n");
                 for slot in 1..=jobs.max(1) {
                     let report = work.join(format!("slot-{slot}.xml"));
@@ -394,8 +412,8 @@ mod tests {
     #[test]
     fn pytest_commands() {
         let args = strings(&["-m", "not slow"]);
-        let dir = tempfile::tempdir().unwrap();
-        let setup = Runner::Pytest.run_setup(&args, dir.path(), 2).unwrap();
+        assert!(!Runner::Pytest.writes_files());
+        let setup = Runner::Pytest.run_setup(&args, None, 2).unwrap();
         assert_eq!(
             setup.argv,
             strings(&[
@@ -458,8 +476,16 @@ mod tests {
     fn nextest_runs_a_batch_with_a_profile_a_slot() {
         let dir = tempfile::tempdir().unwrap();
         let setup = Runner::Nextest
-            .run_setup(&strings(&["-p", "sample"]), dir.path(), 2)
+            .run_setup(&strings(&["-p", "sample"]), Some(dir.path()), 2)
             .unwrap();
+        assert!(Runner::Nextest.writes_files());
+        assert!(
+            Runner::Nextest
+                .run_setup(&[], None, 2)
+                .unwrap_err()
+                .to_string()
+                .contains("need a directory")
+        );
         assert_eq!(
             setup.argv[..4],
             strings(&["cargo", "nextest", "run", "--no-fail-fast"])

@@ -35,7 +35,7 @@ use self::job::{Job, JobId};
 use self::verdict::{Rules, Verdict};
 use self::work::Work;
 use super::command::Fill;
-use super::guardian::{Guardian, Link};
+use super::guardian::{Guardian, Link, SCRATCH_PREFIX};
 use super::process::{self, Note, Watcher};
 use super::results::ChildCase;
 use super::units::{self, Unit};
@@ -88,11 +88,13 @@ pub fn run(
     }
     let clock = Instant::now();
     let mut state = State::new(config, ids);
-    let guardian = Guardian::start_for(config, observer);
-    state.guard = guardian.as_ref().map(Guardian::link);
     if config.template.uses_junit() {
-        state.junit_dir = Some(tempfile::Builder::new().prefix("shard-exec-").tempdir()?);
+        let dir = tempfile::Builder::new().prefix(SCRATCH_PREFIX).tempdir()?;
+        state.junit_dir = Some(dir);
     }
+    let scratch = state.junit_dir.as_ref().map(tempfile::TempDir::path);
+    let guardian = Guardian::start_for(config, scratch, observer);
+    state.guard = guardian.as_ref().map(Guardian::link);
 
     let setup_failed = match &config.setup {
         Some(setup) => state
