@@ -88,10 +88,8 @@ impl Request {
             .capture_limit(cli.capture_limit)
             .setup(cli.setup.as_deref())
             .teardown(cli.teardown.as_deref())
-            .guardian(crate::guardian::command().map(|mut argv| {
-                argv.extend(preset_dir.as_ref().map(|d| d.path().as_os_str().to_owned()));
-                argv
-            }))
+            .guardian(crate::guardian::command())
+            .scratch(preset_dir.as_ref().map(TempDir::path))
             .build()?;
         Ok(Request {
             config,

@@ -184,15 +184,16 @@ impl Guardian {
         })
     }
 
-    /// The run's guardian, when `config` names one, told to remove `scratch` at its end; a
-    /// warning when it cannot start.
+    /// The run's guardian, when `config` names one, told to remove the config's scratch
+    /// directories and the run's own (`scratch`) at its end; a warning when it cannot start.
     pub fn start_for(
         config: &Config,
         scratch: Option<&Path>,
         observer: &mut dyn Observer,
     ) -> Option<Self> {
         let mut argv = config.guardian.clone()?;
-        argv.extend(scratch.map(|dir| dir.as_os_str().to_owned()));
+        let dirs = config.scratch.iter().map(PathBuf::as_path).chain(scratch);
+        argv.extend(dirs.map(|dir| dir.as_os_str().to_owned()));
         Guardian::start(&argv)
             .map_err(|e| {
                 observer.warning(&format!(

@@ -145,7 +145,6 @@ impl Timings {
     /// need no other machine to agree, and a suite of many tests of a tenth of a millisecond
     /// would weigh ten times what they take.
     pub fn run_weights(&self) -> Vec<u64> {
-        let micros = |d: f64| (d * 1e6).round().clamp(0.0, u64::MAX as f64 / 2.0) as u64;
         let known: Vec<f64> = self.durations.iter().flatten().copied().collect();
         let Some(fallback) = median(known) else {
             return vec![1; self.durations.len()];

@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -78,6 +79,9 @@ pub struct Config {
     /// [`guardian::main`](super::guardian::main) on its stdin: shard-exec itself, in a hidden
     /// mode); with none, a killed run leaves what its tests started running.
     pub(crate) guardian: Option<Vec<OsString>>,
+    /// Directories the run's caller made for it (a preset's files), which the guardian
+    /// removes with the run's own when the run ends or dies.
+    pub(crate) scratch: Vec<PathBuf>,
 }
 
 impl Config {
@@ -166,6 +170,7 @@ pub struct ConfigBuilder {
     setup: Option<String>,
     teardown: Option<String>,
     guardian: Option<Vec<OsString>>,
+    scratch: Vec<PathBuf>,
 }
 
 impl ConfigBuilder {
@@ -197,6 +202,7 @@ impl ConfigBuilder {
             setup: None,
             teardown: None,
             guardian: None,
+            scratch: Vec::new(),
         }
     }
 
@@ -309,6 +315,14 @@ impl ConfigBuilder {
         self
     }
 
+    /// A scratch directory made for the run (a preset's files): the guardian removes it when
+    /// the run ends or dies. Only one named as shard-exec names them
+    /// ([`SCRATCH_PREFIX`](super::guardian::SCRATCH_PREFIX)) is removed.
+    pub fn scratch(mut self, dir: Option<&Path>) -> Self {
+        self.scratch.extend(dir.map(Path::to_path_buf));
+        self
+    }
+
     /// What people should hear about the settings given so far: those that do nothing.
     pub fn warnings(&self) -> Vec<String> {
         let packs = self.batch_size.is_some() || self.grouping.by() != GroupBy::None;
@@ -372,6 +386,7 @@ impl ConfigBuilder {
             setup: self.setup.as_deref().map(shell),
             teardown: self.teardown.as_deref().map(shell),
             guardian: self.guardian,
+            scratch: self.scratch,
         })
     }
 
